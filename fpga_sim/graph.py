@@ -1,0 +1,79 @@
+"""The float graph the importer builds and the quantised graph the engine and codegen run.
+
+Activation tensors are NCHW (or N x features); shapes stored here drop the batch dimension.
+Tensor and node names are kept as they appear in the ONNX file (so onnxruntime can expose the
+same tensors for comparison); codegen sanitises them before they reach C++.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .fixed import Fixed
+
+
+@dataclass
+class Node:
+    """One layer: an op from the registry, its typed attributes and float parameters."""
+
+    name: str
+    op: str                                   # registry key, e.g. "Conv", "Dense", "MaxPool"
+    inputs: list[str]                         # activation tensors consumed
+    outputs: list[str]                        # activation tensors produced
+    attrs: Any = None                         # the op's own attribute dataclass
+    params: dict[str, np.ndarray] = field(default_factory=dict)  # float constants (weight, bias, ...)
+    activation: str | None = None             # fused activation, e.g. "relu"
+
+
+@dataclass
+class Graph:
+    """A topologically sorted list of nodes over named activation tensors."""
+
+    name: str
+    nodes: list[Node]
+    inputs: list[str]
+    outputs: list[str]
+    shapes: dict[str, tuple[int, ...]]        # per-sample shape of every activation tensor
+    source: str | None = None                 # the ONNX file it came from, if any
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(f"no node named {name!r} in graph {self.name!r}")
+
+    def producer(self, tensor: str) -> Node | None:
+        for n in self.nodes:
+            if tensor in n.outputs:
+                return n
+        return None
+
+    def consumers(self, tensor: str) -> list[Node]:
+        return [n for n in self.nodes if tensor in n.inputs]
+
+
+@dataclass(frozen=True)
+class LayerTypes:
+    """The fixed-point types one layer computes with (hls4ml's weight/bias/accum/result)."""
+
+    result: Fixed
+    weight: Fixed | None = None
+    bias: Fixed | None = None
+    accum: Fixed | None = None
+
+
+@dataclass
+class QGraph:
+    """A graph with a fixed-point type on every tensor and raw integer parameters."""
+
+    graph: Graph
+    tensor_types: dict[str, Fixed]                     # every activation tensor, inputs included
+    layer_types: dict[str, LayerTypes]                 # by node name
+    qparams: dict[str, dict[str, np.ndarray]]          # node name -> param name -> raw int64
+    quant_overflows: dict[str, int] = field(default_factory=dict)  # params that saturated/wrapped
+
+    @property
+    def nodes(self) -> list[Node]:
+        return self.graph.nodes

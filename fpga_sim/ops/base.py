@@ -1,0 +1,74 @@
+"""The contract every op module fulfils, and the registry that maps op names to them.
+
+One op = one module in `fpga_sim/ops/` holding its whole story: lowering from ONNX, shape
+inference, the float and the bit-accurate integer kernels, the cost on the simulated machine,
+and the name of its HLS template in `hls_templates/`.  Modules register with `@op("Name")`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:  # imported for annotations only
+    from ..graph import Node, QGraph
+    from ..hardware import Hardware
+    from ..results import LayerReport
+
+REGISTRY: dict[str, "Op"] = {}
+ONNX_LOWERING: dict[str, "Op"] = {}
+
+
+def op(name: str):
+    """Class decorator: register an op under `name` and for each ONNX op type it lowers."""
+
+    def register(cls: type["Op"]) -> type["Op"]:
+        if name in REGISTRY:
+            raise RuntimeError(f"op {name!r} registered twice")
+        inst = cls()
+        inst.name = name
+        REGISTRY[name] = inst
+        for onnx_type in cls.onnx_ops:
+            ONNX_LOWERING[onnx_type] = inst
+        return cls
+
+    return register
+
+
+class Op:
+    """Base class: override what the op needs.  Every method works on one node."""
+
+    name: str = ""
+    onnx_ops: ClassVar[tuple[str, ...]] = ()   # ONNX op types this module lowers
+    template: ClassVar[str | None] = None       # hls_templates/<template> for codegen
+    on_accelerator: ClassVar[bool] = True       # False: executed on the host (e.g. Softmax)
+
+    def lower(self, onnx_node: Any, ctx: Any) -> "list[Node]":
+        """ONNX NodeProto -> graph nodes (ctx gives constants and shapes)."""
+        raise NotImplementedError(f"op {self.name} has no ONNX lowering")
+
+    def infer_shapes(self, node: "Node", in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        """Per-sample output shapes from per-sample input shapes."""
+        raise NotImplementedError
+
+    def run_float(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Float64 reference on batched NCHW arrays (calibration and tests)."""
+        raise NotImplementedError
+
+    def run_fixed(self, node: "Node", inputs: list[np.ndarray], qg: "QGraph") -> tuple[list[np.ndarray], int]:
+        """Bit-accurate integer execution: raw inputs -> (raw outputs, overflow count)."""
+        raise NotImplementedError
+
+    def cost(self, node: "Node", qg: "QGraph", hw: "Hardware") -> "LayerReport":
+        """Cycles, memory traffic and energy of one inference of this layer on `hw`."""
+        raise NotImplementedError
+
+
+def get_op(name: str) -> Op:
+    from . import load_all
+
+    load_all()
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}; registered: {', '.join(sorted(REGISTRY))}") from None
