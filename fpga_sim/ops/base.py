@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:  # imported for annotations only
-    from ..graph import Node, QGraph
+    from ..fixed import Fixed
+    from ..graph import LayerTypes, Node, QGraph
     from ..hardware import Hardware
     from ..results import LayerReport
 
@@ -50,6 +51,22 @@ class Op:
     def infer_shapes(self, node: "Node", in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         """Per-sample output shapes from per-sample input shapes."""
         raise NotImplementedError
+
+    def safe_accum(self, node: "Node", in_types: "list[Fixed]", weight: "Fixed | None") -> "Fixed | None":
+        """The narrowest accumulator type that cannot overflow for this layer (None: no accumulator)."""
+        return None
+
+    def quantize_params(self, node: "Node", types: "LayerTypes") -> tuple[dict[str, np.ndarray], int]:
+        """Float params -> (raw ints, overflow count): "bias" in the bias type, the rest in the weight type."""
+        raw: dict[str, np.ndarray] = {}
+        overflows = 0
+        for pname, value in node.params.items():
+            t = types.bias if pname == "bias" and types.bias is not None else types.weight
+            if t is None:
+                raise ValueError(f"node {node.name!r} ({self.name}) has parameter {pname!r} but no type for it")
+            raw[pname], n = t.quantize_counted(value)
+            overflows += n
+        return raw, overflows
 
     def run_float(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Float64 reference on batched NCHW arrays (calibration and tests)."""
