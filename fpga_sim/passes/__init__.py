@@ -1,0 +1,21 @@
+"""Graph passes of the importer: one small module per rewrite (see `base` for the protocol).
+
+`ONNX_PASSES` run on the ONNX graph before lowering, `GRAPH_PASSES` on the lowered graph.
+"""
+from __future__ import annotations
+
+from .base import NodePass, Pass, run_passes
+from .fold_batchnorm import FoldBatchNorm
+from .fold_constants import FoldConstants
+from .fuse_relu import FuseRelu
+from .matmul_add import MatMulAddToGemm
+from .remove_identity import RemoveIdentity
+from .state import OnnxState
+
+ONNX_PASSES: tuple[Pass, ...] = (FoldConstants(), RemoveIdentity(), FoldBatchNorm(), MatMulAddToGemm())
+GRAPH_PASSES: tuple[Pass, ...] = (FuseRelu(),)
+
+__all__ = [
+    "Pass", "NodePass", "run_passes", "OnnxState", "FoldConstants", "RemoveIdentity",
+    "FoldBatchNorm", "MatMulAddToGemm", "FuseRelu", "ONNX_PASSES", "GRAPH_PASSES",
+]
