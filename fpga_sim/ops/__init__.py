@@ -9,6 +9,20 @@ from .base import ONNX_LOWERING, REGISTRY, Op, get_op, op
 OP_MODULES: tuple[str, ...] = (
     "conv",
     "dense",
+    "relu",
+    "leaky_relu",
+    "sigmoid",
+    "tanh",
+    "maxpool",
+    "avgpool",
+    "add",
+    "mul",
+    "batchnorm",
+    "concat",
+    "reshape",
+    "pad",
+    "lrn",
+    "softmax",
 )
 
 
