@@ -10,19 +10,6 @@ OP_MODULES: tuple[str, ...] = (
     "conv",
     "dense",
     "relu",
-    "leaky_relu",
-    "sigmoid",
-    "tanh",
-    "maxpool",
-    "avgpool",
-    "add",
-    "mul",
-    "batchnorm",
-    "concat",
-    "reshape",
-    "pad",
-    "lrn",
-    "softmax",
 )
 
 
