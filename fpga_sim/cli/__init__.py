@@ -1,0 +1,78 @@
+"""The `fpga-sim` command: one entry point, one module per command group.
+
+Each module in COMMAND_MODULES has `register(subparsers, common)` that adds its commands with
+`set_defaults(run=function)`; a command is `run(args, out) -> int`.  Heavy packages (torch,
+`models`, `codegen`) are imported inside the commands that need them, so `fpga-sim --help`
+stays fast.  Exit codes: 0 success, 1 a check failed, 2 bad input or usage, 3 a bug in fpga-sim
+(printed with its traceback, so it can be reported).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from .. import __version__
+from ..errors import CheckFailed, FpgaSimError
+from .console import Output
+
+# One line per command group; `fpga-sim sweep` will be a module "sweep" added here.
+COMMAND_MODULES: tuple[str, ...] = ("flow", "sim", "hls", "hw", "zoo")
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one machine-readable JSON document on stdout")
+    common.add_argument("-q", "--quiet", action="store_true", help="print only errors and the final result")
+    parser = argparse.ArgumentParser(
+        prog="fpga-sim",
+        description="Take a trained network to an FPGA on paper first: ONNX -> fixed point -> "
+                    "cycle-level, bit-accurate simulation -> HLS C++, compared with float at every step.")
+    parser.add_argument("--version", action="version", version=f"fpga-sim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(sub, common)
+    return parser
+
+
+def _one_sentence(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `fpga-sim` with `argv` (default sys.argv[1:]) and return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:       # argparse: --help/--version (0) or usage error (2)
+        return int(exc.code or 0)
+    out = Output(json_mode=args.json, quiet=args.quiet)
+    try:
+        return int(args.run(args, out) or 0)
+    except CheckFailed as exc:
+        out.err.print(f"fpga-sim {args.command}: check failed: {_one_sentence(exc)}", markup=False)
+        return EXIT_CHECK_FAILED
+    except (FpgaSimError, ValueError, OSError) as exc:
+        # FpgaSimError is a ValueError; OSError covers unreadable/unwritable paths.
+        if isinstance(exc, OSError) and exc.filename:
+            msg = f"{exc.strerror or exc}: {exc.filename}"
+        else:
+            msg = str(exc)
+        out.err.print(f"fpga-sim {args.command}: error: {_one_sentence(Exception(msg))}", markup=False)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        out.err.print("fpga-sim: interrupted", markup=False)
+        return 130
+    except Exception:  # a bug, not bad input: keep the traceback for the report
+        traceback.print_exc()
+        out.err.print(f"fpga-sim {args.command}: internal error (a bug in fpga-sim; please report it with the "
+                      "traceback above)", markup=False)
+        return EXIT_BUG
+
+
+if __name__ == "__main__":  # python -m fpga_sim.cli
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Terminal output shared by every command: rich tables and progress, --json and --quiet."""
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..results import dumps
+
+
+class Output:
+    """Where a command writes: tables for people, one JSON document for machines, or nothing.
+
+    With --json the JSON goes to stdout and progress/tables are suppressed; with --quiet only
+    errors (stderr) and the final result path(s) remain.
+    """
+
+    def __init__(self, json_mode: bool = False, quiet: bool = False) -> None:
+        self.json_mode = json_mode
+        self.quiet = quiet or json_mode
+        self.console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+        self.err = Console(file=sys.stderr, highlight=False)
+
+    def print(self, *objects: Any, **kw: Any) -> None:
+        if not self.quiet:
+            self.console.print(*objects, **kw)
+
+    def result(self, text: str) -> None:
+        """A line that survives --quiet (e.g. the path of what was written); not shown with --json."""
+        if not self.json_mode:
+            self.console.print(text)
+
+    def json(self, obj: Any) -> None:
+        if self.json_mode:
+            sys.stdout.write(dumps(obj) + "\n")
+            sys.stdout.flush()
+
+    def progress(self, transient: bool = True) -> Progress:
+        """A progress display; disabled (still usable) under --quiet or --json."""
+        return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=self.err, transient=transient, disable=self.quiet)
+
+    @contextlib.contextmanager
+    def step(self, description: str, timings: list[dict[str, Any]] | None = None) -> Iterator[None]:
+        """One named step of a longer job: a spinner while it runs, a tick and its time after."""
+        start = time.perf_counter()
+        if self.quiet:
+            yield
+        else:
+            with self.err.status(description + " ..."):
+                yield
+        seconds = time.perf_counter() - start
+        if timings is not None:
+            timings.append({"name": description, "seconds": round(seconds, 3)})
+        if not self.quiet:
+            self.err.print(f"[green]✓[/green] {description} [dim]({seconds:.1f} s)[/dim]")
+
+
+def fmt(value: Any) -> str:
+    """Numbers for a terminal table: integers with separators, floats to 4 significant digits."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:
+            return "n/a"
+        if value in (float("inf"), float("-inf")):
+            return "∞" if value > 0 else "-∞"
+        return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+    return str(value)
+
+
+def layer_table(layers: list[dict[str, Any]], title: str = "per layer (one inference)") -> Table:
+    """Per-layer cycles, bound, utilisation, DRAM words, energy and overflow counts."""
+    table = Table(title=title, title_justify="left")
+    for col in ("layer", "op"):
+        table.add_column(col, no_wrap=True)
+    for col in ("MACs", "cycles", "stall", "bound", "mult util", "DRAM rd", "DRAM wr", "energy nJ", "overflows"):
+        table.add_column(col, justify="right")
+    tot = {"macs": 0, "cycles": 0, "stall_cycles": 0, "dram_reads": 0, "dram_writes": 0, "energy": 0.0,
+           "overflows": 0}
+    for layer in layers:
+        energy = float(sum(layer.get("energy_pj", {}).values()))
+        on_acc = layer.get("on_accelerator", True)
+        table.add_row(layer["name"], layer["op"], fmt(layer.get("macs", 0)), fmt(layer.get("cycles", 0)),
+                      fmt(layer.get("stall_cycles", 0)), layer.get("bound", "") if on_acc else "host",
+                      f"{100 * layer.get('mult_utilisation', 0.0):.0f}%", fmt(layer.get("dram_reads", 0)),
+                      fmt(layer.get("dram_writes", 0)), fmt(energy / 1e3), fmt(layer.get("overflows", 0)))
+        for key in ("macs", "cycles", "stall_cycles", "dram_reads", "dram_writes", "overflows"):
+            tot[key] += layer.get(key, 0) if (on_acc or key not in ("cycles", "stall_cycles")) else 0
+        tot["energy"] += energy
+    table.add_section()
+    table.add_row("total", "", fmt(tot["macs"]), fmt(tot["cycles"]), fmt(tot["stall_cycles"]), "", "",
+                  fmt(tot["dram_reads"]), fmt(tot["dram_writes"]), fmt(tot["energy"] / 1e3), fmt(tot["overflows"]))
+    return table
+
+
+def kv_table(rows: dict[str, Any], title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    for key, value in rows.items():
+        table.add_row(key, fmt(value))
+    return table

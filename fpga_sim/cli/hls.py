@@ -1,0 +1,142 @@
+"""`fpga-sim codegen` (HLS C++ project) and `fpga-sim csim` (build it with g++, run, check)."""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckFailed, FpgaSimError
+from . import flow, inputs
+from .console import Output, fmt, kv_table
+
+# Written beside the generated project by `fpga-sim codegen`: inputs and the engine's raw outputs,
+# so `fpga-sim csim DIR` can check the C++ bit for bit without the model.
+CHECK_FILE = "engine_check.npz"
+CHECK_SAMPLES = 8
+
+
+def _save_check(project: Path, x: np.ndarray, raw: dict[str, np.ndarray]) -> Path:
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=project)
+    os.close(fd)
+    np.savez(tmp, x=x, **{f"raw:{t}": v for t, v in raw.items()})
+    dest = project / CHECK_FILE
+    os.replace(tmp, dest)
+    return dest
+
+
+def _load_check(project: Path) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    path = project / CHECK_FILE
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as f:
+        return f["x"], {k[4:]: f[k] for k in f.files if k.startswith("raw:")}
+
+
+def cmd_codegen(args: argparse.Namespace, out: Output) -> int:
+    precision = inputs.check_precision(args.precision)
+    hw = inputs.load_hardware(args.hw, args.target)
+    with out.step("load model"):
+        model = inputs.resolve_model(args.model, cache_dir=args.cache_dir, progress=not out.quiet)
+        graph = inputs.load_graph(model.onnx_path)
+    shape = tuple(graph.shapes[graph.inputs[0]])
+    if args.calibration:
+        cal = inputs.as_batch(inputs.load_array(args.calibration, "--calibration"), shape, "--calibration")
+        x = cal[:CHECK_SAMPLES]
+    else:
+        data = inputs.default_data(shape, samples=CHECK_SAMPLES)
+        cal, x = data.calibration, data.x
+    with out.step(f"quantise to {precision}"):
+        qg = flow.quantise(graph, cal, precision, args.config)
+    sim = flow.simulate_batch(qg, x, hw, out, label="simulating the check samples")
+    import codegen
+
+    with out.step(f"write the HLS project for {hw.part}"):
+        project = Path(codegen.write_hls(qg, args.out, hardware=hw, target=hw.part, sim=sim))
+        _save_check(project, x, sim.outputs_raw)
+    if out.json_mode:
+        out.json({"project": str(project.resolve()), "part": hw.part, "precision": precision,
+                  "files": sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())})
+    else:
+        out.print(kv_table({"part": hw.part, "clock MHz": hw.clock_mhz, "DSPs": hw.n_dsp, "precision": precision,
+                            "predicted cycles": sim.totals.get("cycles")}, title="HLS project"))
+        out.result(f"project: {project.resolve()}")
+    return 0
+
+
+def cmd_csim(args: argparse.Namespace, out: Output) -> int:
+    import codegen
+
+    project = Path(args.project)
+    if not project.is_dir():
+        raise FpgaSimError(f"HLS project directory {args.project!r} does not exist (make one with `fpga-sim codegen`)")
+    check = _load_check(project)
+    expected = None
+    if args.input:
+        x = inputs.load_array(args.input)
+        if args.expect:
+            want = inputs.load_array(args.expect, "--expect")
+            expected = {"": want}
+    elif check is not None:
+        x, expected = check
+    else:
+        raise FpgaSimError(f"no inputs for {args.project!r}: give --input X.npy (the project has no {CHECK_FILE})")
+    with out.step(f"build with g++ and run {len(x)} samples"):
+        got = codegen.csim(project, x)
+    if not isinstance(got, dict):
+        got = {"": np.asarray(got)}
+    if expected is not None and "" in expected and "" not in got and len(got) == 1:
+        expected = {next(iter(got)): expected[""]}
+    if expected is not None and "" in got and len(expected) == 1:
+        got = {next(iter(expected)): got[""]}
+    result = {"project": str(project.resolve()), "samples": int(len(x)),
+              "outputs": {t: np.asarray(v).tolist() for t, v in got.items()}}
+    mismatches = values = 0
+    if expected is not None:
+        for t, want in expected.items():
+            have = np.asarray(got[t]).reshape(np.shape(want))
+            values += int(np.size(want))
+            mismatches += int(np.count_nonzero(have != want))
+        result.update({"checked_values": values, "mismatches": mismatches,
+                       "status": "pass" if mismatches == 0 else "fail"})
+    if out.json_mode:
+        out.json(result)
+    else:
+        rows = {"samples": len(x)}
+        for t, v in got.items():
+            rows[f"output {t} shape"] = "x".join(map(str, np.shape(v)))
+        if expected is not None:
+            rows["values checked against the engine"] = values
+            rows["mismatches"] = mismatches
+        out.print(kv_table(rows, title="C-simulation"))
+        if expected is not None:
+            out.result(f"C-sim vs engine: {'PASS' if mismatches == 0 else 'FAIL'} ({fmt(values)} values)")
+    if expected is not None and mismatches:
+        raise CheckFailed(f"the g++ C-simulation of {args.project} differs from the engine on {mismatches} of "
+                          f"{values} output values")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("codegen", parents=[common], help="write a Vitis HLS C++ project for a target part",
+                       description="Quantise a model and write a Vitis-HLS project (ap_fixed typedefs, one function "
+                                   "per layer, weights, testbench, build_prj.tcl, g++ Makefile) that computes exactly "
+                                   "what the simulator computes.")
+    p.add_argument("model", metavar="MODEL", help="an .onnx file or a bundled model name")
+    inputs.add_model_options(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="project directory to write (replaced atomically)")
+    p.add_argument("--calibration", metavar="C.npy", help="calibration inputs (default: digits training images or "
+                                                          "seeded random inputs)")
+    p.set_defaults(run=cmd_codegen)
+
+    p = sub.add_parser("csim", parents=[common], help="build a generated project with g++, run it, check it",
+                       description=f"Build the project's C-simulation with g++ against Xilinx's ap_types headers "
+                                   f"and run its testbench.  Without --input it runs the samples `fpga-sim codegen` "
+                                   f"saved in {CHECK_FILE} and checks every output bit for bit against the engine "
+                                   f"(exit 1 on a mismatch).")
+    p.add_argument("project", metavar="DIR", help="a project written by `fpga-sim codegen` or `fpga-sim flow`")
+    p.add_argument("--input", metavar="X.npy", help="inputs to run instead of the saved check samples")
+    p.add_argument("--expect", metavar="RAW.npy", help="expected raw integer outputs of --input (checked exactly)")
+    p.set_defaults(run=cmd_csim)

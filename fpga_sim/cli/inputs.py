@@ -1,0 +1,147 @@
+"""What commands read: a model (bundled name or ONNX file), hardware, arrays, data to run on.
+
+Every failure here is bad input: an `FpgaSimError` naming the file or flag and what is accepted.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, FpgaSimError
+
+DEFAULT_MODEL = "lenet"
+DEFAULT_PRECISION = "ap_fixed<16,6>"
+
+
+@dataclass
+class ModelSource:
+    """An ONNX file to run and what is known about it."""
+
+    name: str
+    onnx_path: Path
+    bundled: bool = False                 # one of models/' trained architectures (digits data)
+    accuracy: float | None = None         # test accuracy recorded when it was trained
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def is_onnx_path(spec: str) -> bool:
+    return spec.lower().endswith(".onnx") or "/" in spec or Path(spec).exists()
+
+
+def resolve_model(spec: str | None, *, cache_dir: str | None = None, progress: bool = True) -> ModelSource:
+    """A bundled model name (trained or taken from the cache) or a path to an .onnx file."""
+    spec = spec or DEFAULT_MODEL
+    if is_onnx_path(spec):
+        path = Path(spec)
+        if not path.is_file():
+            raise FpgaSimError(f"model file {spec!r} does not exist (give a path to an .onnx file or a bundled model name)")
+        return ModelSource(name=path.stem, onnx_path=path)
+    import models  # torch: only when a bundled model is asked for
+
+    trained = models.get_trained(name=spec, cache_dir=cache_dir, progress=progress)
+    info = {k: v for k, v in vars(trained).items() if isinstance(v, (str, int, float, bool))} if hasattr(
+        trained, "__dict__") else {}
+    return ModelSource(name=spec, onnx_path=Path(trained.onnx_path), bundled=True,
+                       accuracy=getattr(trained, "accuracy", None), info=info)
+
+
+def load_graph(path: Path):
+    """The float graph of an ONNX file (the importer raises clear errors for bad files)."""
+    from .. import load_onnx
+
+    return load_onnx(str(path))
+
+
+def load_hardware(hw_file: str | None, target: str | None = None, **overrides: Any):
+    """`Hardware` from a TOML file (or the defaults), with the target part and overrides applied."""
+    from ..hardware import Hardware
+
+    hw = Hardware.from_toml(hw_file) if hw_file else Hardware()
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if target:
+        changes["part"] = target
+    return hw.replace(**changes) if changes else hw
+
+
+def check_precision(precision: str) -> str:
+    """Fail early, naming the flag, on a precision the quantiser cannot parse (ap_fixed<...>, auto<W>)."""
+    from ..quantize import parse_type
+
+    parse_type(precision, "--precision")
+    return precision
+
+
+def load_array(path: str, flag: str = "--input") -> np.ndarray:
+    """A NumPy array from an .npy file, or an FpgaSimError naming the flag and the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise FpgaSimError(f"{flag} file {path!r} does not exist")
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise FpgaSimError(f"{flag} file {path!r} is not a readable .npy array ({exc})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
+        raise FpgaSimError(f"{flag} file {path!r} must hold a numeric array")
+    return arr
+
+
+def as_batch(x: np.ndarray, shape: tuple[int, ...], flag: str = "--input") -> np.ndarray:
+    """One sample of the graph's per-sample shape, or a batch of them, as a float batch."""
+    x = np.asarray(x, dtype=np.float64)
+    if tuple(x.shape) == tuple(shape):
+        return x[None]
+    if tuple(x.shape[1:]) == tuple(shape):
+        return x
+    raise FpgaSimError(f"{flag} array has shape {tuple(x.shape)}; the model's input takes {tuple(shape)} "
+                       f"per sample, or (N, {', '.join(map(str, shape))}) for a batch")
+
+
+def is_digits_shape(shape: tuple[int, ...]) -> int | None:
+    """The digits image size the input shape takes (8, 16, 32 as 1xHxW or flat H*W), else None."""
+    for size in (8, 16, 32):
+        if tuple(shape) in ((1, size, size), (size * size,)):
+            return size
+    return None
+
+
+@dataclass
+class Dataset:
+    """Calibration inputs, evaluation inputs and (when known) their labels."""
+
+    name: str
+    calibration: np.ndarray
+    x: np.ndarray
+    y: np.ndarray | None
+
+
+def default_data(shape: tuple[int, ...], *, samples: int | None = None, calibration: int = 256,
+                 seed: int = 0) -> Dataset:
+    """The digits split when the input takes digits images, else seeded uniform [0, 1) samples."""
+    size = is_digits_shape(shape)
+    if size is not None:
+        from models.data import load_digits_split
+
+        x_tr, _y_tr, x_te, y_te = load_digits_split(size=size)
+        x_tr, x_te = x_tr.reshape((-1, *shape)), x_te.reshape((-1, *shape))
+        n = len(x_te) if samples is None else min(samples, len(x_te))
+        return Dataset(f"digits {size}x{size} test split", x_tr[:calibration].astype(np.float64),
+                       x_te[:n].astype(np.float64), y_te[:n])
+    rng = np.random.default_rng(seed)
+    n = 64 if samples is None else samples
+    return Dataset("seeded uniform [0, 1) inputs (no labels)", rng.random((calibration, *shape)),
+                   rng.random((n, *shape)), None)
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """--precision, --config, --hw, --target: how a model is quantised and what it runs on."""
+    p.add_argument("--precision", default=DEFAULT_PRECISION, metavar="T",
+                   help=f"default fixed-point type of every tensor (default {DEFAULT_PRECISION!r}; 'auto' picks "
+                        "integer bits from calibration ranges)")
+    p.add_argument("--config", metavar="FILE", help="TOML of per-layer type overrides (weight/bias/accum/result)")
+    p.add_argument("--hw", metavar="FILE", help="hardware TOML (default: fpga_sim's Hardware() defaults)")
+    p.add_argument("--target", metavar="PART", help="target FPGA part, e.g. xc7z020, xczu9eg, xcu250 (see `fpga-sim parts`)")
+    p.add_argument("--cache-dir", metavar="DIR", help="where bundled models' checkpoints are cached")
