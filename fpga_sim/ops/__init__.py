@@ -10,6 +10,9 @@ OP_MODULES: tuple[str, ...] = (
     "conv",
     "dense",
     "relu",
+    "leaky_relu",
+    "sigmoid",
+    "tanh",
 )
 
 

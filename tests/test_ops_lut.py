@@ -1,0 +1,76 @@
+"""Sigmoid / Tanh look-up tables: index arithmetic against floor division, tables, onnxruntime."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fpga_sim.errors import FpgaSimError
+from fpga_sim.fixed import Fixed
+from fpga_sim.ops.lut import LutAttrs
+
+from .ops_support import lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+
+
+def reference(x, t_in, table, attrs):
+    """idx = floor(x / bin) + N/2 clamped, with Python integers; out = table[idx]."""
+    n, r = attrs.table_bits, attrs.range_log2
+    out = []
+    for v in x.reshape(-1).tolist():
+        # x / bin = v * 2^-F_in / 2^(r+1-n) = v / 2^(F_in + r + 1 - n)
+        s = t_in.frac + r + 1 - n
+        q = v >> s if s >= 0 else v << -s
+        idx = min(max(q + (1 << (n - 1)), 0), (1 << n) - 1)
+        out.append(int(table[idx]))
+    return np.array(out, dtype=np.int64).reshape(x.shape)
+
+
+@pytest.mark.parametrize("op_type", ["Sigmoid", "Tanh"])
+def test_lut_fixed_matches_reference(op_type):
+    rng = np.random.default_rng(3)
+    m = one_node_model(op_type, [("x", (1, 6, 7))])
+    op, node, _ = lower(m)
+    for bits in (10, 6, 12):
+        node.attrs = LutAttrs(bits, node.attrs.range_log2)
+        for _ in range(4):
+            t_in = random_type(rng, width=(4, 20), int_bits=(-2, 10))
+            t_out = random_type(rng, width=(6, 18), int_bits=(0, 3), signed=True)
+            qg = qgraph_for(op, node, [(6, 7)], [t_in], t_out)
+            x = random_raw(rng, t_in, (3, 6, 7))
+            (y,), n = op.run_fixed(node, [x], qg)
+            np.testing.assert_array_equal(y, reference(x, t_in, qg.qparams["n0"]["table"], node.attrs))
+            assert n == 0
+
+
+@pytest.mark.parametrize("op_type,fn,half_range", [("Sigmoid", lambda v: 1 / (1 + np.exp(-v)), 8), ("Tanh", np.tanh, 4)])
+def test_table_is_function_at_bin_centres_rounded_and_saturated(op_type, fn, half_range):
+    op, node, _ = lower(one_node_model(op_type, [("x", (1, 4))]))
+    assert node.attrs.entries == 1024
+    step = 2 * half_range / 1024
+    centres = -half_range + step * (np.arange(1024) + 0.5)
+    np.testing.assert_allclose(node.params["table"], fn(centres), atol=1e-15)
+    t_out = Fixed(8, 1, True)   # max 0.984: sigmoid/tanh near 1 saturate, never wrap
+    qg = qgraph_for(op, node, [(4,)], [Fixed(16, 6)], t_out)
+    table = qg.qparams["n0"]["table"]
+    assert table.max() == t_out.max_raw and qg.quant_overflows["n0"] > 0
+    assert np.abs(table - np.clip(np.round(fn(centres) * 128), -128, 127)).max() <= 0  # nearest, saturated
+
+
+@pytest.mark.parametrize("op_type", ["Sigmoid", "Tanh"])
+def test_wide_type_close_to_onnxruntime(op_type):
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 3, (2, 3, 8, 8)).astype(np.float32)
+    m = one_node_model(op_type, [("x", x.shape)], opset=13)
+    op, node, _ = lower(m)
+    ref = ort_run(m, {"x": x})[0]
+    np.testing.assert_allclose(op.run_float(node, [x])[0], ref, atol=1e-6)
+    t = Fixed(32, 16)
+    qg = qgraph_for(op, node, [x.shape[1:]], [t], t)
+    (y,), _ = op.run_fixed(node, [t.quantize(x)], qg)
+    # bin half-width x max slope: sigmoid 2^-7 * 1/4, tanh 2^-8 * 1; saturated tails are far smaller
+    tol = {"Sigmoid": 2 ** -9 + 4e-4, "Tanh": 2 ** -8 + 1e-3}[op_type]
+    assert np.abs(t.to_float(y) - ref).max() <= tol
+
+
+def test_bad_table_size_is_refused():
+    with pytest.raises(FpgaSimError, match="table_bits 40"):
+        LutAttrs(40, 3)
