@@ -26,7 +26,7 @@ FIGURES = {
 
 def summarise(record: dict[str, Any]) -> dict[str, Any]:
     """Headline numbers, computed from the per-layer reports so every total is their sum."""
-    layers = record["simulation"]["layers"]
+    layers = to_jsonable(record["simulation"]["layers"])
     acc = [layer for layer in layers if layer.get("on_accelerator", True)]
     cycles = sum(layer.get("cycles", 0) for layer in acc)
     compute = sum(layer.get("compute_cycles", 0) for layer in acc)
