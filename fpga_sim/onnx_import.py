@@ -113,14 +113,16 @@ def _check(proto: ModelProto, source: str) -> ModelProto:
     """onnx.checker, then lift opsets below MIN_OPSET with the version converter."""
     try:
         onnx.checker.check_model(proto)
-    except ValueError as e:  # >2 GB protos: the checker wants a path
-        if isinstance(source, str) and Path(source).is_file():
-            onnx.checker.check_model(source)
-        else:
-            raise UnsupportedModelError(f"{source}: the model is too large to check in memory: {e}") from None
     except onnx.checker.ValidationError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UnsupportedModelError(f"{source} is not a valid ONNX model: {first}") from None
+    except ValueError as e:  # >2 GB protos: the checker wants a path
+        if not Path(source).is_file():
+            raise UnsupportedModelError(f"{source}: the model is too large to check in memory: {e}") from None
+        try:
+            onnx.checker.check_model(source)
+        except onnx.checker.ValidationError as e2:
+            raise UnsupportedModelError(f"{source} is not a valid ONNX model: {str(e2).strip().splitlines()[0]}") from None
     v = _opset(proto, source)
     if v < MIN_OPSET:
         try:
@@ -257,24 +259,31 @@ def _graph_shapes(g: Graph, st: OnnxState, source: str) -> None:
             g.shapes[t] = tuple(int(d) for d in s)
 
 
+def prepare(model: str | os.PathLike | ModelProto, fuse: bool = True) -> tuple[OnnxState, str, str]:
+    """Read, check, infer shapes and run the ONNX-level passes: (state, source, graph name)."""
+    proto, source = _read(model)
+    proto = _check(proto, source)
+    st, elem = _state(proto, source)
+    for _ in range(10):  # fold, infer the shapes folded constants reveal, fold again
+        _infer(st, elem)
+        counts = run_passes(st, ONNX_PASSES if fuse else ONNX_PASSES[:2])
+        if not any(counts.values()):
+            break
+    _infer(st, elem)
+    _name_nodes(st)
+    return st, source, proto.graph.name or Path(source).stem
+
+
 def load_onnx(model: str | os.PathLike | ModelProto, fuse: bool = True) -> Graph:
     """Import an ONNX model (path or ModelProto) as a float `Graph`.
 
     Raises UnsupportedModelError, with one sentence naming the file/node/op, for malformed
     files, unsupported ops or opsets, and shapes that are not static.
     """
-    proto, source = _read(model)
-    proto = _check(proto, source)
-    st, elem = _state(proto, source)
-    for _ in range(10):  # fold, infer shapes the folded constants reveal, fold again
-        _infer(st, elem)
-        counts = run_passes(st, ONNX_PASSES if fuse else ONNX_PASSES[:2])
-        if not any(counts.values()):
-            break
-    _name_nodes(st)
+    st, source, name = prepare(model, fuse)
     nodes = _lower(st, source)
     g = Graph(
-        name=proto.graph.name or Path(source).stem,
+        name=name,
         nodes=nodes,
         inputs=list(st.inputs),
         outputs=list(st.outputs),

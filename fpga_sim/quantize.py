@@ -1,0 +1,250 @@
+"""`quantize`: a float `Graph` -> a `QGraph` with an ap_fixed type on every tensor.
+
+Types come from, in rising priority: the default `precision`; `config["LayerType"][op]`;
+`config["LayerName"][node or input tensor]`.  The config follows hls4ml's layout so its users
+feel at home::
+
+    [Model]
+    Precision = "ap_fixed<16,6>"          # or "auto", "auto<W>", "auto<W,Q,O>"
+    [LayerName.fc1.Precision]
+    weight = "ap_fixed<8,3>"
+    bias = "ap_fixed<16,6>"
+    result = "auto<12>"
+    accum = "ap_fixed<24,10>"             # narrower than safe: overflows are counted
+
+A layer's Precision may also be one type string (weight, bias and result).  "auto<W>" picks the
+integer bits of each tensor from its range (weights from their values, activations from a float
+run of `calibration`) under a width budget of W bits, with AP_RND rounding and AP_SAT overflow
+unless given (calibration ranges are not a bound on unseen data).  Accumulators default to the
+narrowest type that cannot overflow (`op.safe_accum`).  Layout and max ops keep their input's
+type, as they cannot leave its range.
+"""
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import ConfigError
+from .fixed import Fixed
+from .graph import Graph, LayerTypes, QGraph
+
+SLOTS = ("weight", "bias", "result", "accum")
+# Ops whose output values are a subset of (or equal to) their input's: they keep its type.
+PASS_THROUGH = frozenset({"MaxPool", "GlobalMaxPool", "Reshape", "Flatten", "Transpose", "Pad", "Relu", "Concat"})
+_AUTO = re.compile(r"^\s*auto\s*(?:<\s*(\d+)\s*(?:,\s*(\w+)\s*,\s*(\w+)\s*)?>)?\s*$")
+_HLS4ML_NOT_PRECISION = {
+    "ReuseFactor": "parallelism comes from Hardware(n_dsp=...)",
+    "Strategy": "the machine model is set by Hardware",
+    "BramFactor": "on-chip memory is Hardware(sram_bytes=...)",
+    "TraceOutput": "simulate(..., trace=True) keeps every tensor",
+    "Trace": "simulate(..., trace=True) keeps every tensor",
+}
+
+
+@dataclass(frozen=True)
+class Auto:
+    """A type to be chosen from a range: `width` bits, integer bits from the data."""
+
+    width: int = 16
+    rounding: str = "AP_RND"
+    overflow: str = "AP_SAT"
+
+    def pick(self, max_abs: float) -> Fixed:
+        return Fixed(self.width, int_bits_for(max_abs), True, self.rounding, self.overflow)
+
+
+def int_bits_for(max_abs: float) -> int:
+    """Integer bits (sign included) a signed type needs to hold values up to max_abs in magnitude."""
+    if not np.isfinite(max_abs):
+        raise ConfigError(f"cannot pick a fixed-point type for a tensor whose range is {max_abs}")
+    if max_abs <= 0:
+        return 1
+    return int(math.floor(math.log2(max_abs))) + 2
+
+
+def parse_type(spec: Any, where: str) -> Fixed | Auto:
+    """A type spelling (ap_fixed<...>, fixed<...> as hls4ml writes it, auto, auto<W>) -> Fixed or Auto."""
+    if isinstance(spec, (Fixed, Auto)):
+        return spec
+    if not isinstance(spec, str):
+        raise ConfigError(f"{where}: precision {spec!r} must be a type string such as 'ap_fixed<16,6>' or 'auto<16>'")
+    m = _AUTO.match(spec)
+    if m:
+        width = int(m.group(1)) if m.group(1) else 16
+        try:
+            Fixed(width, 1, True, m.group(2) or "AP_RND", m.group(3) or "AP_SAT")
+        except ValueError as e:
+            raise ConfigError(f"{where}: {spec!r}: {e}") from None
+        return Auto(width, m.group(2) or "AP_RND", m.group(3) or "AP_SAT")
+    text = spec.strip()
+    if re.match(r"^u?fixed\s*<", text):
+        text = "ap_" + text
+    try:
+        return Fixed.parse(text)
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e}; 'auto' and 'auto<W>' are accepted too") from None
+
+
+# --------------------------------------------------------------------------------- config
+def load_config(config: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
+    """A config dict, or a TOML file holding one; checks its top-level keys."""
+    if config is None:
+        return {}
+    if isinstance(config, (str, Path)):
+        path = Path(config)
+        try:
+            with open(path, "rb") as f:
+                config = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"quantisation config file {str(path)!r} does not exist") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"quantisation config file {str(path)!r} is not valid TOML: {e}") from None
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"quantisation config must be a dict or a TOML file path, got {type(config).__name__}")
+    for key in config:
+        if key not in ("Model", "LayerName", "LayerType"):
+            raise ConfigError(f"quantisation config key {key!r} is not known; accepted: Model, LayerName, LayerType")
+    return dict(config)
+
+
+def _slots(entry: Any, where: str) -> dict[str, Fixed | Auto]:
+    """One Model/LayerName/LayerType entry -> {slot: type} from its Precision."""
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where} must be a table with a Precision key, got {entry!r}")
+    for key in entry:
+        if key in _HLS4ML_NOT_PRECISION:
+            raise ConfigError(f"{where}.{key} is an hls4ml setting with no meaning here: {_HLS4ML_NOT_PRECISION[key]}; only Precision is accepted")
+        if key != "Precision":
+            raise ConfigError(f"{where}.{key} is not known; accepted: Precision")
+    p = entry.get("Precision")
+    if p is None:
+        return {}
+    if isinstance(p, Mapping):
+        out: dict[str, Fixed | Auto] = {}
+        for slot, spec in p.items():
+            if slot == "default":
+                for s in ("weight", "bias", "result"):
+                    out.setdefault(s, parse_type(spec, f"{where}.Precision.default"))
+                continue
+            if slot not in SLOTS:
+                raise ConfigError(f"{where}.Precision.{slot} is not known; accepted: default, {', '.join(SLOTS)}")
+            out[slot] = parse_type(spec, f"{where}.Precision.{slot}")
+        return out
+    t = parse_type(p, f"{where}.Precision")
+    return {s: t for s in ("weight", "bias", "result")}
+
+
+def _resolve_overrides(graph: Graph, cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    model = _slots(cfg["Model"], "Model") if "Model" in cfg else {}
+    by_type = cfg.get("LayerType", {}) or {}
+    by_name = cfg.get("LayerName", {}) or {}
+    for section, table in (("LayerType", by_type), ("LayerName", by_name)):
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{section} must be a table of layers, got {table!r}")
+    ops = {n.op for n in graph.nodes}
+    for k in by_type:
+        if k not in ops:
+            raise ConfigError(f"LayerType.{k}: the graph has no layer of that type; its types: {', '.join(sorted(ops))}")
+    names = [n.name for n in graph.nodes] + list(graph.inputs)
+    for k in by_name:
+        if k not in names:
+            raise ConfigError(f"LayerName.{k}: the graph has no layer or input of that name; names: {', '.join(names)}")
+    per: dict[str, dict[str, Any]] = {}
+    for n in graph.nodes:
+        d: dict[str, Any] = {}
+        if n.op in by_type:
+            d.update(_slots(by_type[n.op], f"LayerType.{n.op}"))
+        if n.name in by_name:
+            d.update(_slots(by_name[n.name], f"LayerName.{n.name}"))
+        per[n.name] = d
+    for t in graph.inputs:
+        per[t] = _slots(by_name[t], f"LayerName.{t}") if t in by_name else {}
+    return model, per
+
+
+# ---------------------------------------------------------------------------- calibration
+def calibration_ranges(graph: Graph, calibration: Any) -> dict[str, float]:
+    """Largest |value| of every tensor over a float run of the calibration batch."""
+    from .simulate import run_float
+
+    ranges: dict[str, float] = {}
+    for t, v in run_float(graph, calibration, keep_all=True).items():
+        ranges[t] = float(np.max(np.abs(v))) if v.size else 0.0
+    return ranges
+
+
+def _need_range(ranges: dict[str, float] | None, tensor: str, where: str) -> float:
+    if ranges is None:
+        raise ConfigError(f"{where}: 'auto' precision of activation {tensor!r} needs calibration data; pass calibration=x")
+    return ranges[tensor]
+
+
+# ------------------------------------------------------------------------------- quantize
+def quantize(
+    graph: Graph,
+    calibration: Any = None,
+    precision: str | Fixed = "ap_fixed<16,6>",
+    config: Mapping[str, Any] | str | Path | None = None,
+) -> QGraph:
+    """Give every tensor a type and quantise every parameter (see the module docstring)."""
+    from .ops import get_op
+
+    cfg = load_config(config)
+    default = parse_type(precision, "precision")
+    model, per = _resolve_overrides(graph, cfg)
+    base = {s: model.get(s, default) for s in ("weight", "bias", "result")}
+    base["accum"] = model.get("accum")
+    uses_auto = any(isinstance(v, Auto) for v in base.values()) or any(
+        isinstance(v, Auto) for d in per.values() for v in d.values())
+    ranges = calibration_ranges(graph, calibration) if calibration is not None and uses_auto else None
+
+    tensor_types: dict[str, Fixed] = {}
+    for t in graph.inputs:
+        spec = per[t].get("result", base["result"])
+        tensor_types[t] = spec.pick(_need_range(ranges, t, f"input {t}")) if isinstance(spec, Auto) else spec
+
+    layer_types: dict[str, LayerTypes] = {}
+    qparams: dict[str, dict[str, np.ndarray]] = {}
+    overflows: dict[str, int] = {}
+    for n in graph.nodes:
+        op = get_op(n.op)
+        slot = {s: per[n.name].get(s, base[s]) for s in SLOTS}
+        in_types = [tensor_types[t] for t in n.inputs]
+        weight = bias = None
+        if any(p != "bias" for p in n.params):
+            w_vals = [v for k, v in n.params.items() if k != "bias"]
+            spec = slot["weight"]
+            weight = spec.pick(max(float(np.max(np.abs(v))) if v.size else 0.0 for v in w_vals)) if isinstance(spec, Auto) else spec
+        if "bias" in n.params:
+            spec = slot["bias"]
+            b = n.params["bias"]
+            bias = spec.pick(float(np.max(np.abs(b))) if b.size else 0.0) if isinstance(spec, Auto) else spec
+        if "result" not in per[n.name] and n.op in PASS_THROUGH and in_types and all(t == in_types[0] for t in in_types):
+            result = in_types[0]
+        elif isinstance(slot["result"], Auto):
+            result = slot["result"].pick(_need_range(ranges, n.outputs[0], f"layer {n.name}"))
+        else:
+            result = slot["result"]
+        accum = slot["accum"]
+        if isinstance(accum, Auto):
+            raise ConfigError(f"layer {n.name}: accum cannot be 'auto'; leave it out for a type that cannot overflow")
+        if accum is None:
+            accum = op.safe_accum(n, in_types, weight)
+        types = LayerTypes(result=result, weight=weight, bias=bias, accum=accum)
+        layer_types[n.name] = types
+        for t in n.outputs:
+            tensor_types[t] = result
+        if n.params:
+            raw, n_over = op.quantize_params(n, types)
+            qparams[n.name] = raw
+            if n_over:
+                overflows[n.name] = int(n_over)
+        else:
+            qparams[n.name] = {}
+    return QGraph(graph, tensor_types, layer_types, qparams, overflows)
