@@ -13,6 +13,8 @@ OP_MODULES: tuple[str, ...] = (
     "leaky_relu",
     "sigmoid",
     "tanh",
+    "maxpool",
+    "avgpool",
 )
 
 

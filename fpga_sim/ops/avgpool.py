@@ -1,0 +1,156 @@
+"""AveragePool and GlobalAveragePool: a sum in the accumulator times a quantised reciprocal.
+
+Integer arithmetic (per output window with `count` positions counted, see below):
+
+    accum_t acc = 0;
+    for (every valid (in-tensor) position p of the window)
+        acc += (accum_t)x[p];            // x cast to accum_t (its rounding/overflow), then the
+                                         // add, whose sum is assigned to accum_t (its overflow)
+    result_t y = acc * RECIP[count];     // exact product accum_t x recip_t, one cast to result_t
+    // fused ReLU, if any, after the cast: if (y < 0) y = 0;
+
+count = positions inside the tensor, or with count_include_pad also those inside the explicit
+pads (never those a ceil_mode window hangs beyond the pads), as onnxruntime divides.
+RECIP[c] = 1/c as recip_t = ap_ufixed<W, 1 - ceil(log2(c_min)), AP_RND, AP_SAT>, W = the weight
+type's width (18 when the layer has none), c_min the smallest count used; RECIP has kh*kw + 1
+raw entries indexed by count (unused ones 0): the "recip" param, see `reciprocal_type`.
+Overflows counted: accumulator adds and final casts that wrapped/saturated.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from ..errors import FpgaSimError
+from ..fixed import Fixed
+from ..fixed_kernels import requant
+from ..graph import LayerTypes, Node
+from .base import Op, op
+from .common import check_product_width, element_cost, in_type, node_name, relu_flag, result_type
+from .maxpool import as_nchw
+from .pooling import PoolAttrs, as_chw, lower_pool, out_shape, window, window_counts
+
+
+@njit(cache=True, nogil=True)
+def avgpool_kernel(x, kh, kw, sh, sw, pt, pl, dh, dw, cnt_h, cnt_w, recip,
+                   a_shift, a_width, a_signed, a_rnd, a_ovf,
+                   r_shift, r_width, r_signed, r_rnd, r_ovf, relu, out) -> int:
+    """x (N, C, H, W) raw -> out (N, C, OH, OW) raw; returns the overflow count."""
+    nb, nc, h, w = x.shape
+    oh_n, ow_n = out.shape[2], out.shape[3]
+    n_ovf = 0
+    for b in range(nb):
+        for c in range(nc):
+            for oh in range(oh_n):
+                for ow in range(ow_n):
+                    acc = np.int64(0)
+                    for i in range(kh):
+                        hh = oh * sh - pt + i * dh
+                        if hh < 0 or hh >= h:
+                            continue
+                        for j in range(kw):
+                            ww = ow * sw - pl + j * dw
+                            if ww < 0 or ww >= w:
+                                continue
+                            t, o1 = requant(x[b, c, hh, ww], a_shift, a_width, a_signed, a_rnd, a_ovf)
+                            acc, o2 = requant(acc + t, 0, a_width, a_signed, a_rnd, a_ovf)
+                            n_ovf += o1 + o2
+                    r, o = requant(acc * recip[cnt_h[oh] * cnt_w[ow]], r_shift, r_width, r_signed, r_rnd, r_ovf)
+                    if relu and r < 0:
+                        r = 0
+                    out[b, c, oh, ow] = r
+                    n_ovf += o
+    return n_ovf
+
+
+def reciprocal_type(node: Node, types: LayerTypes) -> Fixed:
+    """The type of the RECIP constants (see the module docstring)."""
+    recip = node.params["recip"]
+    c_min = int(np.flatnonzero(recip)[0])
+    width = types.weight.width if types.weight is not None else 18
+    return Fixed(width, 1 - (c_min - 1).bit_length(), False, "AP_RND", "AP_SAT")
+
+
+def _counts(node: Node, in_shape: tuple[int, ...]) -> tuple[PoolAttrs, np.ndarray, np.ndarray]:
+    _, h, w = as_chw(in_shape)
+    a = window(node.attrs, h, w)
+    ch, cw = window_counts(node.attrs, h, w)
+    return a, ch, cw
+
+
+@op("AveragePool")
+class AveragePool(Op):
+    onnx_ops = ("AveragePool", "GlobalAveragePool")
+    template = "avgpool"
+
+    def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
+        attrs = lower_pool(onnx_node, ctx, average=True)
+        node = Node(node_name(onnx_node), "AveragePool", [onnx_node.input[0]], [onnx_node.output[0]], attrs)
+        a, ch, cw = _counts(node, tuple(ctx.shape(onnx_node.input[0])))
+        recip = np.zeros(a.kernel[0] * a.kernel[1] + 1)
+        used = np.unique(np.multiply.outer(ch, cw))
+        recip[used] = 1.0 / used
+        node.params["recip"] = recip
+        return [node]
+
+    def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [out_shape(node.attrs, tuple(in_shapes[0]))]
+
+    def safe_accum(self, node: Node, in_types: list[Fixed], weight: Fixed | None) -> Fixed | None:
+        """The input type widened by ceil(log2(window size)) integer bits: a window sum cannot overflow."""
+        t = in_types[0]
+        grow = (len(node.params["recip"]) - 2).bit_length()   # ceil(log2(kh*kw))
+        if t.width + grow > 64:
+            raise FpgaSimError(f"node {node.name!r} (AveragePool): a safe accumulator for {t} needs {t.width + grow} bits; at most 64 are supported")
+        return Fixed(t.width + grow, t.int_bits + grow, t.signed)
+
+    def quantize_params(self, node: Node, types: LayerTypes) -> tuple[dict[str, np.ndarray], int]:
+        raw, n = reciprocal_type(node, types).quantize_counted(node.params["recip"])
+        return {"recip": raw}, n
+
+    def run_float(self, node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        x = np.asarray(inputs[0], dtype=np.float64)
+        x4 = as_nchw(x)
+        a, ch, cw = _counts(node, x.shape[1:])
+        shape = out_shape(node.attrs, x.shape[1:])
+        oh, ow = ch.size, cw.size
+        pt, pl, pb, pr = a.pads
+        xp = np.pad(x4, ((0, 0), (0, 0), (pt, pb + a.strides[0] * oh), (pl, pr + a.strides[1] * ow)))
+        y = np.zeros((x.shape[0], x4.shape[1], oh, ow))
+        for i in range(a.kernel[0]):
+            for j in range(a.kernel[1]):
+                h0, w0 = i * a.dilations[0], j * a.dilations[1]
+                y += xp[:, :, h0:h0 + a.strides[0] * oh:a.strides[0], w0:w0 + a.strides[1] * ow:a.strides[1]]
+        y /= np.multiply.outer(ch, cw)
+        if node.activation == "relu":
+            y = np.maximum(y, 0.0)
+        return [y.reshape((x.shape[0],) + shape)]
+
+    def accum_type(self, node: Node, qg: Any) -> Fixed:
+        lt = qg.layer_types[node.name]
+        return lt.accum if lt.accum is not None else self.safe_accum(node, [in_type(qg, node)], lt.weight)
+
+    def run_fixed(self, node: Node, inputs: list[np.ndarray], qg: Any) -> tuple[list[np.ndarray], int]:
+        t_in, t_out = in_type(qg, node), result_type(qg, node)
+        t_acc = self.accum_type(node, qg)
+        t_rc = reciprocal_type(node, qg.layer_types[node.name])
+        check_product_width(node, t_acc, t_rc)
+        x = np.asarray(inputs[0], dtype=np.int64)
+        x4 = np.ascontiguousarray(as_nchw(x))
+        a, ch, cw = _counts(node, x.shape[1:])
+        shape = out_shape(node.attrs, x.shape[1:])
+        out = np.empty((x.shape[0], x4.shape[1], ch.size, cw.size), dtype=np.int64)
+        recip = np.ascontiguousarray(qg.qparams[node.name]["recip"], dtype=np.int64)
+        n = avgpool_kernel(x4, a.kernel[0], a.kernel[1], a.strides[0], a.strides[1], a.pads[0], a.pads[1],
+                           a.dilations[0], a.dilations[1], ch, cw, recip,
+                           t_in.frac - t_acc.frac, *t_acc.codes,
+                           t_acc.frac + t_rc.frac - t_out.frac, *t_out.codes, relu_flag(node), out)
+        return [out.reshape((x.shape[0],) + shape)], int(n)
+
+    def cost(self, node: Node, qg: Any, hw: Any) -> Any:
+        """kh*kw adds and one multiply by the reciprocal per output."""
+        a, _, _ = _counts(node, qg.graph.shapes[node.inputs[0]])
+        return element_cost(self, node, qg, hw, ops_per_output=a.kernel[0] * a.kernel[1] + 1,
+                            accum_bits=self.accum_type(node, qg).width)

@@ -1,0 +1,113 @@
+"""AveragePool / GlobalAveragePool: accumulator sum x reciprocal against a slow reference;
+float against onnxruntime (count_include_pad, ceil_mode, dilations, auto_pad)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fpga_sim.errors import FpgaSimError
+from fpga_sim.fixed import Fixed
+from fpga_sim.ops.avgpool import reciprocal_type
+
+from .ops_support import cast_ref, lower, one_node_model, ort_run, overflow_ref, qgraph_for, random_raw, random_type, value_ref, to_type_ref
+
+CASES = [
+    (dict(kernel_shape=[2, 2], strides=[2, 2]), 13),
+    (dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), 13),
+    (dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1), 13),
+    (dict(kernel_shape=[3, 2], strides=[2, 2], pads=[1, 0, 1, 1], ceil_mode=1, count_include_pad=1), 13),
+    (dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1), 13),
+    (dict(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"), 11),
+    (dict(kernel_shape=[2, 2], dilations=[2, 1], pads=[1, 0, 1, 0]), 19),
+    (dict(kernel_shape=[2, 2]), 7),
+]
+
+
+def reference(x, a, counts, t_in, t_acc, t_rc, recip, t_out):
+    """Per output: cast each valid input to accum_t, add (overflow per add), x recip, cast."""
+    ch, cw = counts
+    y = np.zeros(x.shape[:2] + (ch.size, cw.size), dtype=np.int64)
+    n = 0
+    for b, c, oh, ow in np.ndindex(*y.shape):
+        acc = 0
+        for i in range(a.kernel[0]):
+            for j in range(a.kernel[1]):
+                h = oh * a.strides[0] - a.pads[0] + i * a.dilations[0]
+                w = ow * a.strides[1] - a.pads[1] + j * a.dilations[1]
+                if 0 <= h < x.shape[2] and 0 <= w < x.shape[3]:
+                    t, o1 = cast_ref(int(x[b, c, h, w]), t_in, t_acc)
+                    acc, o2 = overflow_ref(acc + t, t_acc)
+                    n += o1 + o2
+        prod = value_ref(acc, t_acc) * value_ref(int(recip[ch[oh] * cw[ow]]), t_rc)
+        y[b, c, oh, ow], o = to_type_ref(prod, t_out)
+        n += o
+    return y, n
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_avgpool_float_matches_onnxruntime(case):
+    attrs, opset = CASES[case]
+    rng = np.random.default_rng(case)
+    x = rng.normal(size=(2, 3, 7, 8)).astype(np.float32)
+    m = one_node_model("AveragePool", [("x", x.shape)], attrs=attrs, opset=opset)
+    op, node, _ = lower(m)
+    ref = ort_run(m, {"x": x})[0]
+    assert op.infer_shapes(node, [(3, 7, 8)]) == [ref.shape[1:]]
+    np.testing.assert_allclose(op.run_float(node, [x])[0], ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_avgpool_fixed_matches_reference(case):
+    from fpga_sim.ops.pooling import window_counts
+    attrs, opset = CASES[case]
+    rng = np.random.default_rng(20 + case)
+    m = one_node_model("AveragePool", [("x", (1, 2, 7, 8))], attrs=attrs, opset=opset)
+    op, node, _ = lower(m)
+    for accum in ("safe", "narrow"):
+        t_in, t_out = random_type(rng), random_type(rng)
+        t_w = random_type(rng, width=(8, 18))
+        t_acc = op.safe_accum(node, [t_in], None) if accum == "safe" else random_type(rng, width=(4, 12))
+        qg = qgraph_for(op, node, [(2, 7, 8)], [t_in], t_out, weight=t_w, accum=t_acc)
+        x = random_raw(rng, t_in, (2, 2, 7, 8))
+        (y,), n = op.run_fixed(node, [x], qg)
+        t_rc = reciprocal_type(node, qg.layer_types["n0"])
+        ref, nref = reference(x, node.attrs, window_counts(node.attrs, 7, 8), t_in, t_acc, t_rc,
+                              qg.qparams["n0"]["recip"], t_out)
+        np.testing.assert_array_equal(y, ref)
+        assert n == nref
+
+
+def test_safe_accumulator_never_overflows():
+    m = one_node_model("AveragePool", [("x", (1, 1, 6, 6))], attrs=dict(kernel_shape=[3, 3]))
+    op, node, _ = lower(m)
+    t = Fixed(8, 2, overflow="AP_WRAP")
+    assert op.safe_accum(node, [t], None) == Fixed(12, 6)        # ceil(log2 9) = 4 more bits
+    qg = qgraph_for(op, node, [(1, 6, 6)], [t], Fixed(16, 8))
+    x = np.full((1, 1, 6, 6), t.max_raw, dtype=np.int64)
+    (y,), n = op.run_fixed(node, [x], qg)
+    assert n == 0 and abs(Fixed(16, 8).to_float(y) - t.max).max() < 2e-3
+
+
+def test_global_average_pool_and_reciprocal_type():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 4, 7, 7)).astype(np.float32)
+    m = one_node_model("GlobalAveragePool", [("x", x.shape)])
+    op, node, _ = lower(m)
+    ref = ort_run(m, {"x": x})[0]
+    np.testing.assert_allclose(op.run_float(node, [x])[0], ref, rtol=1e-5, atol=1e-6)
+    t = Fixed(32, 16)
+    qg = qgraph_for(op, node, [(4, 7, 7)], [t], t, weight=Fixed(16, 6))
+    rt = reciprocal_type(node, qg.layer_types["n0"])
+    assert rt == Fixed(16, -5, False, "AP_RND", "AP_SAT")   # 1/49 < 2^-5: no integer bits wasted
+    assert qg.qparams["n0"]["recip"][49] == round(2 ** 21 / 49)
+    (y,), n = op.run_fixed(node, [t.quantize(x)], qg)
+    assert n == 0
+    np.testing.assert_allclose(t.to_float(y), ref, atol=1e-3)
+
+
+def test_product_width_is_checked():
+    m = one_node_model("AveragePool", [("x", (1, 1, 4, 4))], attrs=dict(kernel_shape=[2, 2]))
+    op, node, _ = lower(m)
+    qg = qgraph_for(op, node, [(1, 4, 4)], [Fixed(40, 20)], Fixed(16, 6), weight=Fixed(30, 2), accum=Fixed(42, 22))
+    with pytest.raises(FpgaSimError, match="72 bits"):
+        op.run_fixed(node, [np.zeros((1, 1, 4, 4), np.int64)], qg)
