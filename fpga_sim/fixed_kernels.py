@@ -1,13 +1,25 @@
-"""Numba kernels behind `Fixed`: rounding and overflow exactly as Xilinx's ap_fixed.
+"""Numba kernels behind `Fixed`: rounding and overflow exactly as Xilinx's ap_fixed.h.
 
 Everything works on raw two's-complement integers: a value of type ap_fixed<W,I> is stored as
-value * 2**(W-I) in an int64.  The scalar kernels are meant to be inlined into other Numba
-kernels (the engine's layer loops call `requant` on every accumulator), the array kernels are
-what `Fixed.quantize` / `Fixed.cast` call.
+value * 2**(W-I) in an int64.  The scalar kernels are meant to be called from other Numba
+kernels (the engine's layer loops call `requant` on every accumulator); the array kernels are
+what `Fixed.quantize` / `Fixed.cast` call.  Rounding and overflow codes are the positions in
+`ROUNDING` and `OVERFLOW`.
 
-Rounding and overflow codes are the positions in `ROUNDING` and `OVERFLOW`.
+Semantics (checked bit for bit against ap_fixed.h by tests/test_apfixed_gxx.py): the exact
+source value is rounded to the target's LSB by the rounding mode, then the overflow mode
+applies to the rounded integer.  ap_fixed details reproduced here:
+- AP_SAT_SYM on a signed type never yields the most negative code: a value that rounds to
+  -2**(W-1) (in range or not) becomes -(2**(W-1) - 1), except for W = 1, where ap_fixed's
+  "min | 1" is the only negative code, -1.  Both count as overflow (the value was clipped).
+- A double is converted from its exact binary value.  NaN behaves as an infinity of the same
+  sign bit (ap_fixed decodes its exponent as 1024 and only warns); infinities saturate, or wrap
+  to 0.  Denormals are decoded as ap_fixed does (hidden bit set, exponent -1023); this changes
+  nothing unless the type has more than ~1000 fractional bits.  -0.0 is 0.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -17,6 +29,9 @@ OVERFLOW = ("AP_WRAP", "AP_SAT", "AP_SAT_ZERO", "AP_SAT_SYM")
 
 TRN, TRN_ZERO, RND, RND_ZERO, RND_MIN_INF, RND_INF, RND_CONV = range(7)
 WRAP, SAT, SAT_ZERO, SAT_SYM = range(4)
+
+_HUGE_SHIFT = -(1 << 20)  # left shift standing for "infinitely far out of range"
+_MIN_NORMAL = 2.2250738585072014e-308
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -43,12 +58,12 @@ def _round_up(q: np.int64, r_cmp: int, r_nonzero: bool, negative: bool, rnd: int
         return False
     if rnd == RND_INF:
         return not negative
-    # RND_CONV: to even
-    return (q & 1) != 0
+    return (q & 1) != 0  # RND_CONV: to even
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _range(width: int, signed: bool):
+    """(lowest, highest) raw value of the type."""
     if signed:
         if width >= 64:
             return np.int64(-9223372036854775807 - 1), np.int64(9223372036854775807)
@@ -60,6 +75,7 @@ def _range(width: int, signed: bool):
 
 @njit(cache=True, nogil=True, inline="always")
 def _wrap(q: np.int64, width: int, signed: bool) -> np.int64:
+    """q modulo 2**width, as a two's-complement (signed) or plain (unsigned) raw value."""
     if width >= 64:
         return q
     mask = (np.int64(1) << width) - 1
@@ -70,50 +86,50 @@ def _wrap(q: np.int64, width: int, signed: bool) -> np.int64:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _saturate(positive: bool, width: int, signed: bool, ovf: int):
+    """Saturated raw value for a value beyond the range on the positive or negative side."""
+    lo, hi = _range(width, signed)
+    if ovf == SAT_ZERO:
+        return np.int64(0)
+    if positive:
+        return hi
+    if ovf == SAT_SYM and signed and width > 1:
+        return lo + 1
+    return lo
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _overflow(q: np.int64, width: int, signed: bool, ovf: int):
     """Apply the overflow mode to an already rounded integer; returns (raw, overflowed)."""
     lo, hi = _range(width, signed)
     if lo <= q <= hi:
+        if ovf == SAT_SYM and signed and q == lo and width > 1:
+            return lo + 1, True
         return q, False
     if ovf == WRAP:
         return _wrap(q, width, signed), True
-    if ovf == SAT_ZERO:
-        return np.int64(0), True
-    if q > hi:
-        return hi, True
-    if ovf == SAT_SYM and signed:
-        return -hi, True
-    return lo, True
+    return _saturate(q > 0, width, signed, ovf), True
 
 
 @njit(cache=True, nogil=True)
 def requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: int):
-    """Requantise raw v: drop `shift` fractional bits (or add -shift), round, handle overflow.
-
-    shift = src_frac - dst_frac.  Returns (raw, overflowed).
+    """Requantise raw v: drop `shift` fractional bits (or append -shift zero bits), round,
+    handle overflow.  shift = src_frac - dst_frac.  Returns (raw, overflowed).
     """
     if shift <= 0:
+        if v == 0:
+            return np.int64(0), False
         k = -shift
         lo, hi = _range(width, signed)
-        if k >= 63:
-            if v == 0:
-                return np.int64(0), False
-            fits = False
-        else:
-            fits = (lo >> k) <= v <= (hi >> k)
-        if fits:
-            return v << k, False
+        if k < 63:
+            # v << k within [lo, hi]  <=>  ceil(lo / 2**k) <= v <= floor(hi / 2**k)
+            if -((-lo) >> k) <= v <= (hi >> k):
+                return _overflow(v << k, width, signed, ovf)
         if ovf == WRAP:
             if k >= 64:
                 return np.int64(0), True
             return _wrap(v << k, width, signed), True
-        if ovf == SAT_ZERO:
-            return np.int64(0), True
-        if v > 0:
-            return hi, True
-        if ovf == SAT_SYM and signed:
-            return -hi, True
-        return lo, True
+        return _saturate(v > 0, width, signed, ovf), True
     s = shift
     if s > 62:
         # squash everything below the half-LSB into a sticky bit; rounding is unchanged
@@ -137,37 +153,28 @@ def requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: in
 
 @njit(cache=True, nogil=True)
 def quantize_scalar(x: float, frac: int, width: int, signed: bool, rnd: int, ovf: int):
-    """Convert a double to raw fixed point exactly as ap_fixed's constructor from double."""
-    if np.isnan(x):
-        return np.int64(0), True
-    y = np.ldexp(x, frac)  # exact: a power-of-two scale
-    q = np.floor(y)
-    r = y - q  # exact for doubles
-    r_cmp = 0 if r == 0.5 else (1 if r > 0.5 else -1)
-    up = _round_up(np.int64(0) if abs(q) >= 9.2e18 else np.int64(q), r_cmp, r != 0.0, x < 0, rnd)
-    if up:
-        q += 1.0
-    lo, hi = _range(width, signed)
-    if float(lo) <= q <= float(hi) and abs(q) < 9.2e18:
-        return np.int64(q), False
-    if np.isinf(q) or abs(q) >= 9.2e18:
-        if ovf == WRAP:
-            if np.isinf(q):
-                return np.int64(0), True
-            m = np.fmod(q, 18446744073709551616.0)  # exact
-            if m >= 9223372036854775808.0:
-                m -= 18446744073709551616.0
-            elif m < -9223372036854775808.0:
-                m += 18446744073709551616.0
-            return _wrap(np.int64(m), width, signed), True
-        if ovf == SAT_ZERO:
-            return np.int64(0), True
-        if q > 0:
-            return hi, True
-        if ovf == SAT_SYM and signed:
-            return -hi, True
-        return lo, True
-    return _overflow(np.int64(q), width, signed, ovf)
+    """Convert a double to raw fixed point exactly as ap_fixed's constructor from double.
+
+    The double is split into its integer mantissa and exponent, so the value is exact and the
+    conversion is `requant` of the mantissa; returns (raw, overflowed).
+    """
+    if x == 0.0:
+        return np.int64(0), False
+    if not math.isfinite(x):
+        v = np.int64(-1) if math.copysign(1.0, x) < 0 else np.int64(1)
+        return requant(v, _HUGE_SHIFT, width, signed, rnd, ovf)
+    a = abs(x)
+    if a < _MIN_NORMAL:
+        # ap_fixed decodes a denormal with the hidden bit set and exponent -1023
+        man = np.int64(4503599627370496) + np.int64(a * 2.0**1074)
+        exp = -1075
+    else:
+        m, e = math.frexp(a)
+        man = np.int64(m * 9007199254740992.0)  # m * 2**53: exact
+        exp = e - 53
+    if x < 0:
+        man = -man
+    return requant(man, -(exp + frac), width, signed, rnd, ovf)
 
 
 @njit(cache=True, nogil=True)
