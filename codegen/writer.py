@@ -1,0 +1,163 @@
+"""`write_hls`: render the HLS project from the quantised graph, atomically.
+
+The project is rendered into a temporary directory beside `out_dir` and renamed into place at
+the end, so a failed generation leaves no half project (an existing `out_dir` is replaced only
+after the new one is complete).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from fpga_sim.errors import ConfigError, FpgaSimError
+from fpga_sim.graph import QGraph
+from .layers import op_of as get_op
+from fpga_sim.results import to_jsonable
+
+from .names import CPP_KEYWORDS
+from .project import build_context, split_host
+from .targets import vitis_part
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "hls_templates"
+NNET = TEMPLATES / "nnet"
+
+
+def environment() -> jinja2.Environment:
+    """Jinja with StrictUndefined: a missing context value is an error, never an empty string."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def _layer_reports(qg: QGraph, hardware: Any, sim: Any) -> dict[str, Any]:
+    """Per-layer LayerReport: from a SimResult when given, else each op's cost on `hardware`."""
+    if sim is not None:
+        return {r.name: r for r in sim.layers}
+    reports = {}
+    for node in qg.nodes:
+        try:
+            reports[node.name] = get_op(node.op).cost(node, qg, hardware)
+        except NotImplementedError:
+            continue
+    return reports
+
+
+def write_hls(qg: QGraph, out_dir: str | os.PathLike, hardware: Any = None, target: str | None = None,
+              project_name: str | None = None, sim: Any = None) -> Path:
+    """Write a Vitis HLS project computing exactly what the engine computes for `qg`.
+
+    hardware: `fpga_sim.Hardware` (default: `Hardware()`): sizes each layer's multipliers and
+    gives the clock; target: the FPGA part for Vitis (default: hardware.part); sim: a
+    `SimResult` whose per-layer cycles go to report.json (default: each op's cost on hardware).
+    Returns the project directory.
+    """
+    from fpga_sim.aptypes import find_ap_types
+    from fpga_sim.hardware import Hardware
+
+    hw = hardware if hardware is not None else Hardware()
+    part = vitis_part(target or hw.part)
+    project = project_name or "fpga_sim_top"
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", project) or "__" in project or project in CPP_KEYWORDS:
+        raise ConfigError(f"project_name {project!r} is not accepted; a C++ identifier of letters, digits and "
+                          "single underscores, starting with a letter and not a keyword, is")
+    reports = _layer_reports(qg, hw, sim)
+    n_mult = {name: int(r.multipliers) for name, r in reports.items() if getattr(r, "multipliers", 0)}
+    cycles = {name: int(r.cycles) for name, r in reports.items() if r.on_accelerator}
+    try:
+        ap_types = str(find_ap_types())
+    except FpgaSimError:
+        ap_types = "/path/to/ap_types"
+    ctx = build_context(qg, project, n_mult, cycles, part, float(hw.clock_mhz), int(hw.n_dsp), ap_types)
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        _render_all(ctx, tmp)
+        _write_json(tmp, qg, ctx, hw, reports)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _render_all(ctx: dict[str, Any], root: Path) -> None:
+    env = environment()
+    fw = root / "firmware"
+    for sub in ("layers", "weights", "nnet"):
+        (fw / sub).mkdir(parents=True)
+    (root / "tb").mkdir()
+    (root / "tb_data").mkdir()
+    project = ctx["project"]
+
+    def render(template: str, dest: Path, **extra: Any) -> None:
+        dest.write_text(env.get_template(template).render({**ctx, **extra}))
+
+    render("project/defines.h.j2", fw / "defines.h", guard=ctx["defines_guard"])
+    render("project/top.h.j2", fw / f"{project}.h")
+    render("project/top.cpp.j2", fw / f"{project}.cpp")
+    for layer in ctx["layers"]:
+        render(layer["template"], fw / "layers" / layer["file"], layer=layer)
+    for p in ctx["params"]:
+        render("project/weights.h.j2", fw / "weights" / p["file"], p=p)
+    for h in NNET.glob("*.h"):
+        shutil.copy2(h, fw / "nnet" / h.name)
+    render("project/tb.cpp.j2", root / "tb" / f"{project}_tb.cpp")
+    render("project/Makefile.j2", root / "Makefile")
+    render("project/build_prj.tcl.j2", root / "build_prj.tcl")
+    render("project/README.md.j2", root / "README.md")
+
+
+def _write_json(root: Path, qg: QGraph, ctx: dict[str, Any], hw: Any, reports: dict[str, Any]) -> None:
+    """project.json (ports and names, read by csim) and report.json (predicted cycles)."""
+    def port(p: dict[str, Any]) -> dict[str, Any]:
+        return {"tensor": p["key"], "port": p["port"], "type": p["fixed"], "shape": p["shape"], "size": p["size"]}
+
+    project = {
+        "project": ctx["project"], "graph": qg.graph.name,
+        "inputs": [port(p) for p in ctx["top_inputs"]], "outputs": [port(p) for p in ctx["top_outputs"]],
+        "layers": [{"node": l["key"], "function": l["fn"], "op": l["op"]} for l in ctx["layers"]],
+        "host_nodes": [n.name for n in ctx["host_nodes"]],
+        "graph_outputs": list(qg.graph.outputs),
+    }
+    (root / "project.json").write_text(json.dumps(project, indent=2))
+    fn_of = {l["key"]: l["fn"] for l in ctx["layers"]}
+    layers = []
+    for node in qg.nodes:
+        r = reports.get(node.name)
+        layers.append({
+            "node": node.name, "function": fn_of.get(node.name), "op": node.op,
+            "on_accelerator": node.name in fn_of,
+            "predicted_cycles": None if r is None or not r.on_accelerator else int(r.cycles),
+            "multipliers": None if r is None else int(r.multipliers),
+            "bound": None if r is None else r.bound,
+        })
+    acc = [l["predicted_cycles"] for l in layers if l["predicted_cycles"] is not None]
+    report = {
+        "project": ctx["project"], "part": ctx["part"], "clock_mhz": float(hw.clock_mhz),
+        "hardware": to_jsonable(hw.to_dict()), "layers": layers,
+        "total_predicted_cycles": int(sum(acc)),
+        "predicted_latency_us": float(sum(acc) / float(hw.clock_mhz)),
+        "on_chip_buffer_bytes": ctx["on_chip_bytes"],
+        "note": "cycles predicted by fpga-sim's machine model; compare with Vitis HLS csynth latency",
+    }
+    (root / "report.json").write_text(json.dumps(report, indent=2))

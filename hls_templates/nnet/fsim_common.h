@@ -1,0 +1,52 @@
+// fpga-sim HLS kernels: shared helpers.
+//
+// Every kernel follows the arithmetic contract of fpga-sim (docs/ARCHITECTURE.md): a product of
+// two fixed-point values is exact; it is cast to the accumulator type; sums happen in the
+// accumulator type; a bias is cast to the accumulator type and is the accumulator's initial
+// value; the final sum is cast to the result type; a fused ReLU is applied after that cast.
+// Kernels are templates over a per-layer config struct (sizes, parallelism) and the layer's
+// types, so each generated layer is a one-line call.
+#ifndef FSIM_COMMON_H_
+#define FSIM_COMMON_H_
+
+#include "ap_fixed.h"
+
+namespace fsim {
+
+// Fused activations a MAC layer may apply to its result (after the cast to the result type).
+enum activation_kind { ACT_NONE = 0, ACT_RELU = 1 };
+
+template <int ACT, class out_t>
+inline out_t apply_fused(out_t v) {
+#pragma HLS INLINE
+    if (ACT == ACT_RELU && v < 0) {
+        return out_t(0);
+    }
+    return v;
+}
+
+// Ceiling division for loop bounds computed at compile time.
+template <unsigned A, unsigned B>
+struct ceil_div {
+    static const unsigned value = (A + B - 1) / B;
+};
+
+// Raw-bit access used by the testbench: a fixed-point value <-> its two's-complement integer.
+template <class T>
+inline void set_raw(T &v, long long raw) {
+    v.range(T::width - 1, 0) = raw;
+}
+
+template <bool SIGNED, class T>
+inline long long get_raw(const T &v) {
+    if (SIGNED) {
+        ap_int<T::width> s = v.range(T::width - 1, 0);
+        return (long long)s.to_int64();
+    }
+    ap_uint<T::width> u = v.range(T::width - 1, 0);
+    return (long long)u.to_uint64();
+}
+
+}  // namespace fsim
+
+#endif

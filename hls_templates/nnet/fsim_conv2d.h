@@ -1,0 +1,97 @@
+// fpga-sim HLS kernel: 2-D convolution (NCHW, weights (Cout, Cin/groups, kh, kw)), with groups,
+// strides, dilations and zero padding, on a MAC array of CONFIG_T::n_mult multipliers.
+//
+// K = Cin/groups * kh * kw multiply-accumulates per output.  The simulated machine issues
+// M = n_mult products per cycle: when K >= M one output at a time, ceil(K/M) cycles each
+// (k_par = M, out_par = 1); when K < M, floor(M/K) outputs in parallel (k_par = K,
+// out_par = M/K).  The pipelined K loop below has exactly out_par * k_par multiplies in flight.
+// Products are added to the accumulator in order k = (ci, ky, kx), bias first, as the engine does.
+#ifndef FSIM_CONV2D_H_
+#define FSIM_CONV2D_H_
+
+#include "fsim_common.h"
+
+namespace fsim {
+
+struct conv2d_config {
+    // shapes
+    static const unsigned in_c = 1, in_h = 1, in_w = 1;
+    static const unsigned out_c = 1, out_h = 1, out_w = 1;
+    static const unsigned kh = 1, kw = 1;
+    static const unsigned stride_h = 1, stride_w = 1;
+    static const unsigned dil_h = 1, dil_w = 1;
+    static const unsigned pad_top = 0, pad_left = 0;
+    static const unsigned groups = 1;
+    static const bool has_bias = true;
+    static const int activation = ACT_NONE;
+    // parallelism
+    static const unsigned k_par = 1;     // products of one output per cycle
+    static const unsigned out_par = 1;   // outputs computed side by side
+    static const unsigned n_mult = 1;    // k_par * out_par
+};
+
+template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class out_t>
+void conv2d(const in_t in[CONFIG_T::in_c * CONFIG_T::in_h * CONFIG_T::in_w],
+            out_t out[CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w],
+            const w_t w[CONFIG_T::out_c * (CONFIG_T::in_c / CONFIG_T::groups) * CONFIG_T::kh * CONFIG_T::kw],
+            const b_t b[CONFIG_T::out_c]) {
+#pragma HLS INLINE off
+    const unsigned cin_g = CONFIG_T::in_c / CONFIG_T::groups;
+    const unsigned cout_g = CONFIG_T::out_c / CONFIG_T::groups;
+    const unsigned n_k = cin_g * CONFIG_T::kh * CONFIG_T::kw;
+    const unsigned n_out = CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w;
+    const unsigned plane = CONFIG_T::out_h * CONFIG_T::out_w;
+#pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::n_mult
+
+OUTPUTS:
+    for (unsigned o0 = 0; o0 < n_out; o0 += CONFIG_T::out_par) {
+        acc_t acc[CONFIG_T::out_par];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+    INIT:
+        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
+#pragma HLS UNROLL
+            const unsigned co = ((o0 + p) / plane) % CONFIG_T::out_c;
+            acc[p] = CONFIG_T::has_bias ? acc_t(b[co]) : acc_t(0);
+        }
+    PRODUCTS:
+        for (unsigned k0 = 0; k0 < n_k; k0 += CONFIG_T::k_par) {
+#pragma HLS PIPELINE II=1
+        PAR_OUT:
+            for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
+#pragma HLS UNROLL
+                const unsigned o = o0 + p;
+                if (o >= n_out) continue;
+                const unsigned co = o / plane;
+                const unsigned oy = (o % plane) / CONFIG_T::out_w;
+                const unsigned ox = o % CONFIG_T::out_w;
+                const unsigned g = co / cout_g;
+            PAR_K:
+                for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
+#pragma HLS UNROLL
+                    const unsigned k = k0 + kk;
+                    if (k >= n_k) continue;
+                    const unsigned ci = k / (CONFIG_T::kh * CONFIG_T::kw);
+                    const unsigned ky = (k / CONFIG_T::kw) % CONFIG_T::kh;
+                    const unsigned kx = k % CONFIG_T::kw;
+                    const int iy = int(oy * CONFIG_T::stride_h + ky * CONFIG_T::dil_h) - int(CONFIG_T::pad_top);
+                    const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
+                    if (iy < 0 || iy >= int(CONFIG_T::in_h) || ix < 0 || ix >= int(CONFIG_T::in_w)) continue;
+                    const in_t x = in[((g * cin_g + ci) * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
+                    const acc_t prod = x * w[co * n_k + k];   // exact product, cast to acc_t
+                    acc[p] += prod;
+                }
+            }
+        }
+    RESULTS:
+        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
+#pragma HLS UNROLL
+            if (o0 + p < n_out) {
+                out[o0 + p] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc[p]));
+            }
+        }
+    }
+}
+
+}  // namespace fsim
+
+#endif

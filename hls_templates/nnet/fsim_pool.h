@@ -1,0 +1,92 @@
+// fpga-sim HLS kernels: max and average pooling over (C, H, W) with strides, dilations and pads.
+// ops/maxpool.py: padded positions are skipped; the max is exact in the input type, then one cast.
+// ops/avgpool.py: each valid input is cast to acc_t and added in acc_t; the sum times
+// RECIP[count] (exact product) is cast once to the result type.
+#ifndef FSIM_POOL_H_
+#define FSIM_POOL_H_
+
+#include "fsim_common.h"
+
+namespace fsim {
+
+struct pool_config {
+    static const unsigned c = 1, in_h = 1, in_w = 1, out_h = 1, out_w = 1;
+    static const unsigned kh = 1, kw = 1, stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
+    static const unsigned pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+    static const bool count_include_pad = false;
+    static const int activation = ACT_NONE;
+};
+
+template <class CONFIG_T, class in_t, class out_t>
+void maxpool2d(const in_t in[CONFIG_T::c * CONFIG_T::in_h * CONFIG_T::in_w],
+               out_t out[CONFIG_T::c * CONFIG_T::out_h * CONFIG_T::out_w]) {
+#pragma HLS INLINE off
+CHANNELS:
+    for (unsigned c = 0; c < CONFIG_T::c; c++) {
+    ROWS:
+        for (unsigned oy = 0; oy < CONFIG_T::out_h; oy++) {
+        COLS:
+            for (unsigned ox = 0; ox < CONFIG_T::out_w; ox++) {
+#pragma HLS PIPELINE
+                in_t m = 0;
+                bool found = false;
+            WIN_Y:
+                for (unsigned ky = 0; ky < CONFIG_T::kh; ky++) {
+                WIN_X:
+                    for (unsigned kx = 0; kx < CONFIG_T::kw; kx++) {
+                        const int iy = int(oy * CONFIG_T::stride_h + ky * CONFIG_T::dil_h) - int(CONFIG_T::pad_top);
+                        const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
+                        if (iy < 0 || iy >= int(CONFIG_T::in_h) || ix < 0 || ix >= int(CONFIG_T::in_w)) continue;
+                        const in_t v = in[(c * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
+                        if (!found || v > m) {
+                            m = v;
+                            found = true;
+                        }
+                    }
+                }
+                out[(c * CONFIG_T::out_h + oy) * CONFIG_T::out_w + ox] =
+                    apply_fused<CONFIG_T::activation, out_t>(out_t(m));
+            }
+        }
+    }
+}
+
+template <class CONFIG_T, class in_t, class acc_t, class recip_t, class out_t>
+void avgpool2d(const in_t in[CONFIG_T::c * CONFIG_T::in_h * CONFIG_T::in_w],
+               out_t out[CONFIG_T::c * CONFIG_T::out_h * CONFIG_T::out_w],
+               const recip_t recip[CONFIG_T::kh * CONFIG_T::kw + 1]) {
+#pragma HLS INLINE off
+CHANNELS:
+    for (unsigned c = 0; c < CONFIG_T::c; c++) {
+    ROWS:
+        for (unsigned oy = 0; oy < CONFIG_T::out_h; oy++) {
+        COLS:
+            for (unsigned ox = 0; ox < CONFIG_T::out_w; ox++) {
+#pragma HLS PIPELINE
+                acc_t acc = 0;
+                unsigned count = 0;
+            WIN_Y:
+                for (unsigned ky = 0; ky < CONFIG_T::kh; ky++) {
+                WIN_X:
+                    for (unsigned kx = 0; kx < CONFIG_T::kw; kx++) {
+                        const int iy = int(oy * CONFIG_T::stride_h + ky * CONFIG_T::dil_h) - int(CONFIG_T::pad_top);
+                        const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
+                        const bool inside = iy >= 0 && iy < int(CONFIG_T::in_h) && ix >= 0 && ix < int(CONFIG_T::in_w);
+                        const bool in_pads = iy >= -int(CONFIG_T::pad_top) && iy < int(CONFIG_T::in_h + CONFIG_T::pad_bottom) &&
+                                             ix >= -int(CONFIG_T::pad_left) && ix < int(CONFIG_T::in_w + CONFIG_T::pad_right);
+                        if (CONFIG_T::count_include_pad ? in_pads : inside) count++;
+                        if (!inside) continue;
+                        const acc_t v = in[(c * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
+                        acc += v;
+                    }
+                }
+                out[(c * CONFIG_T::out_h + oy) * CONFIG_T::out_w + ox] =
+                    apply_fused<CONFIG_T::activation, out_t>(out_t(acc * recip[count]));
+            }
+        }
+    }
+}
+
+}  // namespace fsim
+
+#endif
