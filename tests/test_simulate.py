@@ -1,0 +1,128 @@
+"""simulate: integer outputs equal a slow independent reference; reports, totals and overflows."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fpga_sim.fixed import Fixed
+from fpga_sim.onnx_import import load_onnx
+from fpga_sim.quantize import quantize
+from fpga_sim.simulate import run_float, simulate
+from tests.test_onnx_import import small_cnn
+
+
+def _cast(v: np.ndarray, src_frac: int, t: Fixed) -> np.ndarray:
+    """Slow, obvious ap_fixed cast of exact integers (object ints): floor or saturate as t says."""
+    out = np.empty(v.shape, dtype=object)
+    for i, a in np.ndenumerate(v):
+        s = src_frac - t.frac
+        q = a >> s if s >= 0 else a << -s  # floor (AP_TRN)
+        if q > t.max_raw or q < t.min_raw:
+            if t.overflow == "AP_SAT":
+                q = t.max_raw if q > 0 else t.min_raw
+            else:
+                q = ((q - t.min_raw) % (1 << t.width)) + t.min_raw
+        out[i] = q
+    return out
+
+
+def _reference(qg, x: np.ndarray) -> np.ndarray:
+    """The small CNN in plain Python integers: conv(relu) -> maxpool -> dense(relu) -> dense."""
+    g = qg.graph
+    conv, pool, d1, d2 = g.nodes
+    tin = qg.tensor_types["x"]
+    a = np.vectorize(int, otypes=[object])(tin.quantize(x))
+    lt = qg.layer_types[conv.name]
+    w = qg.qparams[conv.name]["weight"].astype(object)
+    b = qg.qparams[conv.name]["bias"].astype(object)
+    ap = np.pad(a, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    n, c, h, wd = a.shape
+    p_frac = tin.frac + lt.weight.frac
+    acc = np.empty((n, 4, h, wd), dtype=object)
+    for o in range(4):
+        for i in range(h):
+            for j in range(wd):
+                s = (ap[:, :, i:i + 3, j:j + 3] * w[o]).reshape(n, -1).sum(axis=1)
+                acc[:, o, i, j] = s + (b[o] << (p_frac - lt.bias.frac))
+    y = _cast(acc, p_frac, lt.result)
+    y = np.where(y > 0, y, 0)
+    y = y.reshape(n, 4, 3, 2, 3, 2).max(axis=(3, 5)).reshape(n, -1)  # maxpool 2x2, then flatten
+    frac = lt.result.frac
+    for d, relu in ((d1, True), (d2, False)):
+        lt = qg.layer_types[d.name]
+        w = qg.qparams[d.name]["weight"].astype(object)
+        b = qg.qparams[d.name]["bias"].astype(object)
+        pf = frac + lt.weight.frac
+        acc = y.dot(w.T) + (b << (pf - lt.bias.frac))
+        y = _cast(acc, pf, lt.result)
+        if relu:
+            y = np.where(y > 0, y, 0)
+        frac = lt.result.frac
+    return y.astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return load_onnx(small_cnn())
+
+
+def test_integer_outputs_equal_a_slow_reference_and_track_float(graph):
+    x = np.random.default_rng(3).random((6, 1, 6, 6)) * 2.0
+    qg = quantize(graph)
+    res = simulate(qg, x)
+    np.testing.assert_array_equal(res.outputs_raw["logits"], _reference(qg, x))
+    np.testing.assert_array_equal(res.outputs["logits"], Fixed.parse("ap_fixed<16,6>").to_float(res.outputs_raw["logits"]))
+    np.testing.assert_allclose(res.outputs["logits"], run_float(graph, x)["logits"], atol=0.05)
+
+
+def test_reports_totals_and_json(graph):
+    from fpga_sim.hardware import Hardware
+
+    hw = Hardware.lecture()
+    qg = quantize(graph)
+    res = simulate(qg, np.random.default_rng(0).random((2, 1, 6, 6)), hardware=hw, trace=True)
+    assert [r.name for r in res.layers] == [n.name for n in graph.nodes]
+    t = res.totals
+    assert t["macs"] == 4 * 36 * 9 + 8 * 36 + 3 * 8 == sum(r.macs for r in res.layers)
+    assert t["params"] == 4 * 9 + 4 + 8 * 36 + 8 + 3 * 8 + 3
+    assert t["param_bits"] == 16 * t["params"]
+    assert t["cycles"] == sum(r.cycles for r in res.layers if r.on_accelerator) > 0
+    assert t["latency_us"] == pytest.approx(t["cycles"] / hw.clock_mhz, rel=1e-9)
+    assert t["energy_total_pj"] == pytest.approx(sum(r.energy_total_pj for r in res.layers))
+    assert t["energy_total_pj"] == pytest.approx(sum(t["energy_pj"].values()))
+    assert t["dram_writes"] == sum(r.dram_writes for r in res.layers) and t["batch"] == 2
+    assert set(res.tensors) >= {"x", "relu1", "pool", "relu2", "logits"}  # trace keeps every tensor
+    d = json.loads(res.to_json())
+    assert d["totals"]["cycles"] == t["cycles"] and len(d["layers"]) == len(graph.nodes)
+    assert np.asarray(d["outputs"]["logits"]).shape == (2, 3)
+
+
+def test_costs_are_per_inference_whatever_the_batch(graph):
+    qg = quantize(graph)
+    one = simulate(qg, np.zeros((1, 1, 6, 6)))
+    many = simulate(qg, np.zeros((7, 1, 6, 6)))
+    assert [r.cycles for r in one.layers] == [r.cycles for r in many.layers]
+    assert one.totals["energy_total_pj"] == many.totals["energy_total_pj"]
+
+
+def test_narrow_accumulator_overflows_are_counted(graph):
+    dense = [n for n in graph.nodes if n.op == "Dense"][0]
+    x = np.random.default_rng(1).random((4, 1, 6, 6)) * 4
+    wide = simulate(quantize(graph), x)
+    narrow_cfg = {"LayerName": {dense.name: {"Precision": {"accum": "ap_fixed<10,2>"}}}}
+    narrow = simulate(quantize(graph, config=narrow_cfg), x)
+    assert wide.layer(dense.name).overflows == 0
+    assert narrow.layer(dense.name).overflows > 0
+    assert narrow.totals["overflows"] >= narrow.layer(dense.name).overflows
+
+
+def test_input_shape_errors_are_clear(graph):
+    from fpga_sim.errors import FpgaSimError
+
+    qg = quantize(graph)
+    with pytest.raises(FpgaSimError, match=r"takes a batch of shape \(N, 1, 6, 6\)"):
+        simulate(qg, np.zeros((2, 3, 6, 6)))
+    # one sample without the batch axis is accepted as a batch of one
+    assert simulate(qg, np.zeros((1, 6, 6))).outputs["logits"].shape == (1, 3)
