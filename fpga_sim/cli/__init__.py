@@ -43,6 +43,12 @@ def _one_sentence(exc: BaseException) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def _say(line: str) -> None:
+    """One unwrapped line on stderr (a terminal wraps it; a log keeps it whole)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `fpga-sim` with `argv` (default sys.argv[1:]) and return the exit code."""
     parser = build_parser()
@@ -54,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args, out) or 0)
     except CheckFailed as exc:
-        out.err.print(f"fpga-sim {args.command}: check failed: {_one_sentence(exc)}", markup=False)
+        _say(f"fpga-sim {args.command}: check failed: {_one_sentence(exc)}")
         return EXIT_CHECK_FAILED
     except (FpgaSimError, ValueError, OSError) as exc:
         # FpgaSimError is a ValueError; OSError covers unreadable/unwritable paths.
@@ -62,15 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             msg = f"{exc.strerror or exc}: {exc.filename}"
         else:
             msg = str(exc)
-        out.err.print(f"fpga-sim {args.command}: error: {_one_sentence(Exception(msg))}", markup=False)
+        _say(f"fpga-sim {args.command}: error: {_one_sentence(Exception(msg))}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        out.err.print("fpga-sim: interrupted", markup=False)
+        _say("fpga-sim: interrupted")
         return 130
     except Exception:  # a bug, not bad input: keep the traceback for the report
         traceback.print_exc()
-        out.err.print(f"fpga-sim {args.command}: internal error (a bug in fpga-sim; please report it with the "
-                      "traceback above)", markup=False)
+        _say(f"fpga-sim {args.command}: internal error (a bug in fpga-sim; please report it with the traceback above)")
         return EXIT_BUG
 
 

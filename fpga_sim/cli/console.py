@@ -24,7 +24,9 @@ class Output:
     def __init__(self, json_mode: bool = False, quiet: bool = False) -> None:
         self.json_mode = json_mode
         self.quiet = quiet or json_mode
-        self.console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+        # Piped or captured output gets a wide console so per-layer tables are not squeezed to 80 columns.
+        width = None if sys.stdout.isatty() else 160
+        self.console = Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width)
         self.err = Console(file=sys.stderr, highlight=False)
 
     def print(self, *objects: Any, **kw: Any) -> None:

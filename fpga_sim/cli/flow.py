@@ -26,29 +26,30 @@ SIM_CHUNK = 64             # samples per simulate() call, so long runs show prog
 # ------------------------------------------------------------------------------ steps
 def quantise(graph: Any, calibration: np.ndarray, precision: str, config: str | None) -> Any:
     """The integer graph: per-tensor types from the precision (and calibration ranges), overrides from config."""
-    from .. import quantize
+    from ..quantize import quantize
 
     return quantize(graph, calibration=calibration, precision=precision, config=config)
 
 
-def simulate_batch(qg: Any, x: np.ndarray, hw: Any, out: Output, label: str = "simulating") -> Any:
+def simulate_batch(qg: Any, x: np.ndarray, hw: Any, out: Output, label: str = "simulating",
+                   trace: bool = False) -> Any:
     """`simulate` over a batch in chunks (for the progress bar); per-inference costs come from the
-    first chunk, outputs are concatenated and overflow counts summed over all chunks."""
-    from .. import simulate
+    first chunk, outputs (and traced tensors) are concatenated and overflow counts summed."""
+    from ..simulate import simulate
 
     chunks = [x[i:i + SIM_CHUNK] for i in range(0, len(x), SIM_CHUNK)] or [x]
     results = []
     with out.progress() as prog:
         task = prog.add_task(label, total=len(x))
         for chunk in chunks:
-            results.append(simulate(qg, chunk, hardware=hw))
+            results.append(simulate(qg, chunk, hardware=hw, trace=trace))
             prog.advance(task, len(chunk))
     first = results[0]
     if len(results) > 1:
-        for key in first.outputs:
-            first.outputs[key] = np.concatenate([r.outputs[key] for r in results])
-        for key in first.outputs_raw:
-            first.outputs_raw[key] = np.concatenate([r.outputs_raw[key] for r in results])
+        for name in ("outputs", "outputs_raw", "tensors", "tensors_raw"):
+            merged = getattr(first, name)
+            for key in merged:
+                merged[key] = np.concatenate([getattr(r, name)[key] for r in results])
         for i, layer in enumerate(first.layers):
             layer.overflows = int(sum(r.layers[i].overflows for r in results))
         for key in ("overflows", "input_overflows"):
@@ -66,42 +67,53 @@ def machine_roofs(hw: Any, layers: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def comparison_record(cmp: Any, data_name: str, samples: int) -> dict[str, Any]:
-    """compare()'s result as the report's plain dict (accuracy, agreement, per-layer SQNR rows)."""
-    d = cmp.to_dict() if hasattr(cmp, "to_dict") else dict(cmp)
+    """compare()'s `Comparison` as the report's plain dict (accuracy, agreement, per-layer SQNR rows)."""
     rows = []
-    for row in d.get("layers", []):
-        sqnr = row.get("sqnr_db")
-        rows.append({"name": row.get("name", row.get("node", "")), "tensor": row.get("tensor", ""),
-                     "sqnr_db": None if sqnr is None else float(sqnr),
-                     "max_abs_error": row.get("max_abs_error"),
-                     "exact": row.get("max_abs_error") == 0 or (sqnr is not None and float(sqnr) == float("inf"))})
-    return {"data": data_name, "samples": samples, "accuracy_float": d.get("accuracy_float"),
-            "accuracy_fixed": d.get("accuracy_fixed"), "agreement": d.get("agreement"), "layers": rows}
+    for e in cmp.layers:
+        sqnr = float(e.sqnr_db)
+        rows.append({"name": e.name, "op": e.op, "tensor": e.tensor, "type": e.type, "sqnr_db": sqnr,
+                     "max_abs_error": float(e.max_abs_error), "max_abs_ref": float(e.max_abs_ref),
+                     "overflows": int(e.overflows), "exact": sqnr == float("inf")})
+    worst = cmp.worst() if hasattr(cmp, "worst") else None
+    return {"data": data_name, "samples": samples, "accuracy_float": cmp.accuracy_float,
+            "accuracy_fixed": cmp.accuracy_fixed, "agreement": cmp.top1_agreement,
+            "worst_layer": worst.name if worst is not None else None, "layers": rows}
 
 
-def run_csim(hls_dir: Path, x: np.ndarray, expected: dict[str, np.ndarray], out: Output) -> dict[str, Any]:
-    """Build and run the generated C++ with g++ on `x`; compare every raw output with the engine's."""
-    import codegen
-
-    start = time.perf_counter()
-    got = codegen.csim(hls_dir, x)
-    seconds = time.perf_counter() - start
-    if not isinstance(got, dict):
-        got = {next(iter(expected)): got}
+def check_outputs(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Every raw output value of the C-simulation against the engine's; tensors in both are checked."""
+    common = [t for t in expected if t in got]
+    if not common:
+        raise CheckFailed(f"the C-simulation produced tensors {sorted(got)}, none of the engine's {sorted(expected)}")
     values = mismatches = 0
     first = ""
-    for tensor, want in expected.items():
-        have = np.asarray(got[tensor]).reshape(want.shape)
-        bad = np.flatnonzero(have.ravel() != want.ravel())
+    for tensor in common:
+        want = np.asarray(expected[tensor])
+        have = np.asarray(got[tensor])
+        if have.size != want.size:
+            raise CheckFailed(f"the C-simulation gave {have.size} values of {tensor!r}, the engine {want.size}")
+        have, want = have.reshape(-1), want.reshape(-1)
+        bad = np.flatnonzero(have != want)
         values += want.size
         mismatches += bad.size
         if bad.size and not first:
             i = int(bad[0])
-            first = (f"first difference in {tensor!r} at flat index {i}: C-sim {int(have.ravel()[i])}, "
-                     f"engine {int(want.ravel()[i])}")
-    status = "pass" if mismatches == 0 else "fail"
-    return {"status": status, "samples": int(len(x)), "values": int(values), "mismatches": int(mismatches),
-            "reason": first, "seconds": round(seconds, 2)}
+            first = f"first difference in {tensor!r} at flat index {i}: C-sim {int(have[i])}, engine {int(want[i])}"
+    return {"status": "pass" if mismatches == 0 else "fail", "tensors": common, "values": int(values),
+            "mismatches": int(mismatches), "reason": first}
+
+
+def run_csim(hls_dir: Path, x: np.ndarray, expected: dict[str, np.ndarray], qg: Any = None) -> dict[str, Any]:
+    """Build and run the generated C++ with g++ on `x`; compare every raw output with the engine's."""
+    import codegen
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    got = codegen.csim(hls_dir, x, qg=qg, timings=timings)
+    result = check_outputs(got, expected)
+    result.update({"samples": int(len(x)), "seconds": round(time.perf_counter() - start, 2),
+                   "timings": {k: round(float(v), 3) for k, v in timings.items()}})
+    return result
 
 
 # ------------------------------------------------------------------------------ the flow
@@ -134,7 +146,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
     with out.step(f"quantise to {precision}", steps):
         qg = quantise(graph, data.calibration, precision, args.config)
     start = time.perf_counter()
-    sim = simulate_batch(qg, data.x, hw, out, label=f"simulating {len(data.x)} samples")
+    sim = simulate_batch(qg, data.x, hw, out, label=f"simulating {len(data.x)} samples", trace=True)
     steps.append({"name": f"simulate {len(data.x)} samples (cycles, energy, outputs)",
                   "seconds": round(time.perf_counter() - start, 3)})
     with out.step("compare with the float model (onnxruntime)", steps):
@@ -164,7 +176,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
             codegen.write_hls(qg, hls_tmp, hardware=hw, target=hw.part, sim=sim)
             from .hls import CHECK_SAMPLES, _save_check
 
-            _save_check(hls_tmp, data.x[:CHECK_SAMPLES], {t: v[:CHECK_SAMPLES] for t, v in sim.outputs_raw.items()})
+            _save_check(hls_tmp, data.x, sim, CHECK_SAMPLES)
         record["hls_project"] = str(final_out / "hls")
         if args.no_csim:
             record["csim"] = {"status": "skipped", "samples": 0, "values": 0, "mismatches": 0,
@@ -173,7 +185,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
             n = min(args.csim_samples, len(data.x))
             expected = {t: v[:n] for t, v in sim.outputs_raw.items()}
             with out.step(f"C-simulate the HLS project with g++ on {n} samples", steps):
-                record["csim"] = run_csim(hls_tmp, data.x[:n], expected, out)
+                record["csim"] = run_csim(hls_tmp, data.x[:n], expected, qg)
         record["wall_seconds"] = round(time.perf_counter() - t0, 2)
         with out.step("write the report", steps):
             from ..report import write_report
@@ -185,9 +197,9 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
 
 def compare_model(onnx_path: Path, graph: Any, qg: Any, data: inputs.Dataset, sim: Any) -> Any:
     """Float reference (onnxruntime) against the fixed-point run: accuracy, agreement, per-layer SQNR."""
-    from .. import compare
+    from ..compare import compare
 
-    return compare(onnx_path, qg, data.x, labels=data.y, sim=sim)
+    return compare(str(onnx_path), qg, data.x, labels=data.y, sim=sim)
 
 
 def print_summary(record: dict[str, Any], out: Output) -> None:

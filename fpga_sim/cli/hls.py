@@ -5,6 +5,7 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,10 +19,18 @@ CHECK_FILE = "engine_check.npz"
 CHECK_SAMPLES = 8
 
 
-def _save_check(project: Path, x: np.ndarray, raw: dict[str, np.ndarray]) -> Path:
+def _save_check(project: Path, x: np.ndarray, sim: Any, n: int = CHECK_SAMPLES) -> Path:
+    """Store the first n inputs and the engine's raw values of the project's output ports."""
+    from codegen.csim import load_project
+
+    ports = [p["tensor"] for p in load_project(project)["outputs"]]
+    raw = {}
+    for t in ports:
+        src = sim.tensors_raw.get(t) if sim.tensors_raw else None
+        raw[t] = np.asarray(src if src is not None else sim.outputs_raw[t])[:n]
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=project)
     os.close(fd)
-    np.savez(tmp, x=x, **{f"raw:{t}": v for t, v in raw.items()})
+    np.savez(tmp, x=x[:n], **{f"raw:{t}": v for t, v in raw.items()})
     dest = project / CHECK_FILE
     os.replace(tmp, dest)
     return dest
@@ -50,12 +59,12 @@ def cmd_codegen(args: argparse.Namespace, out: Output) -> int:
         cal, x = data.calibration, data.x
     with out.step(f"quantise to {precision}"):
         qg = flow.quantise(graph, cal, precision, args.config)
-    sim = flow.simulate_batch(qg, x, hw, out, label="simulating the check samples")
+    sim = flow.simulate_batch(qg, x, hw, out, label="simulating the check samples", trace=True)
     import codegen
 
     with out.step(f"write the HLS project for {hw.part}"):
         project = Path(codegen.write_hls(qg, args.out, hardware=hw, target=hw.part, sim=sim))
-        _save_check(project, x, sim.outputs_raw)
+        _save_check(project, x, sim)
     if out.json_mode:
         out.json({"project": str(project.resolve()), "part": hw.part, "precision": precision,
                   "files": sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())})
@@ -68,54 +77,48 @@ def cmd_codegen(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_csim(args: argparse.Namespace, out: Output) -> int:
     import codegen
+    from codegen.csim import load_project
 
     project = Path(args.project)
     if not project.is_dir():
         raise FpgaSimError(f"HLS project directory {args.project!r} does not exist (make one with `fpga-sim codegen`)")
-    check = _load_check(project)
+    meta = load_project(project)
     expected = None
     if args.input:
         x = inputs.load_array(args.input)
         if args.expect:
-            want = inputs.load_array(args.expect, "--expect")
-            expected = {"": want}
-    elif check is not None:
-        x, expected = check
+            if len(meta["outputs"]) != 1:
+                raise FpgaSimError(f"--expect takes one array but {args.project!r} has {len(meta['outputs'])} outputs")
+            expected = {meta["outputs"][0]["tensor"]: inputs.load_array(args.expect, "--expect")}
     else:
-        raise FpgaSimError(f"no inputs for {args.project!r}: give --input X.npy (the project has no {CHECK_FILE})")
+        check = _load_check(project)
+        if check is None:
+            raise FpgaSimError(f"no inputs for {args.project!r}: give --input X.npy (the project has no {CHECK_FILE})")
+        x, expected = check
+    timings: dict[str, float] = {}
     with out.step(f"build with g++ and run {len(x)} samples"):
-        got = codegen.csim(project, x)
-    if not isinstance(got, dict):
-        got = {"": np.asarray(got)}
-    if expected is not None and "" in expected and "" not in got and len(got) == 1:
-        expected = {next(iter(got)): expected[""]}
-    if expected is not None and "" in got and len(expected) == 1:
-        got = {next(iter(expected)): got[""]}
-    result = {"project": str(project.resolve()), "samples": int(len(x)),
-              "outputs": {t: np.asarray(v).tolist() for t, v in got.items()}}
-    mismatches = values = 0
-    if expected is not None:
-        for t, want in expected.items():
-            have = np.asarray(got[t]).reshape(np.shape(want))
-            values += int(np.size(want))
-            mismatches += int(np.count_nonzero(have != want))
-        result.update({"checked_values": values, "mismatches": mismatches,
-                       "status": "pass" if mismatches == 0 else "fail"})
+        got = codegen.csim(project, x, timings=timings)
+    result: dict = {"project": str(project.resolve()), "samples": int(len(x)), "timings": timings,
+                    "outputs": {t: np.asarray(v).tolist() for t, v in got.items()}}
+    check = flow.check_outputs(got, expected) if expected is not None else None
+    if check is not None:
+        result.update(check)
     if out.json_mode:
         out.json(result)
     else:
-        rows = {"samples": len(x)}
+        rows: dict = {"samples": len(x)}
         for t, v in got.items():
-            rows[f"output {t} shape"] = "x".join(map(str, np.shape(v)))
-        if expected is not None:
-            rows["values checked against the engine"] = values
-            rows["mismatches"] = mismatches
+            rows[f"output {t}"] = "x".join(map(str, np.shape(v)))
+        rows.update({f"{k} (s)": v for k, v in timings.items()})
+        if check is not None:
+            rows["values checked against the engine"] = check["values"]
+            rows["mismatches"] = check["mismatches"]
         out.print(kv_table(rows, title="C-simulation"))
-        if expected is not None:
-            out.result(f"C-sim vs engine: {'PASS' if mismatches == 0 else 'FAIL'} ({fmt(values)} values)")
-    if expected is not None and mismatches:
-        raise CheckFailed(f"the g++ C-simulation of {args.project} differs from the engine on {mismatches} of "
-                          f"{values} output values")
+        if check is not None:
+            out.result(f"C-sim vs engine: {check['status'].upper()} ({fmt(check['values'])} values)")
+    if check is not None and check["mismatches"]:
+        raise CheckFailed(f"the g++ C-simulation of {args.project} differs from the engine on {check['mismatches']} "
+                          f"of {check['values']} output values; {check['reason']}")
     return 0
 
 

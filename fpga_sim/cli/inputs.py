@@ -51,7 +51,7 @@ def resolve_model(spec: str | None, *, cache_dir: str | None = None, progress: b
 
 def load_graph(path: Path):
     """The float graph of an ONNX file (the importer raises clear errors for bad files)."""
-    from .. import load_onnx
+    from ..onnx_import import load_onnx
 
     return load_onnx(str(path))
 

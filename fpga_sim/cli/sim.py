@@ -54,7 +54,7 @@ def cmd_simulate(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
     model, graph, data, hw, qg = _prepare(args, out, labels=True)
-    sim = flow.simulate_batch(qg, data.x, hw, out, label=f"simulating {len(data.x)} samples")
+    sim = flow.simulate_batch(qg, data.x, hw, out, label=f"simulating {len(data.x)} samples", trace=True)
     with out.step("float reference (onnxruntime) and comparison"):
         cmp = flow.compare_model(model.onnx_path, graph, qg, data, sim)
     rec = flow.comparison_record(cmp, data.name, len(data.x))

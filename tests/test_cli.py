@@ -1,0 +1,222 @@
+"""`fpga-sim` commands on a tiny ONNX model: results equal the library's, bad input exits 2 with one
+sentence and no traceback, a failed check exits 1."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from fpga_sim.cli import build_parser, main
+
+TINY_SHAPE = (1, 6, 6)
+
+
+def tiny_onnx(path: Path, seed: int = 0) -> Path:
+    """Conv 3x3 (1->2) + ReLU + MaxPool 2x2 + Flatten + Gemm (18->3): every heavy step, in milliseconds."""
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.5, (2, 1, 3, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(0, 0.1, 2).astype(np.float32), "b"),
+             numpy_helper.from_array(rng.normal(0, 0.5, (3, 18)).astype(np.float32), "fw"),
+             numpy_helper.from_array(rng.normal(0, 0.1, 3).astype(np.float32), "fb")]
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, *TINY_SHAPE])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return tiny_onnx(tmp_path_factory.mktemp("model") / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def x_npy(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "x.npy"
+    np.save(path, np.random.default_rng(1).uniform(0, 1, (5, *TINY_SHAPE)))
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def run_json(capsys, *argv: str):
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+# ------------------------------------------------------------------------------ help and usage
+def _subcommands() -> list[str]:
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    return sorted(sub.choices)
+
+
+def test_every_command_is_registered():
+    assert {"flow", "simulate", "compare", "codegen", "csim", "seed-analysis", "train", "compress",
+            "parts"} <= set(_subcommands())
+
+
+@pytest.mark.parametrize("command", _subcommands())
+def test_help_of_every_command(capsys, command):
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    assert out.startswith(f"usage: fpga-sim {command}")
+    assert "--json" in out and "--quiet" in out
+
+
+def test_usage_errors_exit_2(capsys):
+    assert run(capsys)[0] == 2                                   # no command
+    code, _, err = run(capsys, "simulate", "--no-such-flag", "m.onnx")
+    assert code == 2 and "unrecognized arguments" in err
+
+
+# ------------------------------------------------------------------------------ commands
+def test_parts_table_and_json(capsys):
+    from fpga_sim.parts import PARTS
+
+    data = run_json(capsys, "parts")
+    assert {p["name"]: p["dsp_slices"] for p in data} == {n: p.dsp_slices for n, p in PARTS.items()}
+    code, out, _ = run(capsys, "parts")
+    assert code == 0 and all(name in out for name in PARTS)
+
+
+def _library_run(tiny: Path, x: np.ndarray, precision: str = "ap_fixed<16,6>"):
+    """The same steps through the library, for the CLI to be compared with."""
+    from fpga_sim import Hardware, load_onnx, quantize, simulate
+
+    qg = quantize(load_onnx(str(tiny)), calibration=x, precision=precision)
+    return qg, simulate(qg, x, hardware=Hardware())
+
+
+def test_simulate_json_equals_the_library(capsys, tiny, x_npy):
+    data = run_json(capsys, "simulate", tiny, "--input", x_npy)
+    _, sim = _library_run(tiny, np.load(x_npy))
+    assert data["samples"] == 5
+    got = data["simulation"]
+    assert [(r["name"], r["cycles"], r["dram_writes"], r["bound"]) for r in got["layers"]] == \
+        [(r.name, r.cycles, r.dram_writes, r.bound) for r in sim.layers]
+    np.testing.assert_array_equal(np.array(got["outputs"]["y"]), sim.outputs["y"])
+    assert got["totals"]["cycles"] == sim.totals["cycles"]
+
+
+def test_simulate_table(capsys, tiny, x_npy):
+    code, out, _ = run(capsys, "simulate", tiny, "--input", x_npy, "--precision", "ap_fixed<8,3>")
+    assert code == 0
+    for word in ("conv", "fc", "cycles", "bound", "DRAM", "energy", "overflows", "total"):
+        assert word in out
+
+
+def test_quiet_prints_nothing_on_success(capsys, tiny, x_npy):
+    code, out, err = run(capsys, "simulate", tiny, "--input", x_npy, "--quiet")
+    assert (code, out, err) == (0, "", "")
+
+
+def test_compare_json_equals_the_library(capsys, tiny, x_npy, tmp_path):
+    from fpga_sim import compare
+
+    labels = tmp_path / "y.npy"
+    np.save(labels, np.array([0, 1, 2, 0, 1]))
+    data = run_json(capsys, "compare", tiny, "--input", x_npy, "--labels", labels, "--precision", "ap_fixed<8,3>")
+    x = np.load(x_npy)
+    qg, _ = _library_run(tiny, x, "ap_fixed<8,3>")
+    ref = compare(str(tiny), qg, x, labels=np.load(labels))
+    assert data["agreement"] == ref.top1_agreement
+    assert data["accuracy_fixed"] == ref.accuracy_fixed and data["accuracy_float"] == ref.accuracy_float
+    assert [(r["name"], r["sqnr_db"]) for r in data["layers"]] == \
+        [(e.name, None if not np.isfinite(e.sqnr_db) else e.sqnr_db) for e in ref.layers]
+
+
+# ------------------------------------------------------------------------------ bad input
+def _bad(capsys, *argv) -> str:
+    code, out, err = run(capsys, *argv)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and "Traceback" not in out
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    text = " ".join(ln.strip() for ln in lines)
+    assert text.startswith("fpga-sim ") and "error:" in text
+    return text
+
+
+def test_missing_model_file(capsys, tmp_path):
+    msg = _bad(capsys, "simulate", tmp_path / "nope.onnx")
+    assert "nope.onnx" in msg and "does not exist" in msg
+
+
+def test_malformed_onnx(capsys, tmp_path):
+    bad = tmp_path / "garbage.onnx"
+    bad.write_bytes(b"this is not a protobuf \x00\xff\x13")
+    assert "garbage.onnx" in _bad(capsys, "simulate", bad)
+
+
+@pytest.mark.parametrize("precision", ["ap_fixed<abc>", "float16", "ap_fixed<8,3,AP_NOPE>"])
+def test_bad_precision(capsys, tiny, precision):
+    assert "--precision" in _bad(capsys, "simulate", tiny, "--precision", precision)
+
+
+@pytest.mark.parametrize("line, field", [("n_dsp = 0", "n_dsp"), ("dram_write_words_per_cycle = -1.0",
+                                                                  "dram_write_words_per_cycle"),
+                                         ("n_dsps = 4", "n_dsps"), ("part = \"xc9nope\"", "xc9nope")])
+def test_bad_hardware_toml(capsys, tiny, tmp_path, line, field):
+    hw = tmp_path / "hw.toml"
+    hw.write_text(line + "\n")
+    msg = _bad(capsys, "simulate", tiny, "--hw", hw)
+    assert field in msg and "hw.toml" in msg
+
+
+def test_bad_target_part(capsys, tiny):
+    assert "xc0bogus" in _bad(capsys, "simulate", tiny, "--target", "xc0bogus")
+
+
+def test_input_of_the_wrong_shape(capsys, tiny, tmp_path):
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 3, 3)))
+    msg = _bad(capsys, "simulate", tiny, "--input", x)
+    assert "(2, 3, 3)" in msg and "--input" in msg
+
+
+def test_unreadable_input_array(capsys, tiny, tmp_path):
+    x = tmp_path / "x.npy"
+    x.write_text("not numpy")
+    assert "x.npy" in _bad(capsys, "simulate", tiny, "--input", x)
+
+
+def test_csim_of_a_missing_project(capsys, tmp_path):
+    assert "does not exist" in _bad(capsys, "csim", tmp_path / "none")
+
+
+# ------------------------------------------------------------------------------ codegen + csim (g++)
+@pytest.mark.slow
+@pytest.mark.gxx
+def test_codegen_then_csim_passes_and_a_corrupted_expectation_fails(capsys, tiny, tmp_path):
+    from fpga_sim.cli.hls import CHECK_FILE
+
+    prj = tmp_path / "prj"
+    code, out, err = run(capsys, "codegen", tiny, "--out", prj, "--target", "xc7z020", "--precision", "ap_fixed<8,3>")
+    assert code == 0, err
+    assert "xc7z020" in (prj / "build_prj.tcl").read_text()
+    data = run_json(capsys, "csim", prj)
+    assert data["status"] == "pass" and data["mismatches"] == 0 and data["values"] > 0
+    # Change one expected value: the same command must now report the mismatch and exit 1.
+    with np.load(prj / CHECK_FILE) as f:
+        saved = {k: f[k] for k in f.files}
+    key = next(k for k in saved if k.startswith("raw:"))
+    saved[key] = saved[key].copy()
+    saved[key].flat[0] += 1
+    np.savez(prj / CHECK_FILE, **saved)
+    code, out, err = run(capsys, "csim", prj)
+    assert code == 1
+    assert "check failed" in err and "1 of" in err and "Traceback" not in err
