@@ -1,0 +1,161 @@
+"""`python -m benchmarks [--quick] [--json FILE] [--only SECTION,...]`: every figure side by side.
+
+Sections: layers, networks, vs_hls4ml, vs_gxx, startup, memory.  Each figure is a ratio against
+a peer measured in this run on the same inputs, with absolute numbers beside it.  Bit-exactness
+checks run inside the benchmark; the exit code is 1 when one fails or a section errs (timings
+never change the exit code).  --quick uses small sizes for CI.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+SECTIONS = ("layers", "networks", "vs_hls4ml", "vs_gxx", "startup", "memory")
+SCHEMA = 1
+
+
+def _section_runner(name: str, quick: bool) -> Callable[[], Any]:
+    if name == "layers":
+        from fpga_sim import Hardware
+
+        from . import layers
+        return lambda: layers.run(quick, hardware=Hardware(n_dsp=25))
+    if name == "networks":
+        from . import networks
+        return lambda: networks.run(quick)
+    if name == "vs_hls4ml":
+        from . import vs_hls4ml
+        return lambda: vs_hls4ml.run(quick)
+    if name == "vs_gxx":
+        from . import vs_gxx
+        return lambda: vs_gxx.run(quick)
+    if name == "startup":
+        from . import startup
+        return lambda: startup.run(quick)
+    if name == "memory":
+        from . import memory
+        return lambda: memory.run(quick)
+    raise ValueError(name)
+
+
+def checks_of(sections: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every bit-exactness comparison the sections made, as pass/fail entries."""
+    out = []
+    for r in sections.get("layers") or []:
+        if isinstance(r, dict) and "bit_exact" in r:
+            out.append({"name": f"layer {r['case']} {r['precision']}: engine == NumPy int64 reference",
+                        "passed": bool(r["bit_exact"]), "detail": f"{r['mismatches']} of {r['outputs']} differ"})
+    for sec, peer in (("vs_gxx", "generated HLS C++ (g++)"), ("vs_hls4ml", "hls4ml C-simulation")):
+        s = sections.get(sec)
+        for r in (s or {}).get("rows", []) if isinstance(s, dict) else []:
+            if "bit_exact" in r:
+                out.append({"name": f"{r['model']} {r['precision']}: engine == {peer}",
+                            "passed": bool(r["bit_exact"]),
+                            "detail": f"{r['mismatches']} of {r['outputs']} differ"})
+    return out
+
+
+def targets_of(sections: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets with what this run measured."""
+    out = []
+    for r in sections.get("layers") or []:
+        if isinstance(r, dict) and "target_vs_ort" in r:
+            out.append({"target": f"{r['case']} at {r['precision']} >= {r['target_vs_ort']}x onnxruntime float32",
+                        "measured": r["vs_ort"], "met": r["target_met"]})
+    for r in sections.get("networks") or []:
+        if isinstance(r, dict) and "target_s_per_image" in r:
+            out.append({"target": f"{r['network']} with {r['n_dsp']} DSPs < {r['target_s_per_image']} s per image",
+                        "measured": r["sim_s_per_image"], "met": r["target_met"]})
+    s = sections.get("vs_hls4ml")
+    for r in (s or {}).get("rows", []) if isinstance(s, dict) else []:
+        if "target_speedup" in r:
+            out.append({"target": f"{r['model']}: >= {r['target_speedup']:.0f}x hls4ml C-simulation samples/s",
+                        "measured": r["speedup"], "met": r["target_met"]})
+    m = sections.get("memory")
+    if isinstance(m, dict) and "target_mib" in m:
+        out.append({"target": f"{m['network']} peak RSS < {m['target_mib']:.0f} MiB",
+                    "measured": m["sim_peak_mib"], "met": m["target_met"]})
+    return out
+
+
+def errors_of(sections: dict[str, Any]) -> list[str]:
+    errs = []
+    for name, sec in sections.items():
+        if isinstance(sec, dict) and "error" in sec:
+            errs.append(f"{name}: {sec['error']}")
+        rows = sec if isinstance(sec, list) else (sec.get("rows", []) if isinstance(sec, dict) else [])
+        for r in rows:
+            if isinstance(r, dict) and "error" in r:
+                label = r.get("case") or r.get("network") or r.get("model")
+                errs.append(f"{name} {label} {r.get('precision', '')}: {r['error']}")
+        if isinstance(sec, dict):
+            for sub in ("cold", "warm", "fpga_sim", "onnxruntime"):
+                if isinstance(sec.get(sub), dict) and "error" in sec[sub]:
+                    errs.append(f"{name} {sub}: {sec[sub]['error']}")
+    return errs
+
+
+def run(quick: bool, only: tuple[str, ...] = SECTIONS, progress: bool = True) -> dict[str, Any]:
+    from . import machine_info
+
+    sections: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    load: dict[str, list[float]] = {}
+    for name in only:
+        if progress:
+            print(f"benchmarks: {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            sections[name] = _section_runner(name, quick)()
+        except Exception as e:  # noqa: BLE001 - a broken section is reported, the others still run
+            sections[name] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+        timings[name] = time.perf_counter() - t0
+        load[name] = [round(v, 2) for v in os.getloadavg()]
+    return {
+        "schema": SCHEMA,
+        "mode": "quick" if quick else "full",
+        "machine": machine_info.machine(),    # after the sections: Numba's threading layer is known
+        "versions": machine_info.versions(),
+        "sections": sections,
+        "section_seconds": timings,
+        "load_average_after_section": load,     # other processes on a shared machine skew threads
+        "checks": checks_of(sections),
+        "targets": targets_of(sections),
+        "errors": errors_of(sections),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes for CI (well under a minute)")
+    ap.add_argument("--json", metavar="FILE", help="write the full result as JSON here")
+    ap.add_argument("--only", metavar="SECTIONS", help=f"comma-separated subset of {','.join(SECTIONS)}")
+    args = ap.parse_args(argv)
+    only = SECTIONS
+    if args.only:
+        only = tuple(s.strip() for s in args.only.split(",") if s.strip())
+        bad = [s for s in only if s not in SECTIONS]
+        if bad:
+            print(f"python -m benchmarks: unknown section {bad[0]!r}; accepted: {', '.join(SECTIONS)}",
+                  file=sys.stderr)
+            return 2
+    result = run(args.quick, only)
+    from .table import render
+
+    render(result)
+    if args.json:
+        from fpga_sim.results import to_jsonable
+
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(to_jsonable(result), f, indent=2)
+    failed = [c for c in result["checks"] if not c["passed"]]
+    return 1 if failed or result["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

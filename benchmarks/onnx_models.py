@@ -1,0 +1,150 @@
+"""The ONNX models the benchmarks run: single layers built here, and the onnx package's light zoo.
+
+Weights are generated from a seed (He-style scale, so activations stay within the fixed-point
+ranges benchmarked); the light models ship their weights as ConstantOfShape nodes filled with one
+value, which are replaced here by generated initializers of the same shapes.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 13
+
+
+def _io(name: str, shape: tuple[int, ...]) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+
+
+def _weights(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+    return (rng.standard_normal(shape) * np.sqrt(1.0 / fan_in)).astype(np.float32)
+
+
+def conv_model(batch: int, cin: int, hw: int, cout: int, k: int = 3, groups: int = 1,
+               relu: bool = True, seed: int = 0) -> onnx.ModelProto:
+    """One Conv (same padding, stride 1) with optional ReLU; depthwise when groups == cin == cout."""
+    rng = np.random.default_rng(seed)
+    w = _weights(rng, (cout, cin // groups, k, k), (cin // groups) * k * k)
+    b = (rng.standard_normal(cout) * 0.1).astype(np.float32)
+    pad = k // 2
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["conv_out" if relu else "y"],
+                              kernel_shape=[k, k], pads=[pad] * 4, strides=[1, 1], group=groups)]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["conv_out"], ["y"]))
+    graph = helper.make_graph(nodes, "conv", [_io("x", (batch, cin, hw, hw))],
+                              [_io("y", (batch, cout, hw, hw))],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    return _model(graph)
+
+
+def dense_model(batch: int, n_in: int, n_out: int, relu: bool = True, seed: int = 0) -> onnx.ModelProto:
+    """One Gemm (y = x W^T + b) with optional ReLU."""
+    rng = np.random.default_rng(seed)
+    w = _weights(rng, (n_out, n_in), n_in)
+    b = (rng.standard_normal(n_out) * 0.1).astype(np.float32)
+    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["gemm_out" if relu else "y"], transB=1)]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["gemm_out"], ["y"]))
+    graph = helper.make_graph(nodes, "dense", [_io("x", (batch, n_in))], [_io("y", (batch, n_out))],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    return _model(graph)
+
+
+def _model(graph: onnx.GraphProto) -> onnx.ModelProto:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="fpga-sim benchmarks")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def light_dir() -> Path:
+    return Path(os.path.dirname(onnx.__file__)) / "backend" / "test" / "data" / "light"
+
+
+def light_model(name: str, seed: int = 0, batch: int = 1) -> onnx.ModelProto:
+    """The onnx package's light_<name>.onnx with generated weights and a fixed batch size.
+
+    Every ConstantOfShape node (whose shape input is an initializer) becomes an initializer of
+    that shape: conv/dense weights get N(0, 1/fan_in) values, 1-D tensors (biases) small values.
+    """
+    path = light_dir() / f"light_{name}.onnx"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is not installed; the onnx package ships light_{name}.onnx "
+                                "with its backend test data")
+    model = onnx.load(str(path))
+    g = model.graph
+    inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    rng = np.random.default_rng(seed)
+    keep, new_inits, used = [], [], set()
+    for node in g.node:
+        if node.op_type == "ConstantOfShape" and node.input[0] in inits:
+            shape = tuple(int(s) for s in inits[node.input[0]])
+            used.add(node.input[0])
+            if len(shape) >= 2:
+                value = _weights(rng, shape, int(np.prod(shape[1:])))
+            else:
+                value = (rng.standard_normal(shape) * 0.05).astype(np.float32)
+            new_inits.append(numpy_helper.from_array(value, node.output[0]))
+        else:
+            keep.append(node)
+    # Keep initializers that are still read (e.g. Reshape's shape), drop the __SHAPE ones.
+    still = [t for t in g.initializer if t.name not in used]
+    const_names = set(inits) | {t.name for t in new_inits}
+    inputs = [i for i in g.input if i.name not in const_names]
+    for i in inputs:
+        dims = i.type.tensor_type.shape.dim
+        if len(dims) == 4:
+            dims[0].ClearField("dim_param")
+            dims[0].dim_value = batch
+    for o in g.output:
+        dims = o.type.tensor_type.shape.dim
+        if dims:
+            dims[0].ClearField("dim_param")
+            dims[0].dim_value = batch
+    graph = helper.make_graph(keep, g.name or name, inputs, list(g.output), still + new_inits)
+    out = helper.make_model(graph, opset_imports=list(model.opset_import),
+                            producer_name="fpga-sim benchmarks")
+    out.ir_version = max(model.ir_version, 4)  # initializers need not be graph inputs from IR 4
+    onnx.checker.check_model(out)
+    return out
+
+
+def activation_input(model: onnx.ModelProto) -> tuple[str, tuple[int, ...]]:
+    """Name and shape of the model's single non-constant input."""
+    consts = {t.name for t in model.graph.initializer}
+    ins = [i for i in model.graph.input if i.name not in consts]
+    if len(ins) != 1:
+        raise ValueError(f"expected one activation input, found {[i.name for i in ins]}")
+    shape = tuple(d.dim_value for d in ins[0].type.tensor_type.shape.dim)
+    return ins[0].name, shape
+
+
+def small_cnn(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
+    """conv3x3(1->8)+ReLU, 2x2 max-pool, conv3x3(8->16)+ReLU, flatten, dense 256->10 on 8x8 inputs.
+
+    Built without torch so a child process that times start-up imports only what fpga-sim needs.
+    """
+    rng = np.random.default_rng(seed)
+    inits = {
+        "w1": _weights(rng, (8, 1, 3, 3), 9), "b1": np.zeros(8, np.float32),
+        "w2": _weights(rng, (16, 8, 3, 3), 72), "b2": np.zeros(16, np.float32),
+        "w3": _weights(rng, (10, 256), 256), "b3": np.zeros(10, np.float32),
+        "shape": np.array([-1, 256], dtype=np.int64),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("Reshape", ["r2", "shape"], ["f"]),
+        helper.make_node("Gemm", ["f", "w3", "b3"], ["y"], transB=1),
+    ]
+    graph = helper.make_graph(nodes, "small_cnn", [_io("x", (batch, 1, 8, 8))], [_io("y", (batch, 10))],
+                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    return _model(graph)

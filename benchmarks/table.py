@@ -1,0 +1,175 @@
+"""Print a benchmark result (the dict the runner writes as JSON) as rich tables."""
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .machine_info import blas_line
+
+
+def _si(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "-"
+    v = float(v)
+    for div, p in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.2f} {p}{unit}"
+    return f"{v:.3g} {unit}".strip()
+
+
+def _s(v: Any) -> str:
+    if v is None:
+        return "-"
+    v = float(v)
+    if v < 1e-3:
+        return f"{v * 1e6:.0f} us"
+    if v < 1:
+        return f"{v * 1e3:.1f} ms"
+    return f"{v:.2f} s"
+
+
+def _x(v: Any) -> str:
+    return "-" if v is None else f"{float(v):.3g}x"
+
+
+def _ok(v: Any) -> str:
+    if v is None:
+        return "-"
+    return "[green]yes[/]" if v else "[red]NO[/]"
+
+
+def _met(row: dict[str, Any]) -> str:
+    if "target_met" not in row:
+        return ""
+    return "[green]met[/]" if row["target_met"] else "[red]not met[/]"
+
+
+def render(result: dict[str, Any], console: Console | None = None) -> None:
+    con = console or Console(width=160)
+    m = result.get("machine", {})
+    v = result.get("versions", {})
+    con.print(f"[bold]fpga-sim benchmarks[/] ({result.get('mode')}) on {m.get('cpu')}, "
+              f"{m.get('usable_cpus')} cores, {m.get('memory_gib')} GiB; BLAS {blas_line(m)}; "
+              f"numba threads {m.get('numba_threads')}")
+    con.print("versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val))
+    if m.get("env"):
+        con.print(f"env: {m['env']}")
+    s = result.get("sections", {})
+    _layers(con, s.get("layers"))
+    _networks(con, s.get("networks"))
+    _peers(con, "vs hls4ml C-simulation (same torch models, ap_fixed<16,6> everywhere)", s.get("vs_hls4ml"),
+           "hls4ml")
+    _peers(con, "vs our generated HLS C++ (g++ -O2)", s.get("vs_gxx"), "gxx")
+    _startup(con, s.get("startup"))
+    _memory(con, s.get("memory"))
+    checks = result.get("checks", [])
+    n_ok = sum(1 for c in checks if c["passed"])
+    con.print(f"bit-exactness checks: {n_ok}/{len(checks)} passed")
+    for c in checks:
+        if not c["passed"]:
+            con.print(f"  [red]FAILED[/] {c['name']}: {c.get('detail', '')}")
+    if result.get("errors"):
+        for e in result["errors"]:
+            con.print(f"  [red]error[/] {e}")
+
+
+def _err(con: Console, title: str, sec: Any) -> bool:
+    if sec is None:
+        return True
+    if isinstance(sec, dict) and ("skipped" in sec or "error" in sec):
+        con.print(f"[bold]{title}[/]: " + (f"skipped: {sec['skipped']}" if "skipped" in sec else f"[red]{sec['error']}[/]"))
+        return True
+    return False
+
+
+def _layers(con: Console, rows: Any) -> None:
+    title = "Layers: engine bit-accurate kernel vs onnxruntime float32 and NumPy int64 (batch 1)"
+    if _err(con, title, rows):
+        return
+    t = Table(title=title, title_justify="left")
+    for c in ("layer", "precision", "MACs", "ort f32", "numpy int64", "engine", "vs ort", "vs numpy",
+              "target", "exact", "cycles", "cycles/host s"):
+        t.add_column(c, justify="left" if c in ("layer", "precision") else "right")
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["case"], r["precision"], _si(r["macs"]), f"{_si(r['ort_macs_per_s'], 'MAC/s')}",
+                      f"[red]{r['error'][:60]}[/]", "", "", "", "", "", "", "")
+            continue
+        tgt = f"{r['target_vs_ort']}x {_met(r)}" if "target_vs_ort" in r else ""
+        t.add_row(r["case"], r["precision"], _si(r["macs"]),
+                  f"{_si(r['ort_macs_per_s'], 'MAC/s')}\n{_s(r['ort_s'])}",
+                  f"{_si(r['numpy_int64_macs_per_s'], 'MAC/s')}\n{_s(r['numpy_int64_s'])}",
+                  f"{_si(r['engine_macs_per_s'], 'MAC/s')}\n{_s(r['engine_s'])}",
+                  _x(r["vs_ort"]), _x(r["vs_numpy_int64"]), tgt, _ok(r["bit_exact"]),
+                  _si(r.get("cycles")), _si(r.get("cycles_per_host_s")))
+    con.print(t)
+
+
+def _networks(con: Console, rows: Any) -> None:
+    title = "Networks: full simulation (integer run + cycle-stepped machine, 25 DSPs) vs onnxruntime float32"
+    if _err(con, title, rows):
+        return
+    t = Table(title=title, title_justify="left")
+    for c in ("network", "batch", "MACs/img", "ort s/img", "sim s/img", "sim/ort speed", "sim MAC/s",
+              "cycles/img", "cycles/host s", "top-1 = float", "target"):
+        t.add_column(c, justify="left" if c == "network" else "right")
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["network"], str(r.get("batch", "")), f"[red]{r['error'][:80]}[/]", *[""] * 8)
+            continue
+        tgt = f"< {r['target_s_per_image']} s {_met(r)}" if "target_s_per_image" in r else ""
+        t.add_row(r["network"], str(r["batch"]), _si(r["macs_per_image"]), _s(r["ort_s_per_image"]),
+                  _s(r["sim_s_per_image"]), _x(r["sim_vs_ort"]), _si(r["sim_macs_per_s"], "MAC/s"),
+                  _si(r["cycles_per_image"]), _si(r["cycles_per_host_s"]),
+                  "-" if r["top1_agreement_vs_float"] is None else f"{r['top1_agreement_vs_float']:.0%}", tgt)
+    con.print(t)
+    for r in rows:
+        if r.get("note"):
+            con.print(f"  {r['network']}: {r['note']}")
+
+
+def _peers(con: Console, title: str, sec: Any, peer: str) -> None:
+    if _err(con, title, sec):
+        return
+    t = Table(title=title, title_justify="left")
+    for c in ("model", "batch", f"{peer} compile", f"{peer} samples/s", "fpga-sim samples/s", "speedup",
+              "target", "bit exact"):
+        t.add_column(c, justify="left" if c == "model" else "right")
+    for r in sec["rows"]:
+        if "error" in r:
+            t.add_row(r["model"], str(r["batch"]), f"[red]{r['error'][:90]}[/]", *[""] * 5)
+            continue
+        tgt = f">= {r['target_speedup']:.0f}x {_met(r)}" if "target_speedup" in r else ""
+        t.add_row(r["model"], str(r["batch"]), _s(r.get(f"{peer}_compile_s")), _si(r[f"{peer}_samples_per_s"]),
+                  _si(r["fpga_sim_samples_per_s"]), _x(r["speedup"]), tgt,
+                  f"{_ok(r['bit_exact'])} ({r['mismatches']} of {r['outputs']} differ)")
+    con.print(t)
+
+
+def _startup(con: Console, sec: Any) -> None:
+    title = "Start-up"
+    if _err(con, title, sec):
+        return
+    if "first_call_cold_s" not in sec:
+        con.print(f"[bold]{title}[/]: [red]{sec.get('cold', {}).get('error') or sec.get('warm', {}).get('error')}[/]")
+        return
+    c, w = sec["cold"], sec["warm"]
+    con.print(f"[bold]{title}[/] ({sec['model']}): import fpga_sim {_s(c['import_s'])} cold / {_s(w['import_s'])} warm; "
+              f"first simulate() {_s(c['first_simulate_s'])} cold (Numba compiles) / {_s(w['first_simulate_s'])} "
+              f"warm cache ({_x(sec['warm_vs_cold'])} faster); steady call {_s(sec['steady_call_s'])}; "
+              f"whole process {_s(c['process_wall_s'])} / {_s(w['process_wall_s'])}")
+
+
+def _memory(con: Console, sec: Any) -> None:
+    title = "Peak memory"
+    if _err(con, title, sec):
+        return
+    if "sim_peak_mib" not in sec:
+        con.print(f"[bold]{title}[/]: [red]{sec['fpga_sim'].get('error') or sec['onnxruntime'].get('error')}[/]")
+        return
+    tgt = f"; target < {sec['target_mib']:.0f} MiB: {_met(sec)}" if "target_mib" in sec else ""
+    con.print(f"[bold]{title}[/] ({sec['network']}, one image, each in a fresh process): fpga-sim "
+              f"{sec['sim_peak_mib']:.0f} MiB (simulate {_s(sec['fpga_sim'].get('simulate_s'))}), onnxruntime "
+              f"{sec['ort_peak_mib']:.0f} MiB ({_x(sec['sim_vs_ort'])}){tgt}")
