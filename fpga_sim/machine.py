@@ -388,9 +388,9 @@ def single_layer_qgraph(node: "Node", in_shape: tuple[int, ...], in_type: "Fixed
     """A QGraph holding just `node` (tests, the seed analysis, benchmarks): shapes from the op,
     params quantised with the layer's types unless raw ones are given."""
     from .graph import Graph, QGraph
-    from .ops import get_op
+    from .ops.base import REGISTRY, get_op
 
-    op = get_op(node.op)
+    op = REGISTRY[node.op] if node.op in REGISTRY else get_op(node.op)
     out_shape = op.infer_shapes(node, [tuple(in_shape)])[0]
     g = Graph(name=node.name, nodes=[node], inputs=list(node.inputs), outputs=list(node.outputs),
               shapes={node.inputs[0]: tuple(in_shape), node.outputs[0]: tuple(out_shape)})

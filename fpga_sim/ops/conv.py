@@ -1,0 +1,353 @@
+"""Conv: 2-D convolution (stride, padding, dilation, groups incl. depthwise), fused ReLU.
+
+HLS arithmetic (ARCHITECTURE.md): each product is exact, cast to the accumulator type, summed
+in the accumulator type (overflow applied per add); the bias, cast to the accumulator type, is
+the initial value; the sum is cast to the result type, then the fused ReLU.
+
+Two exact ways to compute it (`run_fixed` picks):
+- fast: when every product casts exactly (accumulator keeps all product fraction bits) and a
+  bound |bias| + max|x| * sum|w| (per output channel) proves no partial sum can leave the
+  accumulator, the per-term casts are identities, so the layer is an integer GEMM.  It runs
+  through float BLAS on im2col columns (float32 when the bound is below 2**24, float64 below
+  2**53: every partial sum is then an exactly representable integer), and a Numba epilogue
+  applies the bias and the final cast.  Small or depthwise groups use a direct int64 loop.
+- exact per term: a Numba loop applying every cast (rounding/overflow events counted).
+The dense op reuses these kernels as a 1x1 convolution on a 1x1 image.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numba import njit, prange
+
+from ..errors import ConfigError, FpgaSimError
+from ..fixed import Fixed, product_type
+from ..fixed_kernels import requant
+from ..graph import Node
+from ..machine import LayerWork, cost_layer
+from .base import Op, op
+
+if TYPE_CHECKING:
+    from ..graph import QGraph
+    from ..hardware import Hardware
+    from ..results import LayerReport
+
+F32_EXACT = 1 << 24
+F64_EXACT = 1 << 53
+
+
+@dataclass(frozen=True)
+class ConvAttrs:
+    """ONNX Conv attributes, resolved: pads are explicit (auto_pad already applied)."""
+
+    kernel_shape: tuple[int, int]
+    strides: tuple[int, int] = (1, 1)
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)      # top, left, bottom, right
+    dilations: tuple[int, int] = (1, 1)
+    groups: int = 1
+
+
+# ----------------------------------------------------------------------------- kernels
+@njit(cache=True, nogil=True, parallel=True)
+def conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, asg, ar, ao,
+                exact, fshift, rw, rsg, rr, ro, relu, out):
+    """out[n,oc,oh,ow] with every product/add cast in the accumulator type (exact=False), or
+    plain int64 sums when a bound proved those casts are identities (exact=True, pshift <= 0).
+    Returns the number of overflow events (product casts, adds, final casts)."""
+    n_b, _, h, wdt = x.shape
+    cout, cg, kh, kw = w.shape
+    coutg = cout // groups
+    counts = np.zeros(n_b * cout, np.int64)
+    for t in prange(n_b * cout):
+        n = t // cout
+        oc = t % cout
+        g = oc // coutg
+        cnt = 0
+        for oh in range(ho):
+            for ow in range(wo):
+                acc = bias[oc]
+                for c in range(cg):
+                    ch = g * cg + c
+                    for i in range(kh):
+                        ih = oh * sh - pt + i * dh
+                        if ih < 0 or ih >= h:
+                            continue
+                        for j in range(kw):
+                            iw = ow * sw - pl + j * dw
+                            if iw < 0 or iw >= wdt:
+                                continue
+                            prod = x[n, ch, ih, iw] * w[oc, c, i, j]
+                            if exact:
+                                acc += prod << (-pshift)
+                            else:
+                                term, f1 = requant(prod, pshift, aw, asg, ar, ao)
+                                acc, f2 = requant(acc + term, 0, aw, asg, ar, ao)
+                                cnt += f1 + f2
+                y, f = requant(acc, fshift, rw, rsg, rr, ro)
+                cnt += f
+                if relu and y < 0:
+                    y = 0
+                out[n, oc, oh, ow] = y
+        counts[t] = cnt
+    return counts.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, cols):
+    """cols[(c,i,j), n*ho*wo + oh*wo + ow] = x[n, ch0+c, ih, iw] (0 in the padding)."""
+    n_b, _, h, wdt = x.shape
+    hw = ho * wo
+    for r in prange(cg * kh * kw):
+        c = r // (kh * kw)
+        i = (r // kw) % kh
+        j = r % kw
+        for n in range(n_b):
+            base = n * hw
+            for oh in range(ho):
+                ih = oh * sh - pt + i * dh
+                row = base + oh * wo
+                if ih < 0 or ih >= h:
+                    for ow in range(wo):
+                        cols[r, row + ow] = 0
+                    continue
+                for ow in range(wo):
+                    iw = ow * sw - pl + j * dw
+                    cols[r, row + ow] = x[n, ch0 + c, ih, iw] if 0 <= iw < wdt else 0
+    return 0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def gemm_epilogue(acc, s_left, bias, oc0, hw, fshift, rw, rsg, rr, ro, relu, out):
+    """out[n, oc0+oc, p] = ReLU?(cast(int(acc[oc, n*hw+p]) << s_left + bias[oc0+oc])); the
+    GEMM result is an exact integer here.  Returns the overflow count of the final cast."""
+    coutg, ncols = acc.shape
+    n_b = ncols // hw
+    counts = np.zeros(coutg, np.int64)
+    for oc in prange(coutg):
+        b = bias[oc0 + oc]
+        cnt = 0
+        for n in range(n_b):
+            for p in range(hw):
+                v = (np.int64(acc[oc, n * hw + p]) << s_left) + b
+                y, f = requant(v, fshift, rw, rsg, rr, ro)
+                cnt += f
+                if relu and y < 0:
+                    y = 0
+                out[n, oc0 + oc, p] = y
+        counts[oc] = cnt
+    return counts.sum()
+
+
+@njit(cache=True, nogil=True)
+def cast_flags(src, shift, w, sg, r, o, out, flags):
+    """out[i], flags[i] = requant(src[i]) (per-channel bias casts)."""
+    for i in range(src.size):
+        out[i], flags[i] = requant(src[i], shift, w, sg, r, o)
+
+
+# ----------------------------------------------------------------------------- fixed point
+def layer_types_of(node: Node, qg: "QGraph", safe: Any) -> tuple[Fixed, Fixed, Fixed | None, Fixed, Fixed]:
+    """(input, weight, bias, accum, result) types of a MAC layer, checked for int64 arithmetic."""
+    lt = qg.layer_types.get(node.name)
+    if lt is None or lt.weight is None:
+        raise ConfigError(f"node {node.name!r} ({node.op}) has no weight type in the quantised graph")
+    tin = qg.tensor_types[node.inputs[0]]
+    acc = lt.accum or safe(node, [tin], lt.weight)
+    if tin.width + lt.weight.width > 63:
+        raise ConfigError(f"node {node.name!r} ({node.op}): input {tin} x weight {lt.weight} products exceed "
+                          f"63 bits; the engine accepts input width + weight width <= 63")
+    if acc.width > 62:
+        raise ConfigError(f"node {node.name!r} ({node.op}): accumulator {acc} is wider than the 62 bits the engine accepts")
+    return tin, lt.weight, lt.bias, acc, lt.result
+
+
+def mac_safe_accum(k: int, tin: Fixed, weight: Fixed) -> Fixed:
+    """Narrowest accumulator holding any sum of k products and one product-sized bias exactly."""
+    p = product_type(tin, weight)
+    width = p.width + math.ceil(math.log2(k + 1))
+    return Fixed(width, width - p.frac, p.signed)
+
+
+def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: tuple,
+                  attrs: ConvAttrs, out_hw: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """Bit-accurate conv of raw x (N,C,H,W) with raw w (Cout,Cg,kh,kw): (raw out, overflows)."""
+    tin, tw, tb, acc, res = types
+    x = np.ascontiguousarray(x, dtype=np.int64)
+    w = np.ascontiguousarray(w, dtype=np.int64)
+    n_b = x.shape[0]
+    cout, cg, kh, kw = w.shape
+    ho, wo = out_hw
+    aw, asg, ar, ao = acc.codes
+    rw, rsg, rr, ro = res.codes
+    bias = np.zeros(cout, np.int64)
+    overflows = 0
+    if b is not None:
+        if tb is None:
+            raise ConfigError(f"node {node.name!r} ({node.op}) has a bias but no bias type")
+        flags = np.zeros(cout, np.bool_)
+        cast_flags(np.ascontiguousarray(b, dtype=np.int64).reshape(-1), tb.frac - acc.frac, aw, asg, ar, ao, bias, flags)
+        overflows += int(flags.sum()) * n_b * ho * wo
+    pshift = tin.frac + tw.frac - acc.frac
+    fshift = acc.frac - res.frac
+    relu = node.activation == "relu"
+    out = np.empty((n_b, cout, ho, wo), np.int64)
+    (sh, sw), (pt, pl, _, _), (dh, dw), groups = attrs.strides, attrs.pads, attrs.dilations, attrs.groups
+    xmax = int(np.abs(x).max()) if x.size else 0
+    wsum = np.abs(w).reshape(cout, -1).sum(axis=1)
+    raw_bound = xmax * int(wsum.max()) if cout else 0
+    exact = pshift <= 0
+    if exact:
+        s = -pshift
+        bound = np.abs(bias) + (xmax * wsum.astype(object) << s)
+        limit = acc.max_raw if acc.signed else -1
+        exact = bool(max(bound) <= limit) if acc.signed else bool(
+            x.min(initial=0) >= 0 and w.min(initial=0) >= 0 and bias.min(initial=0) >= 0 and max(bound) <= acc.max_raw)
+    coutg = cout // groups
+    k = cg * kh * kw
+    if exact and raw_bound < F64_EXACT and k >= 16 and coutg >= 4:
+        dtype = np.float32 if raw_bound < F32_EXACT else np.float64
+        cols = np.empty((k, n_b * ho * wo), dtype)
+        out3 = out.reshape(n_b, cout, ho * wo)
+        wf = w.reshape(cout, k).astype(dtype)
+        for g in range(groups):
+            im2col(x, g * cg, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, cols)
+            accf = wf[g * coutg:(g + 1) * coutg] @ cols
+            overflows += int(gemm_epilogue(accf, -pshift, bias, g * coutg, ho * wo, fshift, rw, rsg, rr, ro, relu, out3))
+        return out, overflows
+    overflows += int(conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, asg, ar, ao,
+                                 exact, fshift, rw, rsg, rr, ro, relu, out))
+    return out, overflows
+
+
+def conv_float(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, attrs: ConvAttrs, relu: bool) -> np.ndarray:
+    """Float64 reference convolution on NCHW arrays."""
+    x = np.asarray(x, np.float64)
+    (sh, sw), (pt, pl, pb, pr), (dh, dw), groups = attrs.strides, attrs.pads, attrs.dilations, attrs.groups
+    cout, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), axis=(2, 3))
+    win = win[:, :, ::sh, ::sw, ::dh, ::dw]
+    coutg = cout // groups
+    outs = [np.einsum("nchwij,ocij->nohw", win[:, g * cg:(g + 1) * cg], w[g * coutg:(g + 1) * coutg], optimize=True)
+            for g in range(groups)]
+    y = np.concatenate(outs, axis=1)
+    if b is not None:
+        y = y + np.asarray(b, np.float64).reshape(1, -1, 1, 1)
+    return np.maximum(y, 0.0) if relu else y
+
+
+def mac_layer_work(node: Node, qg: "QGraph", outputs: int, k: int, input_words: int, safe: Any) -> LayerWork:
+    """LayerWork of a conv/dense node from its types and raw (or float) parameters."""
+    tin, tw, tb, acc, res = layer_types_of(node, qg, safe)
+    params = qg.qparams.get(node.name) or node.params
+    w = np.asarray(params["weight"])
+    nb = int(np.asarray(params["bias"]).size) if "bias" in params else 0
+    n_unique = int(np.unique(w).size)
+    return LayerWork(name=node.name, op=node.op, outputs=int(outputs), macs_per_output=int(k),
+                     input_words=int(input_words), weight_words=int(w.size) + nb, input_bits=tin.width,
+                     weight_bits=tw.width, output_bits=res.width, accum_bits=acc.width,
+                     nonzero_weight_words=int(np.count_nonzero(w)),
+                     codebook_bits=max(1, math.ceil(math.log2(max(n_unique, 2)))), bias_words=nb)
+
+
+# ----------------------------------------------------------------------------- the op
+def _pair(v: Any, name: str, node: Any, ctx: Any) -> tuple[int, int]:
+    v = tuple(int(a) for a in v)
+    if len(v) != 2:
+        raise ctx.error(node, f"{name} must have 2 values for a 2-D convolution, got {list(v)}")
+    return v  # type: ignore[return-value]
+
+
+@op("Conv")
+class Conv(Op):
+    """2-D convolution; weights (Cout, Cin/groups, kh, kw), optional bias (Cout,)."""
+
+    onnx_ops = ("Conv",)
+    template = "conv"
+
+    def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
+        a = ctx.attrs(onnx_node)
+        w = ctx.const(onnx_node.input[1])
+        if w is None:
+            raise ctx.error(onnx_node, "weights must be a constant initializer; dynamic weights are not supported")
+        if w.ndim != 4:
+            raise ctx.error(onnx_node, f"only 2-D convolutions (4-D weights) are supported, got {w.ndim}-D weights")
+        params = {"weight": np.asarray(w, np.float64)}
+        if len(onnx_node.input) > 2 and onnx_node.input[2]:
+            b = ctx.const(onnx_node.input[2])
+            if b is None:
+                raise ctx.error(onnx_node, "bias must be a constant initializer")
+            params["bias"] = np.asarray(b, np.float64).reshape(-1)
+        ks = _pair(a.get("kernel_shape", w.shape[2:]), "kernel_shape", onnx_node, ctx)
+        strides = _pair(a.get("strides", (1, 1)), "strides", onnx_node, ctx)
+        dil = _pair(a.get("dilations", (1, 1)), "dilations", onnx_node, ctx)
+        groups = int(a.get("group", 1))
+        auto_pad = a.get("auto_pad", "NOTSET")
+        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
+        if auto_pad in ("NOTSET", ""):
+            p = tuple(int(v) for v in a.get("pads", (0, 0, 0, 0)))
+            if len(p) != 4:
+                raise ctx.error(onnx_node, f"pads must have 4 values (top, left, bottom, right), got {list(p)}")
+            pads = (p[0], p[1], p[2], p[3])
+        elif auto_pad == "VALID":
+            pads = (0, 0, 0, 0)
+        elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            _, h, wd = ctx.shape(onnx_node.input[0])
+            tot = [max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
+                   for n, s, k, d in zip((h, wd), strides, ks, dil)]
+            lo = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in tot]
+            pads = (lo[0], lo[1], tot[0] - lo[0], tot[1] - lo[1])
+        else:
+            raise ctx.error(onnx_node, f"auto_pad {auto_pad!r} is not supported; accepted: NOTSET, VALID, SAME_UPPER, SAME_LOWER")
+        attrs = ConvAttrs(ks, strides, pads, dil, groups)
+        return [Node(name=onnx_node.name or onnx_node.output[0], op="Conv", inputs=[onnx_node.input[0]],
+                     outputs=[onnx_node.output[0]], attrs=attrs, params=params)]
+
+    def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        a: ConvAttrs = node.attrs
+        if len(in_shapes[0]) != 3:
+            raise FpgaSimError(f"node {node.name!r} (Conv) expects a (C, H, W) input, got shape {in_shapes[0]}")
+        c, h, w = in_shapes[0]
+        cout, cg, kh, kw = node.params["weight"].shape
+        if (kh, kw) != tuple(a.kernel_shape) or cg * a.groups != c or cout % a.groups:
+            raise FpgaSimError(f"node {node.name!r} (Conv): weights {node.params['weight'].shape} do not match "
+                               f"{c} input channels, groups={a.groups} and kernel {a.kernel_shape}")
+        ho = (h + a.pads[0] + a.pads[2] - a.dilations[0] * (kh - 1) - 1) // a.strides[0] + 1
+        wo = (w + a.pads[1] + a.pads[3] - a.dilations[1] * (kw - 1) - 1) // a.strides[1] + 1
+        if ho <= 0 or wo <= 0:
+            raise FpgaSimError(f"node {node.name!r} (Conv): a {h}x{w} input gives an empty {ho}x{wo} output")
+        return [(cout, ho, wo)]
+
+    def safe_accum(self, node: Node, in_types: list[Fixed], weight: Fixed | None) -> Fixed | None:
+        k = int(np.prod(node.params["weight"].shape[1:]))
+        return mac_safe_accum(k, in_types[0], weight)
+
+    def run_float(self, node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        _check_activation(node)
+        return [conv_float(inputs[0], node.params["weight"], node.params.get("bias"), node.attrs, node.activation == "relu")]
+
+    def run_fixed(self, node: Node, inputs: list[np.ndarray], qg: "QGraph") -> tuple[list[np.ndarray], int]:
+        _check_activation(node)
+        x = inputs[0]
+        (cout, ho, wo), = self.infer_shapes(node, [tuple(x.shape[1:])])
+        types = layer_types_of(node, qg, self.safe_accum)
+        qp = qg.qparams[node.name]
+        out, n = run_mac_fixed(node, x, qp["weight"], qp.get("bias"), types, node.attrs, (ho, wo))
+        return [out], n
+
+    def work(self, node: Node, qg: "QGraph") -> LayerWork:
+        in_shape = qg.graph.shapes[node.inputs[0]]
+        (cout, ho, wo), = self.infer_shapes(node, [in_shape])
+        k = int(np.prod(node.params["weight"].shape[1:]))
+        return mac_layer_work(node, qg, cout * ho * wo, k, int(np.prod(in_shape)), self.safe_accum)
+
+    def cost(self, node: Node, qg: "QGraph", hw: "Hardware", trace: bool = False, float32: bool = False) -> "LayerReport":
+        return cost_layer(self.work(node, qg), hw, trace=trace, float32=float32)
+
+
+def _check_activation(node: Node) -> None:
+    if node.activation not in (None, "relu"):
+        raise FpgaSimError(f"node {node.name!r} ({node.op}): fused activation {node.activation!r} is not supported; accepted: relu or none")

@@ -1,0 +1,221 @@
+"""Conv: lowering, shapes, float reference, bit-accurate kernels (both paths) and cost."""
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import fpga_sim.ops.conv as conv_mod
+from fpga_sim.errors import FpgaSimError
+from fpga_sim.fixed import Fixed, product_type
+from fpga_sim.fixed_kernels import ROUNDING
+from fpga_sim.graph import LayerTypes, Node
+from fpga_sim.hardware import Hardware
+from fpga_sim.machine import single_layer_qgraph
+from fpga_sim.ops.base import REGISTRY
+from fpga_sim.ops.conv import ConvAttrs
+
+CONV = REGISTRY["Conv"]
+
+
+class FakeCtx:
+    """The parts of onnx_import.LoweringContext an op's lower() uses."""
+
+    def __init__(self, consts, shapes):
+        self.consts, self.shapes, self.opset = consts, shapes, 17
+
+    def const(self, t):
+        return self.consts.get(t)
+
+    def shape(self, t):
+        return self.shapes[t]
+
+    def attrs(self, node):
+        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+    def error(self, node, msg):
+        return FpgaSimError(f"node {node.name!r} ({node.op_type}): {msg}")
+
+
+def ref_conv_fixed(x, w, b, a, tin, tw, tb, acc, res, relu):
+    """Slow, obviously correct: loop over kernel taps, every cast through Fixed.cast_counted."""
+    n_b, c_in, h, wd = x.shape
+    cout, cg, kh, kw = w.shape
+    (sh, sw), (pt, pl, pb, pr), (dh, dw), groups = a.strides, a.pads, a.dilations, a.groups
+    ho = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    wo = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    pty = product_type(tin, tw)
+    accv = np.zeros((n_b, cout, ho, wo), np.int64)
+    ovf = 0
+    if b is not None:
+        for oc in range(cout):
+            v, n = acc.cast_counted(np.array([b[oc]]), tb)
+            accv[:, oc] = v[0]
+            ovf += n * n_b * ho * wo
+    coutg = cout // groups
+    for oc in range(cout):
+        g = oc // coutg
+        for c in range(cg):
+            for i in range(kh):
+                for j in range(kw):
+                    patch = xp[:, g * cg + c, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw]
+                    term, n1 = acc.cast_counted(patch * w[oc, c, i, j], pty)
+                    s, n2 = acc.cast_counted(accv[:, oc] + term, acc)
+                    accv[:, oc] = s
+                    ovf += n1 + n2
+    y, n3 = res.cast_counted(accv, acc)
+    if relu:
+        y = np.maximum(y, 0)
+    return y, ovf + n3
+
+
+def make(rng, c, h, w, cout, k, *, stride=1, pads=(0, 0, 0, 0), dil=1, groups=1, tin="ap_fixed<8,3>",
+         tw="ap_fixed<8,2>", tb="ap_fixed<12,4>", acc=None, res="ap_fixed<10,4>", relu=True, bias=True, scale=0.5):
+    params = {"weight": rng.normal(0, scale, (cout, c // groups, k, k))}
+    if bias:
+        params["bias"] = rng.normal(0, 1.0, cout)
+    node = Node("conv0", "Conv", ["x"], ["y"], ConvAttrs((k, k), (stride, stride), pads, (dil, dil), groups),
+                params, "relu" if relu else None)
+    ti = Fixed.parse(tin)
+    lt = LayerTypes(result=Fixed.parse(res), weight=Fixed.parse(tw), bias=Fixed.parse(tb) if bias else None,
+                    accum=Fixed.parse(acc) if acc else None)
+    qg = single_layer_qgraph(node, (c, h, w), ti, lt)
+    x = ti.quantize(rng.normal(0, 2.0, (2, c, h, w)))
+    return node, qg, x
+
+
+def check(node, qg, x):
+    lt = qg.layer_types[node.name]
+    tin = qg.tensor_types["x"]
+    acc = lt.accum or CONV.safe_accum(node, [tin], lt.weight)
+    qp = qg.qparams[node.name]
+    (got,), n = CONV.run_fixed(node, [x], qg)
+    want, m = ref_conv_fixed(x, qp["weight"], qp.get("bias"), node.attrs, tin, lt.weight, lt.bias, acc, lt.result,
+                             node.activation == "relu")
+    np.testing.assert_array_equal(got, want)
+    assert n == m
+    return n
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    calls = {"im2col": 0, "direct_exact": 0, "direct_cast": 0}
+    real_im2col, real_direct = conv_mod.im2col, conv_mod.conv_direct
+
+    def im2col(*a):
+        calls["im2col"] += 1
+        return real_im2col(*a)
+
+    def direct(*a):
+        calls["direct_exact" if a[17] else "direct_cast"] += 1
+        return real_direct(*a)
+
+    monkeypatch.setattr(conv_mod, "im2col", im2col)
+    monkeypatch.setattr(conv_mod, "conv_direct", direct)
+    return calls
+
+
+CASES = [
+    dict(c=3, h=9, w=8, cout=4, k=3),
+    dict(c=4, h=11, w=11, cout=6, k=3, stride=2, pads=(1, 1, 1, 1)),
+    dict(c=2, h=10, w=9, cout=4, k=3, pads=(2, 0, 1, 3), dil=2),
+    dict(c=4, h=8, w=8, cout=8, k=3, groups=2, pads=(1, 1, 1, 1)),
+    dict(c=6, h=7, w=7, cout=6, k=3, groups=6, pads=(1, 1, 1, 1)),        # depthwise
+    dict(c=6, h=7, w=7, cout=12, k=5, groups=6, stride=2, pads=(2, 2, 2, 2)),  # depthwise multiplier 2
+    dict(c=1, h=13, w=13, cout=5, k=5, bias=False, relu=False),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_wide_accumulator_matches_reference(case, spy):
+    node, qg, x = make(np.random.default_rng(len(str(case))), **case)
+    check(node, qg, x)
+    assert spy["direct_cast"] == 0      # the safe accumulator never needs per-term casts
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("acc", ["ap_fixed<12,5>", "ap_fixed<14,6,AP_RND,AP_SAT>", "ap_fixed<16,5,AP_TRN,AP_SAT_SYM>"])
+def test_narrow_accumulators_overflow_and_round_per_term(case, acc, spy):
+    node, qg, x = make(np.random.default_rng(7), **case, acc=acc, scale=1.5)
+    n = check(node, qg, x)
+    assert spy["direct_cast"] == 1 and n > 0
+
+
+@pytest.mark.parametrize("rnd", ROUNDING)
+@pytest.mark.parametrize("ovf", ["AP_WRAP", "AP_SAT"])
+def test_every_result_rounding_mode_on_the_fast_path(rnd, ovf, spy):
+    node, qg, x = make(np.random.default_rng(3), c=4, h=8, w=8, cout=8, k=3, pads=(1, 1, 1, 1),
+                       res=f"ap_fixed<7,3,{rnd},{ovf}>", scale=1.0)
+    check(node, qg, x)
+    assert spy["im2col"] == 1 and spy["direct_cast"] == 0
+
+
+def test_unsigned_input_and_fast_path_float64():
+    rng = np.random.default_rng(5)
+    node, qg, x = make(rng, c=8, h=6, w=6, cout=4, k=3, tin="ap_ufixed<16,4>", tw="ap_fixed<16,2>",
+                       res="ap_fixed<16,8,AP_RND_CONV,AP_SAT>")
+    x = np.abs(x)
+    check(node, qg, x)
+
+
+def test_safe_accum_never_overflows_at_the_type_extremes():
+    rng = np.random.default_rng(1)
+    node, qg, _ = make(rng, c=3, h=5, w=5, cout=2, k=3, res="ap_fixed<40,30>", bias=False, relu=False)
+    lt = qg.layer_types["conv0"]
+    qg.qparams["conv0"]["weight"] = np.full((2, 3, 3, 3), lt.weight.min_raw)
+    x = np.full((1, 3, 5, 5), qg.tensor_types["x"].min_raw)
+    acc = CONV.safe_accum(node, [qg.tensor_types["x"]], lt.weight)
+    qg.layer_types["conv0"] = LayerTypes(result=lt.result, weight=lt.weight, accum=acc)
+    (y,), n = CONV.run_fixed(node, [x], qg)
+    assert n == 0 and y[0, 0, 0, 0] == 27 * 128 * 128 >> (acc.frac - lt.result.frac)
+
+
+def test_float_reference_matches_onnxruntime():
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(2)
+    w = rng.normal(size=(6, 2, 3, 3)).astype(np.float32)
+    b = rng.normal(size=6).astype(np.float32)
+    x = rng.normal(size=(2, 4, 9, 10)).astype(np.float32)
+    kw = dict(strides=[2, 1], pads=[1, 0, 2, 1], dilations=[1, 2], group=2)
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["y"], **kw)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    (node,) = CONV.lower(m.graph.node[0], FakeCtx({"w": w, "b": b}, {"x": x.shape[1:]}))
+    assert node.attrs == ConvAttrs((3, 3), (2, 1), (1, 0, 2, 1), (1, 2), 2)
+    got = CONV.run_float(node, [x.astype(np.float64)])[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert CONV.infer_shapes(node, [x.shape[1:]])[0] == want.shape[1:]
+
+
+@pytest.mark.parametrize("mode,pads", [("SAME_UPPER", (0, 0, 1, 1)), ("SAME_LOWER", (1, 1, 0, 0)), ("VALID", (0, 0, 0, 0))])
+def test_auto_pad(mode, pads):
+    w = np.zeros((2, 1, 2, 2))
+    n = helper.make_node("Conv", ["x", "w"], ["y"], auto_pad=mode, name="c1")
+    (node,) = CONV.lower(n, FakeCtx({"w": w}, {"x": (1, 6, 6)}))
+    assert node.attrs.pads == pads and node.name == "c1"
+
+
+def test_lowering_errors_name_the_node():
+    n = helper.make_node("Conv", ["x", "w"], ["y"], name="badconv")
+    with pytest.raises(FpgaSimError, match="badconv.*weights must be a constant"):
+        CONV.lower(n, FakeCtx({}, {"x": (1, 6, 6)}))
+    with pytest.raises(FpgaSimError, match="only 2-D convolutions"):
+        CONV.lower(n, FakeCtx({"w": np.zeros((2, 1, 3))}, {"x": (1, 6)}))
+    node = Node("c", "Conv", ["x"], ["y"], ConvAttrs((3, 3)), {"weight": np.zeros((2, 3, 3, 3))})
+    with pytest.raises(FpgaSimError, match="do not match 4 input channels"):
+        CONV.infer_shapes(node, [(4, 8, 8)])
+
+
+def test_cost_through_the_machine():
+    rng = np.random.default_rng(0)
+    hw = Hardware.lecture()
+    # several input channels and stride 2: 3 channels, 3x3 -> K = 27 > 25: 2 cycles per output
+    node, qg, _ = make(rng, c=3, h=13, w=13, cout=4, k=3, stride=2, tin="ap_fixed<16,6>", tw="ap_fixed<16,6>")
+    r = CONV.cost(node, qg, hw)
+    assert (r.outputs, r.macs_per_output, r.cycles, r.bound) == (4 * 6 * 6, 27, 2 * 144, "compute")
+    assert r.dram_writes == 144 and r.energy_pj["mult"] > 0
+    w = CONV.work(node, qg)
+    assert (w.input_words, w.weight_words, w.bias_words, w.input_bits) == (3 * 13 * 13, 4 * 27 + 4, 4, 16)
