@@ -66,3 +66,63 @@ def state_model(st, opset: int | None = None) -> onnx.ModelProto:
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset or st.opset)])
     m.ir_version = 8
     return m
+
+
+def light_model_path(name: str):
+    """A model of the ONNX zoo's light set that the onnx package ships (weights are constants)."""
+    from pathlib import Path
+
+    return Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / f"light_{name}.onnx"
+
+
+def _he_uniform(r: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+    """He-uniform weights, U(-a, a) with a = sqrt(6 / fan_in), made in place (float32)."""
+    a = np.float32(np.sqrt(6.0 / fan_in))
+    v = r.random(shape, dtype=np.float32)
+    v *= 2 * a
+    v -= a
+    return v
+
+
+def randomised_light(name: str, seed: int = 0) -> onnx.ModelProto:
+    """A light zoo model whose constant weights (ConstantOfShape, all 0.02) are replaced by
+    realistic random ones: He-uniform conv/dense weights, small biases, BatchNorm statistics near
+    1, so activations stay in a range any fixed-point type can hold (with 0.02 everywhere
+    VGG-19's activations reach 1e31)."""
+    m = onnx.load(str(light_model_path(name)))
+    r = np.random.default_rng(seed)
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    readers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
+    for n in m.graph.node:
+        for k, i in enumerate(n.input):
+            readers.setdefault(i, []).append((n, k))
+    keep, new = [], []
+    for n in m.graph.node:
+        if n.op_type != "ConstantOfShape":
+            keep.append(n)
+            continue
+        shape = tuple(int(d) for d in inits[n.input[0]])
+        user, k = readers[n.output[0]][0]
+        if user.op_type == "Conv" and k == 1:
+            v = _he_uniform(r, shape, int(np.prod(shape[1:])))
+        elif user.op_type == "Gemm" and k == 1:
+            trans_b = any(a.name == "transB" and a.i for a in user.attribute)
+            v = _he_uniform(r, shape, shape[1] if trans_b else shape[0])
+        elif user.op_type == "BatchNormalization" and k in (1, 4):   # scale, variance
+            v = r.uniform(0.6, 1.4, shape)
+        else:                                                         # biases, BN shift and mean
+            v = r.normal(0.0, 0.05, shape)
+        new.append((n.output[0], v.astype(np.float32, copy=False)))
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
+    used = {i for n in keep for i in n.input}
+    kept_inits = [t for t in m.graph.initializer if t.name in used]  # drop the shape constants
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(kept_inits)
+    for name, v in new:  # filled in place: one copy of the data, not three
+        t = m.graph.initializer.add()
+        t.name, t.data_type = name, TensorProto.FLOAT
+        t.dims.extend(v.shape)
+        t.raw_data = v.tobytes()
+    m.ir_version = max(m.ir_version, 4)  # IR 3 wants every initializer listed as a graph input
+    return m

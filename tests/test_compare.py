@@ -48,3 +48,89 @@ def test_per_layer_errors_shrink_with_width_and_are_measured_against_onnxruntime
     assert narrow.worst() is not None and narrow.worst().sqnr_db == min(e.sqnr_db for e in narrow.layers)
     d = wide.to_dict()
     assert len(d["layers"]) == len(g.nodes) and d["top1_agreement"] == 1.0
+
+
+# ------------------------------------------------------- trained models: fixed point agrees
+def _digits():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return (d.data / 16.0).astype(np.float64), d.target
+
+
+def _train_mlp_numpy(x: np.ndarray, y: np.ndarray, hidden: int = 32, steps: int = 300):
+    """64-32-10 ReLU MLP, full-batch Adam on softmax cross-entropy (a second or two)."""
+    r = np.random.default_rng(0)
+    p = {"w1": r.normal(0, np.sqrt(2 / 64), (64, hidden)), "b1": np.zeros(hidden),
+         "w2": r.normal(0, np.sqrt(2 / hidden), (hidden, 10)), "b2": np.zeros(10)}
+    m = {k: np.zeros_like(v) for k, v in p.items()}
+    v2 = {k: np.zeros_like(v) for k, v in p.items()}
+    onehot = np.eye(10)[y]
+    for t in range(1, steps + 1):
+        h = np.maximum(x @ p["w1"] + p["b1"], 0)
+        z = h @ p["w2"] + p["b2"]
+        e = np.exp(z - z.max(1, keepdims=True))
+        dz = (e / e.sum(1, keepdims=True) - onehot) / len(x)
+        dh = (dz @ p["w2"].T) * (h > 0)
+        grads = {"w2": h.T @ dz, "b2": dz.sum(0), "w1": x.T @ dh, "b1": dh.sum(0)}
+        for k, gk in grads.items():
+            m[k] = 0.9 * m[k] + 0.1 * gk
+            v2[k] = 0.999 * v2[k] + 0.001 * gk ** 2
+            p[k] -= 0.01 * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v2[k] / (1 - 0.999 ** t)) + 1e-8)
+    return p
+
+
+def test_trained_mlp_at_ap_fixed_16_6_agrees_with_float_on_99_percent():
+    from onnx import helper
+
+    from tests.helpers_onnx import make_model
+
+    x, y = _digits()
+    p = _train_mlp_numpy(x[:1200], y[:1200])
+    inits = {k: v.astype(np.float32) for k, v in p.items()}
+    nodes = [  # MatMul + Add, as many exporters write a Linear layer
+        helper.make_node("MatMul", ["x", "w1"], ["m1"]), helper.make_node("Add", ["m1", "b1"], ["h1"]),
+        helper.make_node("Relu", ["h1"], ["r1"]),
+        helper.make_node("MatMul", ["r1", "w2"], ["m2"]), helper.make_node("Add", ["m2", "b2"], ["logits"]),
+    ]
+    model = make_model(nodes, {"x": ["N", 64]}, {"logits": ["N", 10]}, inits)
+    g = load_onnx(model)
+    assert [(n.op, n.activation) for n in g.nodes] == [("Dense", "relu"), ("Dense", None)]
+    test_x, test_y = x[1200:], y[1200:]
+    c = compare(model, quantize(g, precision="ap_fixed<16,6>"), test_x, labels=test_y)
+    assert c.accuracy_float > 0.9            # the float model learned something
+    assert c.top1_agreement >= 0.99
+    assert abs(c.accuracy_fixed - c.accuracy_float) <= 0.01
+
+
+def test_trained_cnn_exported_by_torch_agrees_at_ap_fixed_16_6():
+    torch = pytest.importorskip("torch", reason="torch trains and exports the CNN (optional 'models' extra)")
+    import io
+
+    import onnx
+
+    x, y = _digits()
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 3, padding=1), torch.nn.BatchNorm2d(6), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Dropout(0.1),
+        torch.nn.Linear(8 * 4 * 4, 10))
+    xt = torch.tensor(x[:1200].reshape(-1, 1, 8, 8), dtype=torch.float32)
+    yt = torch.tensor(y[:1200])
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    for epoch in range(8):
+        for i in range(0, len(xt), 64):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(xt[i:i + 64]), yt[i:i + 64]).backward()
+            opt.step()
+    net.eval()
+    f = io.BytesIO()
+    torch.onnx.export(net, torch.zeros(1, 1, 8, 8), f, dynamo=False, input_names=["x"], output_names=["logits"],
+                      dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}}, opset_version=13)
+    model = onnx.load_from_string(f.getvalue())
+    g = load_onnx(model)
+    assert [n.op for n in g.nodes if n.op in ("Conv", "Dense")] == ["Conv", "Conv", "Dense"]
+    test_x, test_y = x[1200:].reshape(-1, 1, 8, 8), y[1200:]
+    c = compare(model, quantize(g, precision="ap_fixed<16,6>"), test_x, labels=test_y)
+    assert c.accuracy_float > 0.9
+    assert c.top1_agreement >= 0.99
