@@ -47,7 +47,7 @@ def record() -> dict:
         "hardware": {"part": "xc7z020", "n_dsp": 25, "clock_mhz": 100.0, "dram_write_words_per_cycle": 1.0},
         "roofs": {"macs_per_cycle": 25, "dram_read_words_per_cycle": 1.0, "dram_write_words_per_cycle": 1.0,
                   "clock_mhz": 100.0},
-        "target": {"part": "xc7z020", "dsp_slices": 220},
+        "target": {"name": "xc7z020", "dsp_slices": 220},
         "simulation": {"samples": 1, "layers": layers, "totals": {}},
         "comparison": {"data": "unit test", "samples": 10, "accuracy_float": 0.9, "accuracy_fixed": 0.8,
                        "agreement": 0.85,

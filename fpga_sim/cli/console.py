@@ -87,7 +87,7 @@ def layer_table(layers: list[dict[str, Any]], title: str = "per layer (one infer
     for col in ("layer", "op"):
         table.add_column(col, no_wrap=True)
     for col in ("MACs", "cycles", "stall", "bound", "mult util", "DRAM rd", "DRAM wr", "energy nJ", "overflows"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="left" if col == "bound" else "right")
     tot = {"macs": 0, "cycles": 0, "stall_cycles": 0, "dram_reads": 0, "dram_writes": 0, "energy": 0.0,
            "overflows": 0}
     for layer in layers:

@@ -114,7 +114,8 @@ def plot_roofline(layers: list[dict[str, Any]], roofs: dict[str, float], path: P
 
 
 def plot_cycles(layers: list[dict[str, Any]], path: Path) -> Path:
-    """Cycles per layer split into compute (array issuing work), stall and other (pipeline latency)."""
+    """Cycles per layer: compute (array issuing), stall (FIFO full, waiting on DRAM reads) and the
+    rest (the write port draining the last outputs, pipeline latency)."""
     names = [layer["name"] for layer in layers]
     compute = np.array([layer.get("compute_cycles", 0) for layer in layers], dtype=float)
     stall = np.array([layer.get("stall_cycles", 0) for layer in layers], dtype=float)
@@ -126,7 +127,7 @@ def plot_cycles(layers: list[dict[str, Any]], path: Path) -> Path:
     ax.barh(y, compute, color="#4c72b0", label="compute")
     ax.barh(y, stall, left=compute, color="#c44e52", label="stall (FIFO full / DRAM)")
     if other.any():
-        ax.barh(y, other, left=compute + stall, color="#bbbbbb", label="other (pipeline latency)")
+        ax.barh(y, other, left=compute + stall, color="#bbbbbb", label="drain + pipeline latency")
     ax.set_yticks(y, names, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("cycles per inference")

@@ -1,0 +1,105 @@
+"""`fpga-sim flow` end to end on a tiny ONNX model: every step runs, the report holds what the
+library computes, the C-simulation is checked, and a failure leaves no half-written output."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from fpga_sim.cli import main
+
+from .test_cli import TINY_SHAPE, tiny_onnx
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return tiny_onnx(tmp_path_factory.mktemp("model") / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def flow_out(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("flow") / "out"
+    code = main(["flow", "--model", str(tiny), "--out", str(out), "--samples", "16", "--csim-samples", "4",
+                 "--precision", "ap_fixed<10,4,AP_RND,AP_SAT>", "--target", "xczu9eg", "--quiet"])
+    return code, out
+
+
+@pytest.mark.slow
+@pytest.mark.gxx
+def test_flow_writes_the_report_and_checks_the_csim(flow_out, tiny):
+    from fpga_sim import Hardware
+    from fpga_sim.compare import compare
+    from fpga_sim.onnx_import import load_onnx
+    from fpga_sim.quantize import quantize
+    from fpga_sim.simulate import simulate
+
+    code, out = flow_out
+    assert code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert {"report.html", "report.json", "roofline.png", "cycles.png", "energy.png", "sqnr.png", "hls"} <= set(names)
+    assert not any(p.name.startswith(".out.") for p in out.parent.iterdir())        # no temp dirs left
+    rec = json.loads((out / "report.json").read_text())
+
+    # The same steps through the library: the flow's numbers must be these.
+    rng = np.random.default_rng(0)
+    cal, x = rng.random((256, *TINY_SHAPE)), rng.random((16, *TINY_SHAPE))
+    hw = Hardware().replace(part="xczu9eg")
+    qg = quantize(load_onnx(str(tiny)), calibration=cal, precision="ap_fixed<10,4,AP_RND,AP_SAT>")
+    sim = simulate(qg, x, hardware=hw, trace=True)
+    cmp = compare(str(tiny), qg, x, sim=sim)
+    assert [(r["name"], r["cycles"], r["overflows"]) for r in rec["simulation"]["layers"]] == \
+        [(r.name, r.cycles, r.overflows) for r in sim.layers]
+    assert rec["summary"]["cycles"] == sim.totals["cycles"]
+    assert rec["summary"]["energy_total_pj"] == pytest.approx(sim.totals["energy_total_pj"])
+    assert rec["comparison"]["agreement"] == cmp.top1_agreement
+    assert rec["comparison"]["accuracy_float"] is None                   # random inputs have no labels
+    assert rec["target"]["name"] == "xczu9eg" and rec["hardware"]["part"] == "xczu9eg"
+    assert rec["csim"]["status"] == "pass" and rec["csim"]["mismatches"] == 0
+    assert rec["csim"]["values"] == 4 * 3                                 # 4 samples x 3 outputs
+    assert rec["hls_project"] == str(out / "hls")
+    assert (out / "hls" / "build_prj.tcl").is_file()
+
+    html = (out / "report.html").read_text()
+    assert len(re.findall(r'src="data:image/png;base64,', html)) == 4
+    assert "PASS" in html and "xczu9eg" in html and str(out / "hls") in html
+
+
+@pytest.mark.slow
+@pytest.mark.gxx
+def test_csim_command_rechecks_the_flows_project(flow_out, capsys):
+    code, out = flow_out
+    assert code == 0
+    capsys.readouterr()
+    assert main(["csim", str(out / "hls"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "pass" and data["values"] > 0
+
+
+def test_bad_input_stops_before_anything_is_written(tiny, tmp_path, capsys):
+    hw = tmp_path / "hw.toml"
+    hw.write_text("n_dsp = 0\n")
+    out = tmp_path / "out"
+    assert main(["flow", "--model", str(tiny), "--out", str(out), "--hw", str(hw)]) == 2
+    assert "n_dsp" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [hw]
+
+
+def test_a_failing_step_leaves_the_previous_output_intact(tiny, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text('{"previous": true}')
+    import codegen
+
+    from fpga_sim.errors import ConfigError
+
+    def broken(*args, **kwargs):
+        raise ConfigError("template exploded half way")
+
+    monkeypatch.setattr(codegen, "write_hls", broken)
+    code = main(["flow", "--model", str(tiny), "--out", str(out), "--samples", "4", "--quiet"])
+    assert code == 2
+    assert "template exploded half way" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert json.loads((out / "report.json").read_text()) == {"previous": True}
