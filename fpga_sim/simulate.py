@@ -139,6 +139,31 @@ def totals_of(layers: list[LayerReport], qg: QGraph, hw: Any, batch: int) -> dic
     }
 
 
+def layer_reports(qg: QGraph, hw: Any, overflows: Mapping[str, int] | None = None) -> list[LayerReport]:
+    """Every layer's cost for one inference on hw (computed once per layer, whatever the batch)."""
+    from .ops import get_op
+
+    layers: list[LayerReport] = []
+    for n in qg.nodes:
+        r = get_op(n.op).cost(n, qg, hw)
+        r.overflows = int((overflows or {}).get(n.name, 0))
+        if qg.quant_overflows.get(n.name):
+            msg = f"{qg.quant_overflows[n.name]} parameter values saturated or wrapped when quantised"
+            r.notes = f"{r.notes}; {msg}" if r.notes else msg
+        layers.append(r)
+    return layers
+
+
+def cost_report(qg: QGraph, hardware: Any = None) -> SimResult:
+    """The per-layer reports and totals of one inference without running any data (no outputs,
+    no overflow counts): what a design-space sweep needs."""
+    from .hardware import Hardware
+
+    hw = Hardware() if hardware is None else hardware
+    layers = layer_reports(qg, hw)
+    return SimResult({}, {}, layers, totals_of(layers, qg, hw, 0), types={t: str(ty) for t, ty in qg.tensor_types.items()})
+
+
 def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> SimResult:
     """Quantise x to the input types, run every node's integer kernel, cost every layer on `hardware`.
 
@@ -170,14 +195,7 @@ def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> S
         for t in n.inputs:
             if last.get(t) == i and t not in g.outputs:
                 env.pop(t, None)
-    layers: list[LayerReport] = []
-    for n in g.nodes:
-        r = get_op(n.op).cost(n, qg, hw)
-        r.overflows = overflows[n.name]
-        if qg.quant_overflows.get(n.name):
-            msg = f"{qg.quant_overflows[n.name]} parameter values saturated or wrapped when quantised"
-            r.notes = f"{r.notes}; {msg}" if r.notes else msg
-        layers.append(r)
+    layers = layer_reports(qg, hw, overflows)
     totals = totals_of(layers, qg, hw, batch)
     totals["input_overflows"] = input_overflows
     totals["overflows"] += input_overflows

@@ -126,3 +126,14 @@ def test_input_shape_errors_are_clear(graph):
         simulate(qg, np.zeros((2, 3, 6, 6)))
     # one sample without the batch axis is accepted as a batch of one
     assert simulate(qg, np.zeros((1, 6, 6))).outputs["logits"].shape == (1, 3)
+
+
+def test_cost_report_without_data_equals_the_simulated_costs(graph):
+    from fpga_sim.simulate import cost_report
+
+    qg = quantize(graph)
+    sim = simulate(qg, np.random.default_rng(2).random((3, 1, 6, 6)))
+    est = cost_report(qg)
+    assert [r.to_dict() | {"overflows": 0} for r in est.layers] == [r.to_dict() | {"overflows": 0} for r in sim.layers]
+    for k in ("cycles", "macs", "params", "param_bits", "energy_total_pj", "dram_reads", "dram_writes"):
+        assert est.totals[k] == sim.totals[k]

@@ -1,0 +1,75 @@
+"""Real architectures (the ONNX zoo's light models that the onnx package ships) at 224x224:
+import, quantise, simulate, and agree with onnxruntime layer by layer.
+
+The light files hold every weight as ConstantOfShape(0.02).  AlexNet's parameter and MAC counts
+are checked on that file as shipped (constant folding makes the weights).  Numerical agreement
+is checked on the same architectures with realistic random weights (`randomised_light`): with
+0.02 everywhere, activations grow to 1e12 (AlexNet) and 1e31 (VGG-19), beyond any fixed-point
+type, and every channel holds the same value.
+
+Stated tolerance at the wide setting (weights and biases auto<22>: 22 bits with integer bits from
+their own range; activations ap_fixed<24,12>; softmax probabilities ap_fixed<24,1>): every layer's
+SQNR against onnxruntime >= 40 dB, the output's >= 40 dB, and the same top-1 class.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from fpga_sim.compare import compare
+from fpga_sim.onnx_import import load_onnx
+from fpga_sim.quantize import quantize
+from fpga_sim.simulate import cost_report
+from tests.helpers_onnx import light_model_path, randomised_light
+
+WIDE = {
+    "Model": {"Precision": {"weight": "auto<22>", "bias": "auto<22>", "result": "ap_fixed<24,12>"}},
+    "LayerType": {"Softmax": {"Precision": {"result": "ap_fixed<24,1>"}}},
+}
+MIN_SQNR_DB = 40.0
+
+
+def _alexnet_counts_by_hand() -> tuple[int, int]:
+    """Parameters and MACs of BVLC AlexNet (grouped conv2/4/5) from its published geometry."""
+    convs = [  # (Cout, Cin per group, k, Hout)
+        (96, 3, 11, 55), (256, 48, 5, 27), (384, 256, 3, 13), (384, 192, 3, 13), (256, 192, 3, 13)]
+    fcs = [(9216, 4096), (4096, 4096), (4096, 1000)]
+    params = sum(co * ci * k * k + co for co, ci, k, _ in convs) + sum(i * o + o for i, o in fcs)
+    macs = sum(co * ci * k * k * h * h for co, ci, k, h in convs) + sum(i * o for i, o in fcs)
+    return params, macs
+
+
+@pytest.mark.slow
+def test_alexnet_as_shipped_has_the_lectures_61m_parameters_and_1_5_gops():
+    g = load_onnx(light_model_path("bvlc_alexnet"))  # ConstantOfShape weights folded to arrays
+    rep = cost_report(quantize(g))
+    params, macs = _alexnet_counts_by_hand()
+    assert rep.totals["params"] == params == 60_965_224
+    assert rep.totals["macs"] == macs
+    assert abs(params - 61e6) / 61e6 < 0.01                 # lecture: 61M parameters
+    assert abs(2 * macs - 1.5e9) / 1.5e9 < 0.05             # lecture: ~1.5 billion operations
+    assert rep.totals["param_bits"] == 16 * params
+    assert [r.name for r in rep.layers if not r.on_accelerator]  # softmax (and LRN?) run on the host
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["squeezenet", "bvlc_alexnet", "vgg19", "resnet50"])
+def test_light_model_matches_onnxruntime_at_224(name):
+    model = randomised_light(name)
+    g = load_onnx(model)
+    assert g.shapes[g.inputs[0]] == (3, 224, 224)
+    x = np.random.default_rng(0).random((1, 3, 224, 224))
+    wide = compare(model, quantize(g, config=WIDE), x)
+    assert len(wide.layers) == len(g.nodes)  # every layer compared with the same ONNX tensor
+    worst = wide.worst()
+    assert worst.sqnr_db >= MIN_SQNR_DB, f"{worst.name} ({worst.op}): {worst.sqnr_db:.1f} dB"
+    out = wide.outputs[g.outputs[0]]
+    assert out.sqnr_db >= MIN_SQNR_DB and wide.top1_agreement == 1.0
+    t = wide.sim.totals
+    assert t["cycles"] > 0 and t["macs"] > 0 and t["overflows"] == 0
+    # the default type runs too; it loses precision (and says where) but the same layers are reported
+    default = compare(model, quantize(g), x, sim=None)
+    assert [e.name for e in default.layers] == [e.name for e in wide.layers]
+    assert default.outputs[g.outputs[0]].sqnr_db < out.sqnr_db
+    assert default.sim.totals["overflows"] == sum(r.overflows for r in default.sim.layers) + default.sim.totals["input_overflows"]
