@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,18 +107,26 @@ def reference_run(model: str | os.PathLike | ModelProto, feeds: dict[str, np.nda
     """onnxruntime float run, with `tensors` exposed as extra outputs (those the model has)."""
     import onnxruntime as ort
 
-    proto = ModelProto()
-    proto.CopyFrom(_model(model))
+    proto = _model(model)
     produced = {o for n in proto.graph.node for o in n.output} | {i.name for i in proto.graph.input}
     have = {o.name for o in proto.graph.output}
+    n_out = len(proto.graph.output)
     for t in tensors:
         if t in produced and t not in have:
             proto.graph.output.append(helper.make_empty_tensor_value_info(t))
             have.add(t)
+    try:  # the extra outputs are added in place (no copy of the weights) and removed again
+        data = proto.SerializeToString()
+    finally:
+        del proto.graph.output[n_out:]
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every tensor as named
-    sess = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    try:
+        sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - onnxruntime's errors are long; keep the first line
+        raise FpgaSimError(f"onnxruntime cannot run the reference model: {str(e).strip().splitlines()[0]}") from None
+    del data
     in_types = {i.name: i.type for i in sess.get_inputs()}
     run_feeds = {k: v.astype(np.float64 if in_types.get(k) == "tensor(double)" else np.float32) for k, v in feeds.items()}
     names = [o.name for o in sess.get_outputs()]

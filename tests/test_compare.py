@@ -23,8 +23,10 @@ def test_sqnr_definition():
 def test_reference_exposes_intermediate_tensors():
     m = small_cnn()
     x = np.random.default_rng(0).random((2, 1, 6, 6))
+    n_outputs = len(m.graph.output)
     ref = reference_run(m, {"x": x}, ["relu1", "pool", "relu2", "logits", "not_a_tensor"])
     assert set(ref) == {"relu1", "pool", "relu2", "logits"}
+    assert len(m.graph.output) == n_outputs  # the caller's model is left as it was
     np.testing.assert_allclose(ref["logits"], ort_run(m, {"x": x})[0], rtol=1e-6)
 
 
