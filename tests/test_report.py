@@ -56,6 +56,10 @@ def record() -> dict:
         "csim": {"status": "fail", "samples": 2, "values": 20, "mismatches": 1, "reason": "first difference at 3",
                  "seconds": 1.5},
         "hls_project": "/nowhere/hls", "steps": [{"name": "simulate", "seconds": 0.5}],
+        "float32": {"layers": [{"name": "conv5x5", "op": "Conv", "cycles_fixed": 405, "cycles_float32": 810,
+                                "energy_fixed_pj": 1000.0, "energy_float32_pj": 4321.0, "dram_bytes_fixed": 810,
+                                "dram_bytes_float32": 1620}],
+                    "totals": {}, "energy_ratio": 4.321, "cycles_ratio": 2.0},
     }
 
 
@@ -99,6 +103,13 @@ def written(record, tmp_path_factory) -> Path:
     return out
 
 
+def test_optional_sections_may_be_absent(record, tmp_path):
+    slim = {k: v for k, v in record.items() if k not in ("comparison", "csim", "float32", "steps", "hls_project")}
+    html = write_report(slim, tmp_path).read_text()
+    assert "No float comparison was run." in html and "No C-simulation was run." in html
+    assert "float32 operands" not in html
+
+
 def test_report_json_is_strict_and_complete(written, record):
     text = (written / "report.json").read_text()
     data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
@@ -120,7 +131,7 @@ def test_html_is_self_contained_with_every_figure(written):
     assert sorted(decoded) == sorted(on_disk.values())
     assert not re.search(r'(src|href)="(?!data:)', html)                  # nothing external
     assert "lecture &lt;cases&gt; &amp; co" in html                        # escaped, not pasted
-    for text in ("FAIL", "1 of 20 output values differ", "/nowhere/hls", "41.5", "exact", "host"):
+    for text in ("FAIL", "1 of 20 output values differ", "/nowhere/hls", "41.5", "exact", "host", "4.32×"):
         assert text in html
 
 

@@ -66,6 +66,34 @@ def machine_roofs(hw: Any, layers: list[dict[str, Any]]) -> dict[str, float]:
             "dram_write_words_per_cycle": float(hw.dram_write_words_per_cycle), "clock_mhz": float(hw.clock_mhz)}
 
 
+def float32_record(qg: Any, hw: Any, layers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The MAC layers costed again on the same machine with float32 operands (32-bit words, float
+    multiplies and adds): what fixed point saves.  Layers whose op has no float32 cost are left out."""
+    from ..ops import get_op
+
+    fixed = {layer["name"]: layer for layer in layers}
+    rows = []
+    for node in qg.nodes:
+        f = fixed.get(node.name)
+        if f is None or not f.get("on_accelerator", True) or not f.get("macs"):
+            continue
+        try:
+            rep = get_op(node.op).cost(node, qg, hw, float32=True)
+        except TypeError:            # this op's cost() has no float32 variant
+            continue
+        rows.append({"name": node.name, "op": node.op, "cycles_fixed": int(f["cycles"]), "cycles_float32": int(rep.cycles),
+                     "energy_fixed_pj": float(sum(f["energy_pj"].values())),
+                     "energy_float32_pj": float(rep.energy_total_pj),
+                     "dram_bytes_fixed": int(f["dram_read_bytes"] + f["dram_write_bytes"]),
+                     "dram_bytes_float32": int(rep.dram_read_bytes + rep.dram_write_bytes)})
+    if not rows:
+        return None
+    tot = {k: sum(r[k] for r in rows) for k in rows[0] if k not in ("name", "op")}
+    return {"layers": rows, "totals": tot,
+            "energy_ratio": tot["energy_float32_pj"] / tot["energy_fixed_pj"] if tot["energy_fixed_pj"] else None,
+            "cycles_ratio": tot["cycles_float32"] / tot["cycles_fixed"] if tot["cycles_fixed"] else None}
+
+
 def comparison_record(cmp: Any, data_name: str, samples: int) -> dict[str, Any]:
     """compare()'s `Comparison` as the report's plain dict (accuracy, agreement, per-layer SQNR rows)."""
     rows = []
@@ -165,6 +193,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
         "hardware": hw.to_dict(), "roofs": machine_roofs(hw, layers), "target": hw.part_info.to_dict(),
         "simulation": {"samples": int(len(data.x)), "layers": layers, "totals": getattr(sim, "totals", {})},
         "comparison": comparison_record(cmp, data.name, len(data.x)),
+        "float32": float32_record(qg, hw, layers),
         "csim": None, "hls_project": None, "steps": steps,
     }
     final_out = Path(args.out).resolve()

@@ -142,11 +142,12 @@ def write_report(record: dict[str, Any], out_dir: str | Path) -> Path:
     summary = summarise(record)
     figures = write_figures(record, out)
     images = {key: base64.b64encode((out / name).read_bytes()).decode("ascii") for key, name in figures.items()}
-    full = {**record, "summary": summary, "figures": figures}
+    optional = {"comparison": None, "csim": None, "float32": None, "hls_project": None, "steps": [], "config": None}
+    full = {**optional, **record, "summary": summary, "figures": figures}
     (out / "report.json").write_text(json.dumps(json_safe(full), indent=2, allow_nan=False) + "\n")
     html = _environment().get_template("report.html.j2").render(
         r=full, s=summary, images=images, layers=record["simulation"]["layers"],
-        comparison=record.get("comparison"), csim=record.get("csim"))
+        comparison=full["comparison"], csim=full["csim"])
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
