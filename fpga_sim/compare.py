@@ -140,9 +140,11 @@ def compare(
     labels: Any = None,
     hardware: Any = None,
     sim: Any = None,
+    reference: dict[str, np.ndarray] | None = None,
 ) -> Comparison:
     """Simulate qg on x (unless `sim`, a SimResult made with trace=True, is given) and compare it
-    with onnxruntime running `model` on the same x, tensor by tensor."""
+    with onnxruntime running `model` on the same x, tensor by tensor (`reference`: the tensors of
+    an earlier compare on the same model and x, to skip running onnxruntime again)."""
     from .simulate import _feeds, simulate
 
     g = qg.graph
@@ -150,7 +152,7 @@ def compare(
     if sim is None or not sim.tensors:
         sim = simulate(qg, feeds, hardware=hardware, trace=True)
     wanted = [t for n in g.nodes for t in n.outputs]
-    ref = reference_run(model, feeds, wanted)
+    ref = reference if reference is not None else reference_run(model, feeds, wanted)
     overflows = {r.name: r.overflows for r in sim.layers}
     layers: list[LayerError] = []
     by_tensor: dict[str, LayerError] = {}
