@@ -55,7 +55,10 @@ def round_ref(value: Fraction, rounding: str) -> int:
 
 def overflow_ref(q: int, t: Fixed) -> tuple[int, bool]:
     lo, hi = t.min_raw, t.max_raw
+    sym = t.overflow == "AP_SAT_SYM" and t.signed and t.width > 1
     if lo <= q <= hi:
+        if sym and q == lo:     # ap_fixed.h: AP_SAT_SYM never yields the asymmetric minimum
+            return lo + 1, True
         return q, False
     if t.overflow == "AP_WRAP":
         m = q % (1 << t.width)

@@ -108,6 +108,17 @@ def test_global_average_pool_and_reciprocal_type():
 def test_product_width_is_checked():
     m = one_node_model("AveragePool", [("x", (1, 1, 4, 4))], attrs=dict(kernel_shape=[2, 2]))
     op, node, _ = lower(m)
-    qg = qgraph_for(op, node, [(1, 4, 4)], [Fixed(40, 20)], Fixed(16, 6), weight=Fixed(30, 2), accum=Fixed(42, 22))
-    with pytest.raises(FpgaSimError, match="72 bits"):
-        op.run_fixed(node, [np.zeros((1, 1, 4, 4), np.int64)], qg)
+    with pytest.raises(FpgaSimError, match="no room for the reciprocal"):
+        qgraph_for(op, node, [(1, 4, 4)], [Fixed(40, 20)], Fixed(16, 6), weight=Fixed(30, 2), accum=Fixed(63, 22))
+
+
+def test_wide_type_global_pool_fits_int64_products():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(1, 2, 7, 7))
+    op, node, _ = lower(one_node_model("GlobalAveragePool", [("x", x.shape)]))
+    t = Fixed(32, 16)
+    acc = op.safe_accum(node, [t], t)
+    qg = qgraph_for(op, node, [(2, 7, 7)], [t], t, weight=t, accum=acc)
+    assert reciprocal_type(node, qg.layer_types["n0"]).width == 64 - acc.width
+    (y,), n = op.run_fixed(node, [t.quantize(x)], qg)
+    np.testing.assert_allclose(t.to_float(y), op.run_float(node, [x])[0], atol=3 * 2.0 ** -16)  # input + output truncation

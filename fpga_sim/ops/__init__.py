@@ -15,6 +15,9 @@ OP_MODULES: tuple[str, ...] = (
     "tanh",
     "maxpool",
     "avgpool",
+    "add",
+    "mul",
+    "batchnorm",
 )
 
 

@@ -12,7 +12,8 @@ Integer arithmetic (per output window with `count` positions counted, see below)
 count = positions inside the tensor, or with count_include_pad also those inside the explicit
 pads (never those a ceil_mode window hangs beyond the pads), as onnxruntime divides.
 RECIP[c] = 1/c as recip_t = ap_ufixed<W, 1 - ceil(log2(c_min)), AP_RND, AP_SAT>, W = the weight
-type's width (18 when the layer has none), c_min the smallest count used; RECIP has kh*kw + 1
+type's width (18 when the layer has none) but at most 64 - W_accum (the engine holds the product
+in int64), c_min the smallest count used; RECIP has kh*kw + 1
 raw entries indexed by count (unused ones 0): the "recip" param, see `reciprocal_type`.
 Overflows counted: accumulator adds and final casts that wrapped/saturated.
 """
@@ -70,6 +71,10 @@ def reciprocal_type(node: Node, types: LayerTypes) -> Fixed:
     recip = node.params["recip"]
     c_min = int(np.flatnonzero(recip)[0])
     width = types.weight.width if types.weight is not None else 18
+    if types.accum is not None:   # keep the exact product accum x recip within 64 bits
+        width = min(width, 64 - types.accum.width)
+    if width < 2:
+        raise FpgaSimError(f"node {node.name!r} (AveragePool): accumulator {types.accum} leaves no room for the reciprocal in a 64-bit product; accumulators of at most 62 bits are accepted")
     return Fixed(width, 1 - (c_min - 1).bit_length(), False, "AP_RND", "AP_SAT")
 
 
@@ -102,9 +107,10 @@ class AveragePool(Op):
         """The input type widened by ceil(log2(window size)) integer bits: a window sum cannot overflow."""
         t = in_types[0]
         grow = (len(node.params["recip"]) - 2).bit_length()   # ceil(log2(kh*kw))
-        if t.width + grow > 64:
-            raise FpgaSimError(f"node {node.name!r} (AveragePool): a safe accumulator for {t} needs {t.width + grow} bits; at most 64 are supported")
-        return Fixed(t.width + grow, t.int_bits + grow, t.signed)
+        i = t.int_bits + grow
+        if i > 63:
+            raise FpgaSimError(f"node {node.name!r} (AveragePool): a safe accumulator for {t} needs {i} integer bits; at most 63 are supported")
+        return Fixed(min(t.width + grow, 63), i, t.signed)   # beyond 63 bits (sums must fit int64), fractional bits go
 
     def quantize_params(self, node: Node, types: LayerTypes) -> tuple[dict[str, np.ndarray], int]:
         raw, n = reciprocal_type(node, types).quantize_counted(node.params["recip"])

@@ -1,0 +1,165 @@
+"""Add and Sum of activations (and at most one constant addend): a sum in the accumulator.
+
+Integer arithmetic (per output element; inputs broadcast per sample as numpy does):
+
+    accum_t acc = (accum_t)B[i];        // only with a constant addend: B raw in the bias type
+                                        // (the layer's bias type, else weight, else result type)
+    acc = acc + (accum_t)x0[i];         // each input cast to accum_t (its rounding/overflow),
+    acc = acc + (accum_t)x1[i]; ...     // then each sum assigned to accum_t (its overflow),
+                                        // inputs in ONNX input order
+    result_t y = acc;                   // one cast: result_t's rounding/overflow
+    // fused ReLU, if any, after the cast: if (y < 0) y = 0;
+
+The default accumulator (`safe_accum`) has the finest input grid and enough integer bits for
+the sum of all terms, so it cannot overflow.  Overflows counted: every cast and add that
+wrapped/saturated.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from ..errors import FpgaSimError
+from ..fixed import Fixed
+from ..fixed_kernels import requant
+from ..graph import LayerTypes, Node
+from .base import Op, op
+from .common import bias_type, element_cost, node_name, relu_flag, result_type, unsupported
+
+
+@dataclass(frozen=True)
+class AddAttrs:
+    """Which ONNX op it came from; the constant addend, if any, is the "bias" param."""
+
+    source: str = "Add"
+
+
+@njit(cache=True, nogil=True)
+def sum_kernel(terms, shifts, a_width, a_signed, a_rnd, a_ovf, r_shift, r_width, r_signed, r_rnd, r_ovf,
+               relu, out) -> int:
+    """terms (T, S) raw, each row cast by shifts[t] into the accumulator and summed in order."""
+    n = 0
+    for i in range(terms.shape[1]):
+        acc = np.int64(0)
+        for t in range(terms.shape[0]):
+            v, o1 = requant(terms[t, i], shifts[t], a_width, a_signed, a_rnd, a_ovf)
+            acc, o2 = requant(acc + v, 0, a_width, a_signed, a_rnd, a_ovf)
+            n += o1 + o2
+        r, o = requant(acc, r_shift, r_width, r_signed, r_rnd, r_ovf)
+        if relu and r < 0:
+            r = 0
+        out[i] = r
+        n += o
+    return n
+
+
+def _per_sample_const(value: np.ndarray, rank: int) -> np.ndarray:
+    """A constant broadcast against batched tensors -> its per-sample form (drop a batch axis of 1)."""
+    v = np.asarray(value, dtype=np.float64)
+    if v.ndim == rank + 1:
+        if v.shape[0] != 1:
+            raise ValueError(f"constant of shape {v.shape} varies along the batch axis")
+        v = v[0]
+    return v
+
+
+def _signed_int_bits(t: Fixed) -> int:
+    return t.int_bits + (0 if t.signed else 1)
+
+
+@op("Add")
+class Add(Op):
+    onnx_ops = ("Add", "Sum")
+    template = "add"
+
+    def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
+        acts, consts = [], []
+        for name in onnx_node.input:
+            c = ctx.const(name)
+            (acts if c is None else consts).append((name, c))
+        if not acts:
+            raise unsupported(ctx, onnx_node, "every input is a constant; constant folding should have removed this node")
+        if len(consts) > 1:
+            raise unsupported(ctx, onnx_node, f"{len(consts)} constant inputs; at most one constant addend is supported")
+        shapes = [tuple(ctx.shape(n)) for n, _ in acts]
+        if len({len(s) for s in shapes}) != 1:
+            raise unsupported(ctx, onnx_node, f"activation inputs of different ranks {shapes} would broadcast across the batch axis; equal ranks are supported")
+        try:
+            out = np.broadcast_shapes(*shapes)
+            params = {}
+            if consts:
+                params["bias"] = _per_sample_const(consts[0][1], len(out))
+                if np.broadcast_shapes(out, params["bias"].shape) != out:
+                    raise ValueError(f"constant of shape {params['bias'].shape} would enlarge the output {out}")
+        except ValueError as e:
+            raise unsupported(ctx, onnx_node, f"inputs do not broadcast: {e}") from None
+        return [Node(node_name(onnx_node), "Add", [n for n, _ in acts], [onnx_node.output[0]],
+                     AddAttrs(onnx_node.op_type), params=params)]
+
+    def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [tuple(np.broadcast_shapes(*[tuple(s) for s in in_shapes]))]
+
+    def safe_accum(self, node: Node, in_types: list[Fixed], weight: Fixed | None) -> Fixed | None:
+        """Finest input grid, largest input range plus ceil(log2(terms)) bits: no overflow possible."""
+        ints = [_signed_int_bits(t) for t in in_types]
+        fracs = [t.frac for t in in_types]
+        if "bias" in node.params:
+            b = float(np.max(np.abs(node.params["bias"]), initial=0.0))
+            ints.append(max(1, math.floor(math.log2(b)) + 2) if b > 0 else 1)
+        grow = (len(ints) - 1).bit_length()
+        i = max(ints) + grow
+        f = min(max(fracs), 63 - i)    # beyond 63 bits (sums must fit int64), drop fractional bits
+        if not 1 <= i + f <= 63:
+            raise FpgaSimError(f"node {node.name!r} (Add): a safe accumulator needs {i + f} bits; 1..63 are supported")
+        return Fixed(i + f, i, True)
+
+    def quantize_params(self, node: Node, types: LayerTypes) -> tuple[dict[str, np.ndarray], int]:
+        if "bias" not in node.params:
+            return {}, 0
+        raw, n = bias_type(types).quantize_counted(node.params["bias"])
+        return {"bias": raw}, n
+
+    def run_float(self, node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        y = np.asarray(inputs[0], dtype=np.float64)
+        for x in inputs[1:]:
+            y = y + np.asarray(x, dtype=np.float64)
+        if "bias" in node.params:
+            y = y + node.params["bias"]
+        if node.activation == "relu":
+            y = np.maximum(y, 0.0)
+        return [y]
+
+    def accum_type(self, node: Node, qg: Any) -> Fixed:
+        lt = qg.layer_types[node.name]
+        if lt.accum is not None:
+            return lt.accum
+        return self.safe_accum(node, [qg.tensor_types[t] for t in node.inputs], lt.weight)
+
+    def run_fixed(self, node: Node, inputs: list[np.ndarray], qg: Any) -> tuple[list[np.ndarray], int]:
+        t_acc, t_out = self.accum_type(node, qg), result_type(qg, node)
+        xs = [np.asarray(x, dtype=np.int64) for x in inputs]
+        shape = np.broadcast_shapes(*[x.shape for x in xs])
+        rows, shifts = [], []
+        if "bias" in node.params:
+            rows.append(np.broadcast_to(qg.qparams[node.name]["bias"], shape))
+            shifts.append(bias_type(qg.layer_types[node.name]).frac - t_acc.frac)
+        for x, t in zip(xs, node.inputs):
+            rows.append(np.broadcast_to(x, shape))
+            shifts.append(qg.tensor_types[t].frac - t_acc.frac)
+        terms = np.stack([r.reshape(-1) for r in rows])
+        out = np.empty(terms.shape[1], dtype=np.int64)
+        n = sum_kernel(terms, np.array(shifts, dtype=np.int64), *t_acc.codes, t_acc.frac - t_out.frac,
+                       *t_out.codes, relu_flag(node), out)
+        return [out.reshape(shape)], int(n)
+
+    def cost(self, node: Node, qg: Any, hw: Any) -> Any:
+        """One add per term beyond the first, at least one op per output."""
+        terms = len(node.inputs) + ("bias" in node.params)
+        words = node.params["bias"].size if "bias" in node.params else 0
+        bits = bias_type(qg.layer_types[node.name]).width if words else 0
+        return element_cost(self, node, qg, hw, ops_per_output=max(1, terms - 1), weight_words=words,
+                            weight_bits=bits, accum_bits=self.accum_type(node, qg).width)

@@ -1,0 +1,105 @@
+"""Mul by a constant: per-tensor, per-channel or any scale that broadcasts into the input.
+
+Integer arithmetic (per element, S broadcast to the element's position):
+
+    // scale_t: the layer's weight type (its result type when it has none); S[] raw scale_t
+    result_t y = x * S[i];     // exact product ap_fixed<W_in+W_s, I_in+I_s>, one cast to result_t
+    // fused ReLU, if any, after the cast: if (y < 0) y = 0;
+
+Overflows counted: casts that wrapped/saturated.  A Mul of two activations is refused.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from ..fixed_kernels import requant
+from ..graph import LayerTypes, Node
+from .base import Op, op
+from .common import (
+    check_product_width, element_cost, in_type, node_name, param_type, relu_flag, result_type, unsupported,
+)
+
+
+@dataclass(frozen=True)
+class MulAttrs:
+    """Mul has no ONNX attributes; the constant is the "scale" param."""
+
+    per_channel: bool = False
+
+
+@njit(cache=True, nogil=True)
+def mul_kernel(x, s, shift, width, signed, rnd, ovf, relu, out) -> int:
+    """out[i] = cast(x[i] * s[i]); 1-d arrays of equal length."""
+    n = 0
+    for i in range(x.size):
+        r, o = requant(x[i] * s[i], shift, width, signed, rnd, ovf)
+        if relu and r < 0:
+            r = 0
+        out[i] = r
+        n += o
+    return n
+
+
+@op("Mul")
+class Mul(Op):
+    onnx_ops = ("Mul",)
+    template = "mul"
+
+    def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
+        a, b = onnx_node.input[0], onnx_node.input[1]
+        ca, cb = ctx.const(a), ctx.const(b)
+        if ca is None and cb is None:
+            raise unsupported(ctx, onnx_node, "both inputs are activations; only Mul by a constant is supported")
+        if ca is not None and cb is not None:
+            raise unsupported(ctx, onnx_node, "both inputs are constants; constant folding should have removed this node")
+        act, const = (a, cb) if cb is not None else (b, ca)
+        shape = tuple(ctx.shape(act))
+        s = np.asarray(const, dtype=np.float64)
+        if s.ndim == len(shape) + 1:
+            if s.shape[0] != 1:
+                raise unsupported(ctx, onnx_node, f"the constant of shape {s.shape} varies along the batch axis")
+            s = s[0]
+        try:
+            ok = np.broadcast_shapes(s.shape, shape) == shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise unsupported(ctx, onnx_node, f"the constant of shape {s.shape} does not broadcast into the input {shape}")
+        per_channel = s.size > 1 and len(shape) >= 1 and s.ndim == len(shape) and s.shape[0] == shape[0] \
+            and s.size == shape[0]
+        return [Node(node_name(onnx_node), "Mul", [act], [onnx_node.output[0]], MulAttrs(per_channel),
+                     params={"scale": s})]
+
+    def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [tuple(in_shapes[0])]
+
+    def quantize_params(self, node: Node, types: LayerTypes) -> tuple[dict[str, np.ndarray], int]:
+        raw, n = param_type(types).quantize_counted(node.params["scale"])
+        return {"scale": raw}, n
+
+    def run_float(self, node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        y = np.asarray(inputs[0], dtype=np.float64) * node.params["scale"]
+        if node.activation == "relu":
+            y = np.maximum(y, 0.0)
+        return [y]
+
+    def run_fixed(self, node: Node, inputs: list[np.ndarray], qg: Any) -> tuple[list[np.ndarray], int]:
+        t_in, t_out = in_type(qg, node), result_type(qg, node)
+        t_s = param_type(qg.layer_types[node.name])
+        check_product_width(node, t_in, t_s)
+        x = np.ascontiguousarray(inputs[0], dtype=np.int64)
+        s = np.ascontiguousarray(np.broadcast_to(qg.qparams[node.name]["scale"], x.shape), dtype=np.int64)
+        out = np.empty(x.size, dtype=np.int64)
+        n = mul_kernel(x.reshape(-1), s.reshape(-1), t_in.frac + t_s.frac - t_out.frac, *t_out.codes,
+                       relu_flag(node), out)
+        return [out.reshape(x.shape)], int(n)
+
+    def cost(self, node: Node, qg: Any, hw: Any) -> Any:
+        """One multiply per output (on the element-wise path, not the MAC array)."""
+        t_s = param_type(qg.layer_types[node.name])
+        return element_cost(self, node, qg, hw, ops_per_output=1, weight_words=node.params["scale"].size,
+                            weight_bits=t_s.width)

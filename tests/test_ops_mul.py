@@ -1,0 +1,61 @@
+"""Mul by a constant: exact product and cast against a slow reference; float against onnxruntime."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fpga_sim.errors import FpgaSimError, UnsupportedModelError
+from fpga_sim.fixed import Fixed, product_type
+
+from .ops_support import cast_ref, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+
+
+def reference(x, s, t_in, t_s, t_out):
+    t_p = product_type(t_in, t_s)
+    s = np.broadcast_to(s, x.shape)
+    out, n = [], 0
+    for v, k in zip(x.reshape(-1).tolist(), s.reshape(-1).tolist()):
+        r, o = cast_ref(v * k, t_p, t_out)
+        out.append(r)
+        n += o
+    return np.array(out, dtype=np.int64).reshape(x.shape), n
+
+
+@pytest.mark.parametrize("kind", ["tensor", "channel", "general"])
+def test_mul_fixed_matches_reference(kind):
+    rng = np.random.default_rng(len(kind))
+    shape = {"tensor": (), "channel": (3, 1, 1), "general": (1, 4, 5)}[kind]
+    c = rng.normal(size=shape).astype(np.float32)
+    m = one_node_model("Mul", [("x", (1, 3, 4, 5))], consts={"c": c})
+    op, node, _ = lower(m)
+    assert node.attrs.per_channel == (kind == "channel")
+    for _ in range(4):
+        t_in, t_s, t_out = random_type(rng), random_type(rng, width=(4, 16), signed=True), random_type(rng)
+        qg = qgraph_for(op, node, [(3, 4, 5)], [t_in], t_out, weight=t_s)
+        x = random_raw(rng, t_in, (2, 3, 4, 5))
+        (y,), n = op.run_fixed(node, [x], qg)
+        ref, nref = reference(x, qg.qparams["n0"]["scale"], t_in, t_s, t_out)
+        np.testing.assert_array_equal(y, ref)
+        assert n == nref
+
+
+@pytest.mark.parametrize("opset", [7, 13, 14])
+def test_mul_float_matches_onnxruntime(opset):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    c = rng.normal(size=(3, 1)).astype(np.float32)
+    m = one_node_model("Mul", [("x", x.shape)], consts={"c": c}, input_names=["c", "x"], opset=opset)
+    op, node, _ = lower(m)
+    assert node.inputs == ["x"]
+    np.testing.assert_allclose(op.run_float(node, [x])[0], ort_run(m, {"x": x})[0], rtol=1e-6)
+
+
+def test_mul_errors():
+    with pytest.raises(UnsupportedModelError, match="n0.*Mul.*both inputs are activations"):
+        lower(one_node_model("Mul", [("a", (1, 3)), ("b", (1, 3))]))
+    with pytest.raises(UnsupportedModelError, match="does not broadcast into the input"):
+        lower(one_node_model("Mul", [("x", (1, 3, 1))], consts={"c": np.ones((3, 4), np.float32)}))
+    op, node, _ = lower(one_node_model("Mul", [("x", (1, 3))], consts={"c": np.float32(2)}))
+    qg = qgraph_for(op, node, [(3,)], [Fixed(48, 8)], Fixed(16, 6), weight=Fixed(24, 4))
+    with pytest.raises(FpgaSimError, match="72 bits"):
+        op.run_fixed(node, [np.zeros((1, 3), np.int64)], qg)
