@@ -220,3 +220,16 @@ def test_codegen_then_csim_passes_and_a_corrupted_expectation_fails(capsys, tiny
     code, out, err = run(capsys, "csim", prj)
     assert code == 1
     assert "check failed" in err and "1 of" in err and "Traceback" not in err
+
+
+def test_seed_analysis_json_and_plot(capsys, tmp_path):
+    from fpga_sim.seed_analysis import run_seed_analysis
+
+    plot = tmp_path / "sweep.png"
+    data = run_json(capsys, "seed-analysis", "--plot", plot)
+    assert data == json.loads(json.dumps(run_seed_analysis()))            # the library's result, whole
+    assert [(r["kernel"], r["cycles"], r["bound"]) for r in data["rows"]] == \
+        [("5x5", 405, "balanced"), ("9x9", 500, "compute"), ("1x1", 845, "bandwidth")]
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    code, out, _ = run(capsys, "seed-analysis")
+    assert code == 0 and "DRAM write bandwidth" in out and "kernel-size sweep" in out

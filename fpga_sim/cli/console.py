@@ -77,7 +77,7 @@ def fmt(value: Any) -> str:
             return "n/a"
         if value in (float("inf"), float("-inf")):
             return "∞" if value > 0 else "-∞"
-        return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
 
 

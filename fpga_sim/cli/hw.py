@@ -27,19 +27,47 @@ def cmd_parts(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_seed_analysis(args: argparse.Namespace, out: Output) -> int:
+    from rich.table import Table
+
+    from ..hardware import Hardware
     from ..seed_analysis import plot_seed_sweep, run_seed_analysis
 
+    hw = Hardware.from_toml(args.hw) if args.hw else Hardware.lecture()
     with out.step("the lecture's three layers and the kernel-size sweep"):
-        result = run_seed_analysis()
+        result = run_seed_analysis(hw)
     if args.plot:
         plot_seed_sweep(result, Path(args.plot))
     if out.json_mode:
         out.json(result)
         return 0
-    if hasattr(result, "print_tables"):
-        result.print_tables(out.console)
-    else:
-        out.console.print(result)
+    s = result["setup"]
+    cases = Table(title=f"{s['image']} image, {s['kernels']} kernels, {s['n_dsp']} DSPs, "
+                        f"{fmt(s['dram_write_words_per_cycle'])} DRAM write(s)/cycle, {s['dtype']}", title_justify="left")
+    for col in ("kernel", "outputs", "MACs/output", "cycles", "compute alone", "bound", "mult util", "write util",
+                "energy pJ", "float32 pJ", "memory share"):
+        cases.add_column(col, justify="left" if col in ("kernel", "bound") else "right")
+    for r in result["rows"]:
+        cases.add_row(r["kernel"], fmt(r["outputs"]), fmt(r["macs_per_output"]), fmt(r["cycles"]),
+                      fmt(r["compute_only_cycles"]), r["bound_text"], f"{100 * r['mult_utilisation']:.0f}%",
+                      f"{100 * r['write_utilisation']:.0f}%", fmt(r["energy_pj"]), fmt(r["energy_float32_pj"]),
+                      f"{100 * r['memory_energy_share']:.1f}%")
+    out.print(cases)
+    et = result["energy_table"]
+    energy = Table(title=f"energy table {et['name']} ({et['reference_bits']}-bit operands, pJ)", title_justify="left")
+    energy.add_column("operation")
+    energy.add_column("pJ", justify="right")
+    for row in et["rows"]:
+        energy.add_row(row["operation"], fmt(row["pj"]))
+    out.print(energy)
+    sweep = Table(title="kernel-size sweep", title_justify="left")
+    for col in ("kernel", "outputs", "cycles", "compute alone", "DRAM writes alone", "bound", "mult util"):
+        sweep.add_column(col, justify="left" if col in ("kernel", "bound") else "right")
+    for r in result["sweep"]:
+        sweep.add_row(r["kernel"], fmt(r["outputs"]), fmt(r["cycles"]), fmt(r["compute_only_cycles"]),
+                      fmt(r["write_only_cycles"]), r["bound_text"], f"{100 * r['mult_utilisation']:.0f}%")
+    out.print(sweep)
+    if result.get("turn_kernel"):
+        out.print(f"the layer stops being DRAM-write-bound at a {result['turn_kernel']}x{result['turn_kernel']} kernel")
     if args.plot:
         out.result(f"plot: {args.plot}")
     return 0
@@ -55,4 +83,5 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "DRAM write per cycle, run through the general engine: cycles, bound, "
                                    "utilisation and energy, plus a sweep of kernel sizes 1..13.")
     p.add_argument("--plot", metavar="PNG", help="write the cycles-vs-kernel-size plot here")
+    p.add_argument("--hw", metavar="FILE", help="hardware TOML instead of the lecture's (25 DSPs, 1 write/cycle)")
     p.set_defaults(run=cmd_seed_analysis)

@@ -91,7 +91,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
             return "n/a"
         if value == int(value) and abs(value) < 1e15:
             return f"{int(value):,}"
-        return f"{value:,.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
+        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
 
 
