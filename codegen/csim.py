@@ -47,8 +47,10 @@ def compile_csim(out_dir: str | os.PathLike, ap_types: str | os.PathLike | None 
     meta = load_project(root)
     project = meta["project"]
     exe = root / f"{project}_csim"
-    cmd = [cxx, *flags, f"-I{_ap_types(ap_types)}", f"-I{root / 'firmware'}", "-o", str(exe),
-           str(root / "tb" / f"{project}_tb.cpp"), str(root / "firmware" / f"{project}.cpp")]
+    # one translation unit: ap_fixed.h is parsed once (the Makefile builds the two files apart)
+    unity = root / "tb" / "csim_unity.cpp"
+    unity.write_text(f'#include "{project}_tb.cpp"\n#include "../firmware/{project}.cpp"\n')
+    cmd = [cxx, *flags, f"-I{_ap_types(ap_types)}", f"-I{root / 'firmware'}", "-o", str(exe), str(unity)]
     _compile(cmd, root, timings)
     return exe
 

@@ -11,23 +11,26 @@ import numpy as np
 
 from fpga_sim.graph import Node, QGraph
 
-from .layers import LayerSpec, builder, size, split_parallel
+from .layers import LayerSpec, builder, op_of, size, split_parallel
 
 
 def _weights(spec: LayerSpec, node: Node, qg: QGraph, n_out_channels: int) -> None:
-    lt = qg.layer_types[node.name]
+    from fpga_sim.ops.conv import layer_types_of
+
+    # the engine's own resolution of the types (accumulator defaults to the op's safe_accum)
+    _, t_w, t_b, t_acc, _ = layer_types_of(node, qg, op_of(node.op).safe_accum)
     q = qg.qparams[node.name]
-    spec.types["weight"] = lt.weight
-    spec.types["accum"] = lt.accum
-    spec.params.append(("weight", np.asarray(q["weight"]), lt.weight))
-    has_bias = "bias" in q and q["bias"] is not None
+    spec.types["weight"] = t_w
+    spec.types["accum"] = t_acc
+    spec.params.append(("weight", np.asarray(q["weight"]), t_w))
+    has_bias = q.get("bias") is not None
     spec.const("has_bias", bool(has_bias))
     if has_bias:
-        spec.types["bias"] = lt.bias
-        spec.params.append(("bias", np.asarray(q["bias"]).reshape(-1), lt.bias))
+        spec.types["bias"] = t_b
+        spec.params.append(("bias", np.asarray(q["bias"]).reshape(-1), t_b))
     else:  # never read (has_bias = false); keeps the kernel's signature uniform
-        spec.types["bias"] = lt.weight
-        spec.params.append(("bias", np.zeros(n_out_channels, dtype=np.int64), lt.weight))
+        spec.types["bias"] = t_w
+        spec.params.append(("bias", np.zeros(n_out_channels, dtype=np.int64), t_w))
     spec.const("activation", "fsim::ACT_RELU" if node.activation == "relu" else "fsim::ACT_NONE", "int")
 
 
@@ -42,12 +45,10 @@ def _parallel(spec: LayerSpec, k: int, n_mult: int, n_out: int) -> None:
 @builder("Conv")
 def conv(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     a = node.attrs
-    cin, h, w = qg.graph.shapes[node.inputs[0]][-3:] if len(qg.graph.shapes[node.inputs[0]]) == 3 else (
-        qg.graph.shapes[node.inputs[0]][0], 1, qg.graph.shapes[node.inputs[0]][1])
+    cin, h, w = qg.graph.shapes[node.inputs[0]]
     out_shape = qg.graph.shapes[node.outputs[0]]
-    cout, oh, ow = out_shape if len(out_shape) == 3 else (out_shape[0], 1, out_shape[1])
-    wt = qg.qparams[node.name]["weight"]
-    kh, kw = (wt.shape[2], wt.shape[3]) if wt.ndim == 4 else (1, wt.shape[2])
+    cout, oh, ow = out_shape
+    kh, kw = a.kernel_shape
     spec = LayerSpec("fsim_conv2d.h", summary=f"conv {kh}x{kw}, {cin} -> {cout} channels, groups {a.groups}")
     for name, v in (("in_c", cin), ("in_h", h), ("in_w", w), ("out_c", cout), ("out_h", oh), ("out_w", ow),
                     ("kh", kh), ("kw", kw), ("stride_h", a.strides[0]), ("stride_w", a.strides[1]),
@@ -61,9 +62,12 @@ def conv(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
 
 @builder("Dense")
 def dense(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
-    n_in = size(qg.graph.shapes[node.inputs[0]])
-    n_out = size(qg.graph.shapes[node.outputs[0]])
-    spec = LayerSpec("fsim_dense.h", summary=f"dense {n_in} -> {n_out}")
+    in_shape = qg.graph.shapes[node.inputs[0]]
+    n_in = int(in_shape[-1])
+    n_out = size(qg.graph.shapes[node.outputs[0]][-1:])
+    n_rows = size(in_shape[:-1])   # dense acts on the last axis of each row
+    spec = LayerSpec("fsim_dense.h", summary=f"dense {n_in} -> {n_out}" + (f" on {n_rows} rows" if n_rows > 1 else ""))
+    spec.const("n_rows", n_rows)
     spec.const("n_in", n_in)
     spec.const("n_out", n_out)
     _weights(spec, node, qg, n_out)

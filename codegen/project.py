@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fpga_sim.errors import ConfigError, UnsupportedModelError
+from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed
 from fpga_sim.graph import QGraph
 from .layers import op_of as get_op
@@ -21,7 +21,6 @@ from .names import Namer
 # Identifiers the generated code defines itself (kept away from model-derived names).
 RESERVED = {"in", "out", "i", "s", "raw", "fin", "fout", "argc", "argv", "n_samples", "in_path", "out_path"}
 LITERALS_PER_LINE = 8
-MAX_EXACT_BITS = 53   # a double holds every raw integer of up to 53 bits exactly
 
 
 def ctype(t: Fixed) -> str:
@@ -30,11 +29,21 @@ def ctype(t: Fixed) -> str:
     return f"{base}<{t.width},{t.int_bits},{t.rounding},{t.overflow}>"
 
 
-def literal(raw: int, t: Fixed) -> str:
-    """An exact C++ double literal for raw * 2^-frac (round-trips through repr)."""
-    v = float(np.ldexp(float(int(raw)), -t.frac))
-    text = repr(v)
-    return text if ("e" in text or "." in text or "inf" in text) else text + ".0"
+def storage(t: Fixed) -> str:
+    """The narrowest C integer type that holds every raw value of t (parameters are stored raw)."""
+    bits = t.width + (0 if t.signed else 1)
+    for n, name in ((8, "int8_t"), (16, "int16_t"), (32, "int32_t")):
+        if bits <= n:
+            return name
+    return "int64_t"
+
+
+def literal(raw: int, store: str) -> str:
+    """A C integer literal; the most negative int64 needs spelling as an expression."""
+    v = int(raw)
+    if store == "int64_t":
+        return "(-9223372036854775807LL - 1)" if v == -(1 << 63) else f"{v}LL"
+    return str(v)
 
 
 def split_host(qg: QGraph) -> tuple[list, list]:
@@ -103,18 +112,15 @@ def build_context(qg: QGraph, project: str, n_mult: dict[str, int], cycles: dict
         types = {kind: namer.name(node.name, prefix=f"layer{i}", suffix=kind + "_t") for kind in spec.types}
         p_names: dict[str, str] = {}
         for role, raw, t in spec.params:
-            if t.width > MAX_EXACT_BITS:
-                raise ConfigError(
-                    f"node {node.name!r} ({node.op}): parameter {role} has type {t}, wider than "
-                    f"{MAX_EXACT_BITS} bits, which cannot be written as exact literals; "
-                    f"weight/bias types of at most {MAX_EXACT_BITS} bits are accepted")
             var = namer.name(node.name, prefix=f"{role[0]}{i}")
             p_names[role] = var
             flat = np.asarray(raw, dtype=np.int64).reshape(-1)
-            lits = [literal(v, t) for v in flat]
+            store = storage(t)
+            lits = [literal(v, store) for v in flat]
             params.append({
                 "var": var, "file": f"{var}.h", "guard": f"FSIM_{project}_{var}_H_".upper(), "count": max(1, flat.size),
                 "type": types.get(role) or types[_type_role(role, spec)], "ctype": ctype(t), "frac": t.frac,
+                "storage": store,
                 "layer": fn,
                 "lines": [", ".join(lits[j:j + LITERALS_PER_LINE]) + ","
                           for j in range(0, len(lits), LITERALS_PER_LINE)] or ["0"],

@@ -37,8 +37,8 @@ struct leaky_config {
 };
 
 // ops/leaky_relu.py: x > 0 ? (out_t)x : (out_t)(x * alpha[i]) with an exact product.
-template <class CONFIG_T, class in_t, class a_t, class out_t>
-void leaky_relu(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const a_t alpha[CONFIG_T::n]) {
+template <class CONFIG_T, class in_t, class a_t, class out_t, class as_t>
+void leaky_relu(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const as_t alpha[CONFIG_T::n]) {
 #pragma HLS INLINE off
 ELEMENTS:
     for (unsigned i = 0; i < CONFIG_T::n; i++) {
@@ -48,7 +48,7 @@ ELEMENTS:
         if (x > 0) {
             y = out_t(x);
         } else {
-            y = out_t(x * alpha[i]);
+            y = out_t(x * param<a_t>(alpha[i]));
         }
         out[i] = apply_fused<CONFIG_T::activation, out_t>(y);
     }
@@ -62,9 +62,9 @@ struct lut_config {
 };
 
 // ops/lut.py: floor the input to a bin of the table and saturate to its range, then read.
-template <class CONFIG_T, class in_t, class table_t, class out_t>
+template <class CONFIG_T, class in_t, class table_t, class out_t, class ts_t>
 void lut_activation(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n],
-                    const table_t table[1u << CONFIG_T::table_bits]) {
+                    const ts_t table[1u << CONFIG_T::table_bits]) {
 #pragma HLS INLINE off
     typedef ap_fixed<CONFIG_T::table_bits, CONFIG_T::range_log2 + 1, AP_TRN, AP_SAT> index_t;
 ELEMENTS:
@@ -72,7 +72,7 @@ ELEMENTS:
 #pragma HLS PIPELINE II=1
         const index_t xi = in[i];
         const unsigned idx = unsigned(get_raw<true>(xi) + (1 << (CONFIG_T::table_bits - 1)));
-        out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(table[idx]));  // same bits
+        out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(param<table_t>(table[idx])));  // same bits
     }
 }
 

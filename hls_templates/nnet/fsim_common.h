@@ -47,6 +47,32 @@ inline long long get_raw(const T &v) {
     return (long long)u.to_uint64();
 }
 
+// Parameters (weights, biases, tables) are stored as the raw two's-complement integers of their
+// ap_fixed type: plain integer ROMs compile in no time with g++ (thousands of ap_fixed
+// constructors in a static initialiser take minutes) and cost nothing to reinterpret in
+// hardware.  param<T>(s) turns a stored value into T: a bit copy from an integer, identity
+// when the storage already is T.
+template <class T, class S>
+struct param_cast {
+    static T get(const S &s) {
+#pragma HLS INLINE
+        T v;
+        v.range(T::width - 1, 0) = (long long)s;
+        return v;
+    }
+};
+
+template <class T>
+struct param_cast<T, T> {
+    static T get(const T &s) { return s; }
+};
+
+template <class T, class S>
+inline T param(const S &s) {
+#pragma HLS INLINE
+    return param_cast<T, S>::get(s);
+}
+
 }  // namespace fsim
 
 #endif

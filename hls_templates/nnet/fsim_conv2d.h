@@ -30,11 +30,11 @@ struct conv2d_config {
     static const unsigned n_mult = 1;    // k_par * out_par
 };
 
-template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class out_t>
+template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class out_t, class ws_t, class bs_t>
 void conv2d(const in_t in[CONFIG_T::in_c * CONFIG_T::in_h * CONFIG_T::in_w],
             out_t out[CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w],
-            const w_t w[CONFIG_T::out_c * (CONFIG_T::in_c / CONFIG_T::groups) * CONFIG_T::kh * CONFIG_T::kw],
-            const b_t b[CONFIG_T::out_c]) {
+            const ws_t w[CONFIG_T::out_c * (CONFIG_T::in_c / CONFIG_T::groups) * CONFIG_T::kh * CONFIG_T::kw],
+            const bs_t b[CONFIG_T::out_c]) {
 #pragma HLS INLINE off
     const unsigned cin_g = CONFIG_T::in_c / CONFIG_T::groups;
     const unsigned cout_g = CONFIG_T::out_c / CONFIG_T::groups;
@@ -51,7 +51,7 @@ OUTPUTS:
         for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
 #pragma HLS UNROLL
             const unsigned co = ((o0 + p) / plane) % CONFIG_T::out_c;
-            acc[p] = CONFIG_T::has_bias ? acc_t(b[co]) : acc_t(0);
+            acc[p] = CONFIG_T::has_bias ? acc_t(param<b_t>(b[co])) : acc_t(0);
         }
     PRODUCTS:
         for (unsigned k0 = 0; k0 < n_k; k0 += CONFIG_T::k_par) {
@@ -77,7 +77,7 @@ OUTPUTS:
                     const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
                     if (iy < 0 || iy >= int(CONFIG_T::in_h) || ix < 0 || ix >= int(CONFIG_T::in_w)) continue;
                     const in_t x = in[((g * cin_g + ci) * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
-                    const acc_t prod = x * w[co * n_k + k];   // exact product, cast to acc_t
+                    const acc_t prod = x * param<w_t>(w[co * n_k + k]);   // exact product, cast to acc_t
                     acc[p] += prod;
                 }
             }

@@ -1,5 +1,5 @@
 // fpga-sim HLS kernel: fully connected layer y = W x + b, W of shape (n_out, n_in), on a MAC
-// array of CONFIG_T::n_mult multipliers.
+// array of CONFIG_T::n_mult multipliers; applied to each of n_rows rows (the last axis).
 //
 // K = n_in products per output.  As in the simulated machine: when K >= M one output at a time,
 // ceil(K/M) cycles each (k_par = M, out_par = 1); when K < M, floor(M/K) outputs side by side
@@ -12,49 +12,54 @@
 namespace fsim {
 
 struct dense_config {
-    static const unsigned n_in = 1, n_out = 1;
+    static const unsigned n_rows = 1, n_in = 1, n_out = 1;
     static const bool has_bias = true;
     static const int activation = ACT_NONE;
     static const unsigned k_par = 1, out_par = 1, n_mult = 1;
 };
 
-template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class out_t>
-void dense(const in_t in[CONFIG_T::n_in], out_t out[CONFIG_T::n_out],
-           const w_t w[CONFIG_T::n_out * CONFIG_T::n_in], const b_t b[CONFIG_T::n_out]) {
+template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class out_t, class ws_t, class bs_t>
+void dense(const in_t in_all[CONFIG_T::n_rows * CONFIG_T::n_in], out_t out_all[CONFIG_T::n_rows * CONFIG_T::n_out],
+           const ws_t w[CONFIG_T::n_out * CONFIG_T::n_in], const bs_t b[CONFIG_T::n_out]) {
 #pragma HLS INLINE off
 #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::n_mult
-OUTPUTS:
-    for (unsigned o0 = 0; o0 < CONFIG_T::n_out; o0 += CONFIG_T::out_par) {
-        acc_t acc[CONFIG_T::out_par];
+ROWS:
+    for (unsigned r = 0; r < CONFIG_T::n_rows; r++) {
+        const in_t *in = in_all + r * CONFIG_T::n_in;
+        out_t *out = out_all + r * CONFIG_T::n_out;
+    OUTPUTS:
+        for (unsigned o0 = 0; o0 < CONFIG_T::n_out; o0 += CONFIG_T::out_par) {
+            acc_t acc[CONFIG_T::out_par];
 #pragma HLS ARRAY_PARTITION variable=acc complete
-    INIT:
-        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
-#pragma HLS UNROLL
-            const unsigned o = (o0 + p < CONFIG_T::n_out) ? o0 + p : 0;
-            acc[p] = CONFIG_T::has_bias ? acc_t(b[o]) : acc_t(0);
-        }
-    PRODUCTS:
-        for (unsigned k0 = 0; k0 < CONFIG_T::n_in; k0 += CONFIG_T::k_par) {
-#pragma HLS PIPELINE II=1
-        PAR_OUT:
+        INIT:
             for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
 #pragma HLS UNROLL
-                if (o0 + p >= CONFIG_T::n_out) continue;
-            PAR_K:
-                for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
+                const unsigned o = (o0 + p < CONFIG_T::n_out) ? o0 + p : 0;
+                acc[p] = CONFIG_T::has_bias ? acc_t(param<b_t>(b[o])) : acc_t(0);
+            }
+        PRODUCTS:
+            for (unsigned k0 = 0; k0 < CONFIG_T::n_in; k0 += CONFIG_T::k_par) {
+#pragma HLS PIPELINE II=1
+            PAR_OUT:
+                for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
 #pragma HLS UNROLL
-                    const unsigned k = k0 + kk;
-                    if (k >= CONFIG_T::n_in) continue;
-                    const acc_t prod = in[k] * w[(o0 + p) * CONFIG_T::n_in + k];  // exact, cast to acc_t
-                    acc[p] += prod;
+                    if (o0 + p >= CONFIG_T::n_out) continue;
+                PAR_K:
+                    for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
+#pragma HLS UNROLL
+                        const unsigned k = k0 + kk;
+                        if (k >= CONFIG_T::n_in) continue;
+                        const acc_t prod = in[k] * param<w_t>(w[(o0 + p) * CONFIG_T::n_in + k]);  // exact, cast to acc_t
+                        acc[p] += prod;
+                    }
                 }
             }
-        }
-    RESULTS:
-        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
+        RESULTS:
+            for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
 #pragma HLS UNROLL
-            if (o0 + p < CONFIG_T::n_out) {
-                out[o0 + p] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc[p]));
+                if (o0 + p < CONFIG_T::n_out) {
+                    out[o0 + p] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc[p]));
+                }
             }
         }
     }

@@ -51,10 +51,10 @@ CHANNELS:
     }
 }
 
-template <class CONFIG_T, class in_t, class acc_t, class recip_t, class out_t>
+template <class CONFIG_T, class in_t, class acc_t, class recip_t, class out_t, class rs_t>
 void avgpool2d(const in_t in[CONFIG_T::c * CONFIG_T::in_h * CONFIG_T::in_w],
                out_t out[CONFIG_T::c * CONFIG_T::out_h * CONFIG_T::out_w],
-               const recip_t recip[CONFIG_T::kh * CONFIG_T::kw + 1]) {
+               const rs_t recip[CONFIG_T::kh * CONFIG_T::kw + 1]) {
 #pragma HLS INLINE off
 CHANNELS:
     for (unsigned c = 0; c < CONFIG_T::c; c++) {
@@ -81,7 +81,7 @@ CHANNELS:
                     }
                 }
                 out[(c * CONFIG_T::out_h + oy) * CONFIG_T::out_w + ox] =
-                    apply_fused<CONFIG_T::activation, out_t>(out_t(acc * recip[count]));
+                    apply_fused<CONFIG_T::activation, out_t>(out_t(acc * param<recip_t>(recip[count])));
             }
         }
     }
