@@ -35,30 +35,15 @@ _MIN_NORMAL = 2.2250738585072014e-308
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _round_up(q: np.int64, r_cmp: int, r_nonzero: bool, negative: bool, rnd: int) -> bool:
-    """Whether floor quotient q must be incremented.
+def _round_up(q, gt: bool, eq: bool, nz: bool, neg: bool, rnd: int) -> bool:
+    """Whether the floor quotient q must be incremented.
 
-    r_cmp compares the dropped remainder with half an LSB (-1 below, 0 equal, 1 above);
-    r_nonzero says whether anything non-zero was dropped; negative is the sign of the source.
+    gt / eq: the dropped remainder is above / exactly half an LSB; nz: it is non-zero; neg: the
+    source is negative.  Written without data-dependent branches so array loops stay fast.
     """
-    if rnd == TRN:
-        return False
-    if rnd == TRN_ZERO:
-        return negative and r_nonzero
-    if r_cmp > 0:
-        return True
-    if r_cmp < 0:
-        return False
-    # exact tie
-    if rnd == RND:
-        return True
-    if rnd == RND_ZERO:
-        return negative
-    if rnd == RND_MIN_INF:
-        return False
-    if rnd == RND_INF:
-        return not negative
-    return (q & 1) != 0  # RND_CONV: to even
+    tie = (rnd == RND) | ((rnd == RND_ZERO) & neg) | ((rnd == RND_INF) & (not neg)) | (
+        (rnd == RND_CONV) & ((q & 1) != 0))
+    return ((rnd >= RND) & (gt | (eq & tie))) | ((rnd == TRN_ZERO) & neg & nz)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -78,58 +63,41 @@ def _wrap(q: np.int64, width: int, signed: bool) -> np.int64:
     """q modulo 2**width, as a two's-complement (signed) or plain (unsigned) raw value."""
     if width >= 64:
         return q
-    mask = (np.int64(1) << width) - 1
-    low = q & mask
-    if signed and low >= (np.int64(1) << (width - 1)):
-        return low - (np.int64(1) << width)
+    low = q & ((np.int64(1) << width) - 1)
+    if signed:
+        return low - ((low & (np.int64(1) << (width - 1))) << 1)
     return low
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _saturate(positive: bool, width: int, signed: bool, ovf: int):
-    """Saturated raw value for a value beyond the range on the positive or negative side."""
+def _finish(q: np.int64, in_range: bool, positive: bool, width: int, signed: bool, ovf: int):
+    """Apply the overflow mode: q is the rounded value (exact when in_range, else correct
+    modulo 2**width), positive the sign of the true value.  Returns (raw, overflowed)."""
     lo, hi = _range(width, signed)
-    if ovf == SAT_ZERO:
-        return np.int64(0)
-    if positive:
-        return hi
-    if ovf == SAT_SYM and signed and width > 1:
-        return lo + 1
-    return lo
+    sym_mode = (ovf == SAT_SYM) & signed & (width > 1)
+    sat = hi if positive else (lo + 1 if sym_mode else lo)
+    sat = np.int64(0) if ovf == SAT_ZERO else sat
+    out = _wrap(q, width, signed) if ovf == WRAP else sat
+    sym = sym_mode & in_range & (q == lo)
+    res = q if in_range else out
+    res = lo + 1 if sym else res
+    return res, (not in_range) | sym
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _overflow(q: np.int64, width: int, signed: bool, ovf: int):
-    """Apply the overflow mode to an already rounded integer; returns (raw, overflowed)."""
-    lo, hi = _range(width, signed)
-    if lo <= q <= hi:
-        if ovf == SAT_SYM and signed and q == lo and width > 1:
-            return lo + 1, True
-        return q, False
-    if ovf == WRAP:
-        return _wrap(q, width, signed), True
-    return _saturate(q > 0, width, signed, ovf), True
-
-
-@njit(cache=True, nogil=True)
 def requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: int):
     """Requantise raw v: drop `shift` fractional bits (or append -shift zero bits), round,
     handle overflow.  shift = src_frac - dst_frac.  Returns (raw, overflowed).
     """
+    lo, hi = _range(width, signed)
     if shift <= 0:
-        if v == 0:
-            return np.int64(0), False
         k = -shift
-        lo, hi = _range(width, signed)
         if k < 63:
             # v << k within [lo, hi]  <=>  ceil(lo / 2**k) <= v <= floor(hi / 2**k)
-            if -((-lo) >> k) <= v <= (hi >> k):
-                return _overflow(v << k, width, signed, ovf)
-        if ovf == WRAP:
-            if k >= 64:
-                return np.int64(0), True
-            return _wrap(v << k, width, signed), True
-        return _saturate(v > 0, width, signed, ovf), True
+            fits = ((lo + (np.int64(1) << k) - 1) >> k <= v) & (v <= hi >> k)
+            return _finish(v << k, fits, v > 0, width, signed, ovf)
+        q = v << 63 if k == 63 else np.int64(0)  # correct modulo 2**64
+        return _finish(q, v == 0, v > 0, width, signed, ovf)
     s = shift
     if s > 62:
         # squash everything below the half-LSB into a sticky bit; rounding is unchanged
@@ -140,15 +108,13 @@ def requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: in
         else:
             vv = v >> k
             sticky = (vv << k) != v
-        v = vv | np.int64(1) if sticky else vv
+        v = vv | np.int64(sticky)
         s = 62
     q = v >> s
     r = v - (q << s)
     half = np.int64(1) << (s - 1)
-    r_cmp = 0 if r == half else (1 if r > half else -1)
-    if _round_up(q, r_cmp, r != 0, v < 0, rnd):
-        q += 1
-    return _overflow(q, width, signed, ovf)
+    q += _round_up(q, r > half, r == half, r != 0, v < 0, rnd)
+    return _finish(q, (lo <= q) & (q <= hi), q > 0, width, signed, ovf)
 
 
 @njit(cache=True, nogil=True)
@@ -177,6 +143,28 @@ def quantize_scalar(x: float, frac: int, width: int, signed: bool, rnd: int, ovf
     return requant(man, -(exp + frac), width, signed, rnd, ovf)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _quantize_fast(x: float, scale: float, width: int, signed: bool, rnd: int, ovf: int):
+    """quantize_scalar for 2**-1022 <= |x|, |x * 2**frac| < 2**52 (or x = 0): (raw, ovf, ok).
+
+    There y = x * scale is exact, and so are floor(y), q + 0.5 and the comparisons that decide
+    the rounding.  ok is False (and raw meaningless) for values that need the integer path
+    (huge, tiny, denormal, NaN); the array kernel redoes those with quantize_scalar, so the
+    main loop has no data-dependent branch.
+    """
+    y = x * scale
+    a = abs(y)
+    ok = ((a < 4503599627370496.0) & (a >= _MIN_NORMAL) & (abs(x) >= _MIN_NORMAL)) | (x == 0.0)
+    y = y if ok else 0.0
+    q = math.floor(y)
+    mid = q + 0.5
+    qi = np.int64(q)
+    qi += _round_up(qi, y > mid, y == mid, y != q, x < 0.0, rnd)
+    lo, hi = _range(width, signed)
+    raw, o = _finish(qi, (lo <= qi) & (qi <= hi), qi > 0, width, signed, ovf)
+    return raw, o & ok, ok
+
+
 @njit(cache=True, nogil=True)
 def requant_array(src, shift: int, width: int, signed: bool, rnd: int, ovf: int, out) -> int:
     """out[i] = requant(src[i]); returns the number of overflowed values (1-d arrays)."""
@@ -190,8 +178,23 @@ def requant_array(src, shift: int, width: int, signed: bool, rnd: int, ovf: int,
 @njit(cache=True, nogil=True)
 def quantize_array(x, frac: int, width: int, signed: bool, rnd: int, ovf: int, out) -> int:
     """out[i] = quantize_scalar(x[i]); returns the number of overflowed values (1-d arrays)."""
+    if not -1000 < frac < 1000:
+        n = 0
+        for i in range(x.size):
+            out[i], o = quantize_scalar(x[i], frac, width, signed, rnd, ovf)
+            n += o
+        return n
+    scale = 2.0 ** frac
     n = 0
+    all_ok = True
     for i in range(x.size):
-        out[i], o = quantize_scalar(x[i], frac, width, signed, rnd, ovf)
+        out[i], o, ok = _quantize_fast(x[i], scale, width, signed, rnd, ovf)
         n += o
+        all_ok &= ok
+    if not all_ok:
+        for i in range(x.size):
+            _, _, ok = _quantize_fast(x[i], scale, width, signed, rnd, ovf)
+            if not ok:
+                out[i], o = quantize_scalar(x[i], frac, width, signed, rnd, ovf)
+                n += o
     return n
