@@ -96,7 +96,10 @@ def test_parts_table_and_json(capsys):
 
 def _library_run(tiny: Path, x: np.ndarray, precision: str = "ap_fixed<16,6>"):
     """The same steps through the library, for the CLI to be compared with."""
-    from fpga_sim import Hardware, load_onnx, quantize, simulate
+    from fpga_sim.hardware import Hardware
+    from fpga_sim.onnx_import import load_onnx
+    from fpga_sim.quantize import quantize
+    from fpga_sim.simulate import simulate
 
     qg = quantize(load_onnx(str(tiny)), calibration=x, precision=precision)
     return qg, simulate(qg, x, hardware=Hardware())
@@ -126,7 +129,7 @@ def test_quiet_prints_nothing_on_success(capsys, tiny, x_npy):
 
 
 def test_compare_json_equals_the_library(capsys, tiny, x_npy, tmp_path):
-    from fpga_sim import compare
+    from fpga_sim.compare import compare
 
     labels = tmp_path / "y.npy"
     np.save(labels, np.array([0, 1, 2, 0, 1]))
@@ -146,8 +149,9 @@ def _bad(capsys, *argv) -> str:
     assert code == 2, (out, err)
     assert "Traceback" not in err and "Traceback" not in out
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-    text = " ".join(ln.strip() for ln in lines)
-    assert text.startswith("fpga-sim ") and "error:" in text
+    text = lines[-1]                         # progress ticks may come first; the error is one line, last
+    assert text.startswith("fpga-sim ") and ": error: " in text and text.endswith(".")
+    assert sum("error" in ln for ln in lines) == 1
     return text
 
 
