@@ -7,11 +7,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fixed_kernels as K
+from .errors import FpgaSimError
 from .fixed_kernels import OVERFLOW, ROUNDING
 
-_SPELLING = re.compile(
-    r"^\s*(ap_fixed|ap_ufixed|ap_int|ap_uint)\s*<\s*([^<>]*?)\s*>\s*$"
-)
+_SPELLING = re.compile(r"^\s*(ap_fixed|ap_ufixed|ap_int|ap_uint|fixed|ufixed|int|uint)\s*<([^<>]*)>\s*$")
+_ACCEPTED = ("accepted: ap_fixed<W,I>, ap_fixed<W,I,Q>, ap_fixed<W,I,Q,O>, ap_fixed<W,I,Q,O,0>, "
+             "ap_ufixed<...> likewise, ap_int<W>, ap_uint<W> (hls4ml's fixed<...>, ufixed<...>, "
+             "int<W>, uint<W> too), with W >= 1")
+MAX_INT_BITS = 4096  # |int_bits| bound: far beyond any real design, keeps shifts in range
+
+
+def _mode(name: str, table: tuple[str, ...], what: str, text: object) -> str:
+    """Canonical mode name; 'RND' is accepted for 'AP_RND' (hls4ml's spelling)."""
+    m = str(name).strip().upper()
+    if not m.startswith("AP_"):
+        m = "AP_" + m
+    if m not in table:
+        extra = " (AP_WRAP_SM is not supported)" if m == "AP_WRAP_SM" else ""
+        raise FpgaSimError(
+            f"unknown {what} mode {name!r} in {text!r}{extra}; accepted: {', '.join(table)}")
+    return m
 
 
 @dataclass(frozen=True)
@@ -19,8 +34,10 @@ class Fixed:
     """ap_fixed<width, int_bits, rounding, overflow> (or ap_ufixed when signed is False).
 
     width counts every bit including the sign; int_bits counts the integer bits including the
-    sign; the remaining width - int_bits bits are fractional.  Raw values are int64 integers
-    equal to value * 2**frac.
+    sign and may be negative or larger than width, as in ap_fixed; the remaining
+    width - int_bits bits are fractional.  Raw values are int64 integers equal to
+    value * 2**frac, so widths 1..64 (signed) and 1..63 (unsigned) are supported:
+    ap_ufixed<64,...> and anything wider does not fit an int64 and is rejected.
     """
 
     width: int
@@ -30,65 +47,61 @@ class Fixed:
     overflow: str = "AP_WRAP"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.width, (int, np.integer)) or isinstance(self.width, bool):
-            raise ValueError(f"Fixed width {self.width!r} must be an integer from 1 to 64")
-        if not isinstance(self.int_bits, (int, np.integer)) or isinstance(self.int_bits, bool):
-            raise ValueError(f"Fixed int_bits {self.int_bits!r} must be an integer")
-        max_width = 64 if self.signed else 63
-        if not 1 <= self.width <= max_width:
-            kind = "signed" if self.signed else "unsigned"
-            raise ValueError(
-                f"Fixed width {self.width} is not supported for {kind} types: raw values are "
-                f"held in int64, so widths 1..{max_width} are accepted"
-            )
-        if self.rounding not in ROUNDING:
-            raise ValueError(f"unknown rounding mode {self.rounding!r}; accepted: {', '.join(ROUNDING)}")
-        if self.overflow not in OVERFLOW:
-            raise ValueError(f"unknown overflow mode {self.overflow!r}; accepted: {', '.join(OVERFLOW)}")
+        me = f"Fixed({self.width!r}, {self.int_bits!r}, signed={self.signed!r})"
+        for field in ("width", "int_bits"):
+            v = getattr(self, field)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
+                raise FpgaSimError(f"{me}: {field} {v!r} must be an integer")
+        if not isinstance(self.signed, (bool, np.bool_)):
+            raise FpgaSimError(f"{me}: signed {self.signed!r} must be True or False")
         object.__setattr__(self, "width", int(self.width))
         object.__setattr__(self, "int_bits", int(self.int_bits))
+        object.__setattr__(self, "signed", bool(self.signed))
+        max_width = 64 if self.signed else 63
+        if not 1 <= self.width <= max_width:
+            kind = "ap_fixed" if self.signed else "ap_ufixed"
+            raise FpgaSimError(
+                f"{me}: width {self.width} is not supported for {kind}; raw values are held in "
+                f"int64, so widths 1..{max_width} are accepted"
+                + ("" if self.signed or self.width < 1 else " (ap_ufixed<64,...> does not fit int64)"))
+        if abs(self.int_bits) > MAX_INT_BITS:
+            raise FpgaSimError(f"{me}: int_bits {self.int_bits} is outside -{MAX_INT_BITS}..{MAX_INT_BITS}")
+        object.__setattr__(self, "rounding", _mode(self.rounding, ROUNDING, "rounding", me))
+        object.__setattr__(self, "overflow", _mode(self.overflow, OVERFLOW, "overflow", me))
 
     # ----------------------------------------------------------------- spelling
     @classmethod
-    def parse(cls, text: str) -> "Fixed":
+    def parse(cls, text: "str | Fixed") -> "Fixed":
         """Parse a C++ spelling: ap_fixed<W,I>, ap_fixed<W,I,Q,O>, ap_ufixed<...>, ap_int<W>, ap_uint<W>."""
         if isinstance(text, Fixed):
             return text
-        accepted = "accepted: ap_fixed<W,I>, ap_fixed<W,I,Q,O>, ap_ufixed<W,I[,Q,O]>, ap_int<W>, ap_uint<W>"
         m = _SPELLING.match(str(text))
         if not m:
-            raise ValueError(f"cannot parse fixed-point type {text!r}; {accepted}")
-        kind, args = m.group(1), [a.strip() for a in m.group(2).split(",")]
-        signed = kind in ("ap_fixed", "ap_int")
-        try:
-            if kind in ("ap_int", "ap_uint"):
-                if len(args) != 1:
-                    raise ValueError
-                width = int(args[0])
-                int_bits = width
-                rounding, overflow = "AP_TRN", "AP_WRAP"
-            else:
-                if len(args) not in (2, 3, 4, 5):
-                    raise ValueError
-                width, int_bits = int(args[0]), int(args[1])
-                rounding = args[2] if len(args) > 2 else "AP_TRN"
-                overflow = args[3] if len(args) > 3 else "AP_WRAP"
-                if len(args) == 5 and int(args[4]) != 0:
-                    raise ValueError(f"{text!r}: saturation bits N other than 0 are not supported")
-        except ValueError as e:
-            if str(e):
-                raise
-            raise ValueError(f"cannot parse fixed-point type {text!r}; {accepted}") from None
+            raise FpgaSimError(f"cannot parse fixed-point type {text!r}; {_ACCEPTED}")
+        kind, args = m.group(1).removeprefix("ap_"), [a.strip() for a in m.group(2).split(",")]
+        signed = kind in ("fixed", "int")
+        n_args = (1, 1) if kind in ("int", "uint") else (2, 5)
+        if not n_args[0] <= len(args) <= n_args[1] or not all(re.fullmatch(r"[+-]?\d+", a) for a in args[:2]):
+            raise FpgaSimError(f"cannot parse fixed-point type {text!r}; {_ACCEPTED}")
+        width = int(args[0])
+        int_bits = width if kind in ("int", "uint") else int(args[1])
+        if width < 1:
+            raise FpgaSimError(f"fixed-point type {text!r} has width {width}; {_ACCEPTED}")
+        if len(args) == 5 and args[4] != "0":
+            raise FpgaSimError(f"fixed-point type {text!r}: saturation bits N other than 0 are not supported")
+        rounding = _mode(args[2], ROUNDING, "rounding", text) if len(args) > 2 else "AP_TRN"
+        overflow = _mode(args[3], OVERFLOW, "overflow", text) if len(args) > 3 else "AP_WRAP"
         try:
             return cls(width, int_bits, signed, rounding, overflow)
-        except ValueError as e:
-            raise ValueError(f"invalid fixed-point type {text!r}: {e}") from None
+        except FpgaSimError as e:
+            raise FpgaSimError(f"fixed-point type {text!r} is not supported: {e}") from None
 
     def __str__(self) -> str:
-        base = "ap_fixed" if self.signed else "ap_ufixed"
-        if self.rounding == "AP_TRN" and self.overflow == "AP_WRAP":
-            return f"{base}<{self.width},{self.int_bits}>"
-        return f"{base}<{self.width},{self.int_bits},{self.rounding},{self.overflow}>"
+        """Canonical C++ spelling, trailing default modes left out: ap_fixed<8,3,AP_RND>."""
+        args = [str(self.width), str(self.int_bits), self.rounding, self.overflow]
+        while len(args) > 2 and args[-1] == ("AP_WRAP" if len(args) == 4 else "AP_TRN"):
+            args.pop()
+        return f"{'ap_fixed' if self.signed else 'ap_ufixed'}<{','.join(args)}>"
 
     # --------------------------------------------------------------- properties
     @property
@@ -98,22 +111,27 @@ class Fixed:
 
     @property
     def min_raw(self) -> int:
+        """Lowest raw value (two's complement for signed types)."""
         return -(1 << (self.width - 1)) if self.signed else 0
 
     @property
     def max_raw(self) -> int:
+        """Highest raw value."""
         return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
 
     @property
     def resolution(self) -> float:
+        """Value of one LSB, 2**-frac."""
         return float(np.ldexp(1.0, -self.frac))
 
     @property
     def min(self) -> float:
+        """Lowest representable value."""
         return float(np.ldexp(float(self.min_raw), -self.frac))
 
     @property
     def max(self) -> float:
+        """Highest representable value."""
         return float(np.ldexp(float(self.max_raw), -self.frac))
 
     @property
@@ -122,6 +140,7 @@ class Fixed:
         return self.width, self.signed, ROUNDING.index(self.rounding), OVERFLOW.index(self.overflow)
 
     def with_modes(self, rounding: str | None = None, overflow: str | None = None) -> "Fixed":
+        """The same width and integer bits with other rounding and/or overflow modes."""
         return Fixed(self.width, self.int_bits, self.signed, rounding or self.rounding, overflow or self.overflow)
 
     # --------------------------------------------------------------- conversion
@@ -140,6 +159,8 @@ class Fixed:
 
     def cast_counted(self, raw, src: "Fixed") -> tuple[np.ndarray, int]:
         """raw values of type src -> (raw values of this type, number that overflowed)."""
+        if not isinstance(src, Fixed):
+            raise FpgaSimError(f"cast into {self}: the source type must be a Fixed, got {src!r}")
         ra = np.asarray(raw, dtype=np.int64)
         flat = np.ascontiguousarray(ra).reshape(-1)
         out = np.empty(flat.shape, dtype=np.int64)
@@ -157,6 +178,12 @@ class Fixed:
 
 
 def product_type(a: Fixed, b: Fixed) -> Fixed:
-    """The exact (full-width) type of a*b, as ap_fixed's operator* returns it."""
+    """The exact (full-width) type of a*b, as ap_fixed's operator* returns it
+    (ap_fixed<Wa+Wb, Ia+Ib>, signed if either is; modes are the defaults)."""
     signed = a.signed or b.signed
-    return Fixed(a.width + b.width, a.int_bits + b.int_bits, signed)
+    width = a.width + b.width
+    if width > (64 if signed else 63):
+        raise FpgaSimError(
+            f"the product of {a} and {b} needs {width} bits, which does not fit int64 raw values; "
+            f"use narrower operands (at most {64 if signed else 63} bits together)")
+    return Fixed(width, a.int_bits + b.int_bits, signed)
