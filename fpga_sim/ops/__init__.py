@@ -18,6 +18,11 @@ OP_MODULES: tuple[str, ...] = (
     "add",
     "mul",
     "batchnorm",
+    "concat",
+    "reshape",
+    "pad",
+    "lrn",
+    "softmax",
 )
 
 

@@ -1,0 +1,70 @@
+"""Softmax, executed on the host, not the accelerator.
+
+Computed in float64 from the dequantised input (max-subtracted exp, normalised) and converted to
+the result type exactly as `result_t y = (double)v;` does (result_t's rounding and overflow); a
+C++ host must use double arithmetic and libm's exp.  Opsets < 13 flatten the axes from `axis`
+on (default 1) into one; opsets >= 13 normalise along the single axis `axis` (default -1).  The
+batch axis cannot be the softmax axis.  The report marks the layer "host".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..graph import Node
+from .base import Op, op
+from .common import element_cost, in_type, node_name, result_type, unsupported
+
+
+@dataclass(frozen=True)
+class SoftmaxAttrs:
+    """axis of the per-sample tensor; coerce2d: the opset < 13 rule (flatten axes >= axis)."""
+
+    axis: int = 0
+    coerce2d: bool = False
+
+
+def softmax(x: np.ndarray, attrs: SoftmaxAttrs) -> np.ndarray:
+    """Batched float64 softmax; per-sample axis attrs.axis (batched axis + 1)."""
+    x = np.asarray(x, dtype=np.float64)
+    ax = attrs.axis + 1
+    if attrs.coerce2d:
+        flat = x.reshape(x.shape[:ax] + (-1,))
+        return softmax(flat, SoftmaxAttrs(ax - 1, False)).reshape(x.shape)
+    e = np.exp(x - x.max(axis=ax, keepdims=True))
+    return e / e.sum(axis=ax, keepdims=True)
+
+
+@op("Softmax")
+class Softmax(Op):
+    onnx_ops = ("Softmax",)
+    template = "softmax"
+    on_accelerator = False
+
+    def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
+        shape = tuple(ctx.shape(onnx_node.input[0]))
+        rank = len(shape) + 1
+        legacy = ctx.opset < 13
+        axis = int(ctx.attrs(onnx_node).get("axis", 1 if legacy else -1))
+        axis = axis + rank if axis < 0 else axis
+        if not 1 <= axis < rank:
+            raise unsupported(ctx, onnx_node, f"axis {axis} is not supported for a rank-{rank} input; a per-sample axis (1..{rank - 1}) is")
+        return [Node(node_name(onnx_node), "Softmax", [onnx_node.input[0]], [onnx_node.output[0]],
+                     SoftmaxAttrs(axis - 1, legacy and axis < rank - 1))]
+
+    def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [tuple(in_shapes[0])]
+
+    def run_float(self, node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [softmax(inputs[0], node.attrs)]
+
+    def run_fixed(self, node: Node, inputs: list[np.ndarray], qg: Any) -> tuple[list[np.ndarray], int]:
+        x = in_type(qg, node).to_float(inputs[0])
+        raw, n = result_type(qg, node).quantize_counted(softmax(x, node.attrs))
+        return [raw], n
+
+    def cost(self, node: Node, qg: Any, hw: Any) -> Any:
+        """On the host: reported, not costed in cycles."""
+        return element_cost(self, node, qg, hw, ops_per_output=3)

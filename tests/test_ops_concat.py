@@ -1,0 +1,46 @@
+"""Concat along channels: per-input casts against a slow reference; float against onnxruntime."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fpga_sim.errors import UnsupportedModelError
+
+from .ops_support import cast_ref, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+
+
+def test_concat_fixed_casts_each_input():
+    rng = np.random.default_rng(0)
+    m = one_node_model("Concat", [("a", (1, 2, 3, 3)), ("b", (1, 4, 3, 3)), ("c", (1, 1, 3, 3))], attrs={"axis": 1})
+    op, node, _ = lower(m)
+    for _ in range(5):
+        types = [random_type(rng) for _ in range(3)]
+        t_out = random_type(rng)
+        qg = qgraph_for(op, node, [(2, 3, 3), (4, 3, 3), (1, 3, 3)], types, t_out)
+        xs = [random_raw(rng, t, (2, c, 3, 3)) for t, c in zip(types, (2, 4, 1))]
+        (y,), n = op.run_fixed(node, xs, qg)
+        assert y.shape == (2, 7, 3, 3)
+        parts, nref = [], 0
+        for x, t in zip(xs, types):
+            casts = [cast_ref(v, t, t_out) for v in x.reshape(-1).tolist()]
+            parts.append(np.array([r for r, _ in casts]).reshape(x.shape))
+            nref += sum(o for _, o in casts)
+        np.testing.assert_array_equal(y, np.concatenate(parts, axis=1))
+        assert n == nref
+
+
+@pytest.mark.parametrize("axis,opset", [(1, 4), (-2, 13), (1, 11)])
+def test_concat_float_matches_onnxruntime(axis, opset):
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 3, 4)).astype(np.float32), rng.normal(size=(2, 5, 4)).astype(np.float32)
+    m = one_node_model("Concat", [("a", a.shape), ("b", b.shape)], attrs={"axis": axis}, opset=opset)
+    op, node, _ = lower(m)
+    assert op.infer_shapes(node, [(3, 4), (5, 4)]) == [(8, 4)]
+    np.testing.assert_array_equal(op.run_float(node, [a, b])[0], ort_run(m, {"a": a, "b": b})[0])
+
+
+def test_concat_errors():
+    with pytest.raises(UnsupportedModelError, match="n0.*Concat.*axis 2 is not supported"):
+        lower(one_node_model("Concat", [("a", (1, 3, 4)), ("b", (1, 3, 4))], attrs={"axis": 2}))
+    with pytest.raises(UnsupportedModelError, match="constant input"):
+        lower(one_node_model("Concat", [("a", (1, 3))], consts={"c": np.ones((1, 3), np.float32)}, attrs={"axis": 1}))
