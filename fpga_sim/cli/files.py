@@ -19,6 +19,13 @@ def _replaceable(path: Path) -> bool:
                                                      or any((path / m).exists() for m in OWN_MARKERS)))
 
 
+def check_replaceable(path: str | Path) -> None:
+    """Fail early (before any work) when `path` exists and is not ours to replace."""
+    if not _replaceable(Path(path).resolve()):
+        raise FpgaSimError(f"output directory {str(path)!r} exists and is not an fpga-sim output; "
+                           "choose another --out or remove it")
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a fresh temporary directory beside `path`; on success it replaces `path`, on failure it
@@ -27,9 +34,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     An existing `path` is replaced only when it is empty or an earlier fpga-sim output.
     """
     final = Path(path).resolve()
-    if not _replaceable(final):
-        raise FpgaSimError(f"output directory {str(path)!r} exists and is not an fpga-sim output; "
-                           "choose another --out or remove it")
+    check_replaceable(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     umask = os.umask(0)

@@ -147,12 +147,13 @@ def run_csim(hls_dir: Path, x: np.ndarray, expected: dict[str, np.ndarray], qg: 
 # ------------------------------------------------------------------------------ the flow
 def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
     """Every step of the flow; returns the report record (the report is written by the caller's dir)."""
-    from .files import atomic_dir
+    from .files import atomic_dir, check_replaceable
 
     steps: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     precision = inputs.check_precision(args.precision)
     hw = inputs.load_hardware(args.hw, args.target)
+    check_replaceable(args.out)
     if args.config and not Path(args.config).is_file():
         raise inputs.FpgaSimError(f"--config file {args.config!r} does not exist")
 
@@ -253,7 +254,9 @@ def print_summary(record: dict[str, Any], out: Output) -> None:
 
 
 def cmd_flow(args: argparse.Namespace, out: Output) -> int:
+    start = time.perf_counter()
     record = run_flow(args, out)
+    record["wall_seconds"] = round(time.perf_counter() - start, 2)      # now including the report
     if out.json_mode:
         from ..report.build import json_safe
 
@@ -277,8 +280,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help=f"bundled model name (default {inputs.DEFAULT_MODEL!r}) or an ONNX file")
     inputs.add_model_options(p)
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default {DEFAULT_OUT})")
-    p.add_argument("--samples", type=int, metavar="N", help="evaluate on the first N test samples (default: all)")
-    p.add_argument("--csim-samples", type=int, default=CSIM_SAMPLES, metavar="N",
+    p.add_argument("--samples", type=inputs.positive_int, metavar="N",
+                   help="evaluate on the first N test samples (default: all)")
+    p.add_argument("--csim-samples", type=inputs.positive_int, default=CSIM_SAMPLES, metavar="N",
                    help=f"samples the C-simulation is checked on (default {CSIM_SAMPLES})")
     p.add_argument("--no-csim", action="store_true", help="generate the HLS project but do not build it with g++")
     p.set_defaults(run=cmd_flow)

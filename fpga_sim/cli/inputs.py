@@ -40,8 +40,11 @@ def resolve_model(spec: str | None, *, cache_dir: str | None = None, progress: b
         if not path.is_file():
             raise FpgaSimError(f"model file {spec!r} does not exist (give a path to an .onnx file or a bundled model name)")
         return ModelSource(name=path.stem, onnx_path=path)
-    import models  # torch: only when a bundled model is asked for
-
+    try:
+        import models  # torch: only when a bundled model is asked for
+    except ImportError as exc:
+        raise FpgaSimError(f"bundled model {spec!r} needs the models extra ({exc}); install it with "
+                           "pip install -e '.[models]', or pass a path to an .onnx file") from None
     trained = models.get_trained(name=spec, cache_dir=cache_dir, progress=progress)
     info = {k: v for k, v in vars(trained).items() if isinstance(v, (str, int, float, bool))} if hasattr(
         trained, "__dict__") else {}
@@ -122,10 +125,16 @@ def default_data(shape: tuple[int, ...], *, samples: int | None = None, calibrat
                  seed: int = 0) -> Dataset:
     """The digits split when the input takes digits images, else seeded uniform [0, 1) samples."""
     size = is_digits_shape(shape)
+    digits = None
     if size is not None:
-        from models.data import load_digits_split
+        try:
+            from models.data import load_digits_split
 
-        x_tr, _y_tr, x_te, y_te = load_digits_split(size=size)
+            digits = load_digits_split(size=size)
+        except ImportError:      # no scikit-learn/torch: fall through to seeded random inputs
+            digits = None
+    if digits is not None:
+        x_tr, _y_tr, x_te, y_te = digits
         x_tr, x_te = x_tr.reshape((-1, *shape)), x_te.reshape((-1, *shape))
         n = len(x_te) if samples is None else min(samples, len(x_te))
         return Dataset(f"digits {size}x{size} test split", x_tr[:calibration].astype(np.float64),
@@ -134,6 +143,17 @@ def default_data(shape: tuple[int, ...], *, samples: int | None = None, calibrat
     n = 64 if samples is None else samples
     return Dataset("seeded uniform [0, 1) inputs (no labels)", rng.random((calibration, *shape)),
                    rng.random((n, *shape)), None)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:

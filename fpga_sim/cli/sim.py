@@ -90,7 +90,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", metavar="X.npy", help="inputs: one sample or a batch (N, ...) of the model's input shape "
                                                     "(default: the digits test split, or seeded random inputs)")
     p.add_argument("--calibration", metavar="C.npy", help="calibration inputs for the quantiser (default: --input)")
-    p.add_argument("--samples", type=int, metavar="N", help="use only the first N inputs")
+    p.add_argument("--samples", type=inputs.positive_int, metavar="N", help="use only the first N inputs")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
