@@ -168,3 +168,24 @@ def qgraph_for(op, node, in_shapes: list[tuple[int, ...]], in_types: list[Fixed]
     raw, n = op.quantize_params(node, lt) if node.params else ({}, 0)
     tt = dict(zip(node.inputs, in_types)) | {node.outputs[0]: result}
     return QGraph(g, tt, {node.name: lt}, {node.name: raw}, {node.name: n})
+
+
+def lecture_cost(op, node, qg):
+    """The layer's cost on the lecture's machine (25 lanes, 1 DRAM write per cycle, data in SRAM)."""
+    from fpga_sim.hardware import Hardware
+
+    return op.cost(node, qg, Hardware.lecture())
+
+
+def check_element_cost(op, node, qg, ops_per_output: int):
+    """A non-MAC layer: no MACs, adds = outputs x ops, at least one cycle per DRAM write word,
+    and ceil(ops / 25) cycles per output when the lanes are the bottleneck."""
+    rep = lecture_cost(op, node, qg)
+    outputs = int(np.prod(qg.graph.shapes[node.outputs[0]]))
+    assert rep.on_accelerator and rep.outputs == outputs and rep.macs == 0
+    assert rep.adds == outputs * ops_per_output
+    per_output = -(-ops_per_output // 25)
+    assert rep.cycles >= max(outputs, outputs * per_output if ops_per_output > 25 else 0)
+    assert rep.cycles <= outputs * per_output + outputs + 2
+    assert rep.dram_writes == outputs and rep.energy_pj["dram_write"] > 0
+    return rep

@@ -90,3 +90,11 @@ def test_add_errors():
         lower(one_node_model("Add", [("a", (1, 3, 4))], consts={"c": np.ones((2, 3, 4), np.float32)}))
     with pytest.raises(UnsupportedModelError, match="at most one constant"):
         lower(one_node_model("Sum", [("a", (1, 3))], consts={"c": np.ones(3, np.float32), "d": np.ones(3, np.float32)}))
+
+
+def test_cost_is_one_add_per_extra_term():
+    from .ops_support import check_element_cost
+    t = Fixed(8, 3)
+    op, node, _ = lower(one_node_model("Sum", [("a", (1, 6)), ("b", (1, 6)), ("c", (1, 6))]))
+    rep = check_element_cost(op, node, qgraph_for(op, node, [(6,)] * 3, [t] * 3, t), 2)
+    assert rep.bound == "bandwidth"

@@ -122,3 +122,13 @@ def test_wide_type_global_pool_fits_int64_products():
     assert reciprocal_type(node, qg.layer_types["n0"]).width == 64 - acc.width
     (y,), n = op.run_fixed(node, [t.quantize(x)], qg)
     np.testing.assert_allclose(t.to_float(y), op.run_float(node, [x])[0], atol=3 * 2.0 ** -16)  # input + output truncation
+
+
+def test_cost_adds_the_window_and_one_multiply():
+    from .ops_support import check_element_cost
+    t = Fixed(8, 3)
+    op, node, _ = lower(one_node_model("AveragePool", [("x", (1, 2, 6, 6))], attrs=dict(kernel_shape=[2, 2], strides=[2, 2])))
+    check_element_cost(op, node, qgraph_for(op, node, [(2, 6, 6)], [t], t, weight=Fixed(16, 6)), 5)
+    op, node, _ = lower(one_node_model("GlobalAveragePool", [("x", (1, 4, 7, 7))]))
+    rep = check_element_cost(op, node, qgraph_for(op, node, [(4, 7, 7)], [t], t, weight=Fixed(16, 6)), 50)
+    assert rep.cycles == 4 * 2 and rep.bound == "compute"

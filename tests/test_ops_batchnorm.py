@@ -74,3 +74,11 @@ def test_batchnorm_errors():
         lower(one_node_model("BatchNormalization", [("x", (1, 3, 4))], consts=bn_consts(rng, 3), attrs={"training_mode": 1}, opset=15))
     with pytest.raises(UnsupportedModelError, match="must all be constants"):
         lower(one_node_model("BatchNormalization", [("x", (1, 3, 4)), ("g", (3,)), ("b", (3,)), ("m", (3,)), ("v", (3,))]))
+
+
+def test_cost_is_a_multiply_and_an_add_per_output():
+    from .ops_support import check_element_cost
+    rng = np.random.default_rng(3)
+    op, node, _ = lower(one_node_model("BatchNormalization", [("x", (1, 3, 2, 2))], consts=bn_consts(rng, 3)))
+    t = Fixed(8, 3)
+    check_element_cost(op, node, qgraph_for(op, node, [(3, 2, 2)], [t], t, weight=t, bias=t), 2)

@@ -44,3 +44,12 @@ def test_concat_errors():
         lower(one_node_model("Concat", [("a", (1, 3, 4)), ("b", (1, 3, 4))], attrs={"axis": 2}))
     with pytest.raises(UnsupportedModelError, match="constant input"):
         lower(one_node_model("Concat", [("a", (1, 3))], consts={"c": np.ones((1, 3), np.float32)}, attrs={"axis": 1}))
+
+
+def test_cost_is_a_copy_per_output():
+    from fpga_sim.fixed import Fixed
+    from .ops_support import check_element_cost
+    op, node, _ = lower(one_node_model("Concat", [("a", (1, 2, 3)), ("b", (1, 1, 3))], attrs={"axis": 1}))
+    t = Fixed(8, 3)
+    rep = check_element_cost(op, node, qgraph_for(op, node, [(2, 3), (1, 3)], [t, t], t), 1)
+    assert rep.cycles >= 9

@@ -158,6 +158,25 @@ def test_unsigned_input_and_fast_path_float64():
     check(node, qg, x)
 
 
+def test_gemm_plan_picks_an_exact_float_format():
+    assert conv_mod.gemm_plan(127, 128 * 576) == (np.float32, 0)
+    assert conv_mod.gemm_plan(1 << 14, 9216) == (np.float32, 8)          # two float32 limbs
+    assert conv_mod.gemm_plan(1 << 15, 576 << 15) == (np.float64, 0)
+    assert conv_mod.gemm_plan(1 << 30, 1 << 30) is None
+
+
+@pytest.mark.parametrize("tin,tw", [("ap_fixed<16,6>", "ap_fixed<8,2>"), ("ap_fixed<16,6>", "ap_fixed<16,2>"),
+                                    ("ap_ufixed<16,6>", "ap_fixed<8,2>")])
+def test_limb_and_float64_gemm_paths(tin, tw, spy):
+    rng = np.random.default_rng(11)
+    node, qg, x = make(rng, c=8, h=7, w=7, cout=4, k=3, pads=(1, 1, 1, 1), tin=tin, tw=tw,
+                       res="ap_fixed<18,8,AP_RND_ZERO,AP_SAT>", scale=2.0)
+    t = qg.tensor_types["x"]
+    x = t.quantize(rng.uniform(t.min, t.max, x.shape))      # full-range inputs: large bounds
+    check(node, qg, x)
+    assert spy["im2col"] == 1
+
+
 def test_safe_accum_never_overflows_at_the_type_extremes():
     rng = np.random.default_rng(1)
     node, qg, _ = make(rng, c=3, h=5, w=5, cout=2, k=3, res="ap_fixed<40,30>", bias=False, relu=False)

@@ -93,3 +93,11 @@ def test_errors():
     qg = qgraph_for(op, node, [(5,)], [Fixed(40, 10)], Fixed(16, 6), weight=Fixed(32, 2))
     with pytest.raises(FpgaSimError, match="72 bits"):
         op.run_fixed(node, [np.zeros((1, 5), np.int64)], qg)
+
+
+def test_cost_counts_the_slope_as_parameters():
+    from .ops_support import check_element_cost
+    op, node, _ = lower(one_node_model("PRelu", [("x", (1, 3, 4))], consts={"s": np.ones((3, 1), np.float32)}))
+    t = Fixed(8, 3)
+    rep = check_element_cost(op, node, qgraph_for(op, node, [(3, 4)], [t], t, weight=t), 2)
+    assert rep.sram_reads == 12 * 2

@@ -61,3 +61,11 @@ def test_lrn_without_size_is_refused():
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     with pytest.raises(UnsupportedModelError, match="n0.*LRN.*size"):
         lower(m)
+
+
+def test_cost_reports_the_host():
+    from .ops_support import lecture_cost
+    op, node, _ = lower(one_node_model("LRN", [("x", (1, 4, 2, 2))], attrs={"size": 3}))
+    t = Fixed(8, 3)
+    rep = lecture_cost(op, node, qgraph_for(op, node, [(4, 2, 2)], [t], t))
+    assert not rep.on_accelerator and rep.bound == "host" and rep.cycles == 0 and rep.outputs == 16

@@ -74,3 +74,10 @@ def test_wide_type_close_to_onnxruntime(op_type):
 def test_bad_table_size_is_refused():
     with pytest.raises(FpgaSimError, match="table_bits 40"):
         LutAttrs(40, 3)
+
+
+def test_cost_is_one_lookup_per_output():
+    from .ops_support import check_element_cost
+    op, node, _ = lower(one_node_model("Sigmoid", [("x", (1, 2, 5))]))
+    t = Fixed(16, 6)
+    check_element_cost(op, node, qgraph_for(op, node, [(2, 5)], [t], t), 1)

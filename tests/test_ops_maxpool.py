@@ -105,3 +105,14 @@ def _no_kernel():
     g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
                           [helper.make_tensor_value_info("y0", TensorProto.FLOAT, None)])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_cost_is_one_compare_per_window_element():
+    from .ops_support import check_element_cost
+    t = Fixed(8, 3)
+    op, node, _ = lower(one_node_model("MaxPool", [("x", (1, 2, 8, 8))], attrs=dict(kernel_shape=[3, 3], strides=[2, 2])))
+    rep = check_element_cost(op, node, qgraph_for(op, node, [(2, 8, 8)], [t], t), 9)
+    assert rep.bound == "bandwidth"          # 9 compares < 25 lanes: the DRAM write port limits
+    op, node, _ = lower(one_node_model("GlobalMaxPool", [("x", (1, 2, 8, 8))]))
+    rep = check_element_cost(op, node, qgraph_for(op, node, [(2, 8, 8)], [t], t), 64)
+    assert rep.cycles == 2 * 3 and rep.bound == "compute"   # ceil(64 / 25) cycles per output

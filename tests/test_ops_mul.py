@@ -59,3 +59,10 @@ def test_mul_errors():
     qg = qgraph_for(op, node, [(3,)], [Fixed(48, 8)], Fixed(16, 6), weight=Fixed(24, 4))
     with pytest.raises(FpgaSimError, match="72 bits"):
         op.run_fixed(node, [np.zeros((1, 3), np.int64)], qg)
+
+
+def test_cost_is_one_multiply_per_output():
+    from .ops_support import check_element_cost
+    t = Fixed(8, 3)
+    op, node, _ = lower(one_node_model("Mul", [("x", (1, 3, 2))], consts={"c": np.ones((3, 1), np.float32)}))
+    check_element_cost(op, node, qgraph_for(op, node, [(3, 2)], [t], t, weight=t), 1)

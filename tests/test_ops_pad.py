@@ -62,3 +62,10 @@ def test_pad_errors():
         lower(_model(13, [0, 0, -1, 0, 0, 0, 0, 0]))
     with pytest.raises(UnsupportedModelError, match="pads input must be a constant"):
         lower(one_node_model("Pad", [("x", (1, 3)), ("p", (4,))], opset=13))
+
+
+def test_cost_is_a_write_per_output():
+    from .ops_support import check_element_cost
+    op, node, _ = lower(_model(13, [0, 0, 1, 1, 0, 0, 1, 1], shape=(1, 2, 3, 3)))
+    t = Fixed(8, 3)
+    check_element_cost(op, node, qgraph_for(op, node, [(2, 3, 3)], [t], t), 1)

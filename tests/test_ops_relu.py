@@ -96,3 +96,12 @@ def test_clip_with_computed_bound_is_refused():
     m = one_node_model("Clip", [("x", (1, 4))], consts={"lo": np.float32(2), "hi": np.float32(1)}, opset=13)
     with pytest.raises(UnsupportedModelError, match="min 2.0 is greater than max 1.0"):
         lower(m)
+
+
+def test_cost_is_one_compare_per_bound():
+    from .ops_support import check_element_cost
+    t = Fixed(8, 3)
+    for lo_hi, ops in (((0.0, None), 1), ((-1.0, 1.0), 2)):
+        m = one_node_model("Clip", [("x", (1, 3, 4, 4))], attrs={"min": lo_hi[0], "max": lo_hi[1]} if lo_hi[1] else {"min": 0.0}, opset=9)
+        op, node, _ = lower(m)
+        check_element_cost(op, node, qgraph_for(op, node, [(3, 4, 4)], [t], t), ops)

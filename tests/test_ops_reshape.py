@@ -73,3 +73,12 @@ def test_layout_refusals(op_type, shape, attrs, target, match):
 def test_computed_shape_is_refused():
     with pytest.raises(UnsupportedModelError, match="not a constant"):
         lower(one_node_model("Reshape", [("x", (1, 3, 4)), ("s", (2,))]))
+
+
+def test_cost_is_free_unless_the_type_changes():
+    from .ops_support import check_element_cost, lecture_cost
+    op, node, _ = lower(one_node_model("Flatten", [("x", (1, 2, 3))]))
+    t = Fixed(8, 3)
+    rep = lecture_cost(op, node, qgraph_for(op, node, [(2, 3)], [t], t))
+    assert rep.cycles == 0 and rep.dram_writes == 0 and rep.outputs == 6 and rep.bound == "layout"
+    check_element_cost(op, node, qgraph_for(op, node, [(2, 3)], [t], Fixed(6, 3)), 1)

@@ -39,3 +39,11 @@ def test_softmax_fixed_is_host_float_quantised():
 def test_softmax_over_batch_is_refused():
     with pytest.raises(UnsupportedModelError, match="n0.*Softmax.*axis 0"):
         lower(one_node_model("Softmax", [("x", (1, 10))], attrs={"axis": 0}, opset=13))
+
+
+def test_cost_reports_the_host():
+    from .ops_support import lecture_cost
+    op, node, _ = lower(one_node_model("Softmax", [("x", (1, 10))]))
+    t = Fixed(8, 3)
+    rep = lecture_cost(op, node, qgraph_for(op, node, [(10,)], [t], t))
+    assert not rep.on_accelerator and rep.bound == "host" and rep.cycles == 0 and rep.outputs == 10
