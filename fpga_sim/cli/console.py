@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -55,13 +56,17 @@ class Output:
         if self.quiet:
             yield
         else:
-            with self.err.status(description + " ..."):
+            with self.err.status(escape(description) + " ..."):
                 yield
         seconds = time.perf_counter() - start
         if timings is not None:
             timings.append({"name": description, "seconds": round(seconds, 3)})
+        self.done(description, seconds)
+
+    def done(self, description: str, seconds: float) -> None:
+        """The tick line a finished step leaves behind."""
         if not self.quiet:
-            self.err.print(f"[green]✓[/green] {description} [dim]({seconds:.1f} s)[/dim]")
+            self.err.print(f"[green]✓[/green] {escape(description)} [dim]({seconds:.1f} s)[/dim]", highlight=False)
 
 
 def fmt(value: Any) -> str:
@@ -93,7 +98,7 @@ def layer_table(layers: list[dict[str, Any]], title: str = "per layer (one infer
     for layer in layers:
         energy = float(sum(layer.get("energy_pj", {}).values()))
         on_acc = layer.get("on_accelerator", True)
-        table.add_row(layer["name"], layer["op"], fmt(layer.get("macs", 0)), fmt(layer.get("cycles", 0)),
+        table.add_row(escape(layer["name"]), layer["op"], fmt(layer.get("macs", 0)), fmt(layer.get("cycles", 0)),
                       fmt(layer.get("stall_cycles", 0)), layer.get("bound", "") if on_acc else "host",
                       f"{100 * layer.get('mult_utilisation', 0.0):.0f}%", fmt(layer.get("dram_reads", 0)),
                       fmt(layer.get("dram_writes", 0)), fmt(energy / 1e3), fmt(layer.get("overflows", 0)))
@@ -111,5 +116,5 @@ def kv_table(rows: dict[str, Any], title: str | None = None) -> Table:
     table.add_column("", style="bold")
     table.add_column("", justify="right")
     for key, value in rows.items():
-        table.add_row(key, fmt(value))
+        table.add_row(escape(key), escape(fmt(value)))
     return table

@@ -39,11 +39,13 @@ def simulate_batch(qg: Any, x: np.ndarray, hw: Any, out: Output, label: str = "s
 
     chunks = [x[i:i + SIM_CHUNK] for i in range(0, len(x), SIM_CHUNK)] or [x]
     results = []
+    start = time.perf_counter()
     with out.progress() as prog:
         task = prog.add_task(label, total=len(x))
         for chunk in chunks:
             results.append(simulate(qg, chunk, hardware=hw, trace=trace))
             prog.advance(task, len(chunk))
+    out.done(label, time.perf_counter() - start)
     first = results[0]
     if len(results) > 1:
         for name in ("outputs", "outputs_raw", "tensors", "tensors_raw"):
@@ -162,7 +164,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
         with out.step(f"model {spec}", steps):
             model = inputs.resolve_model(spec)
     else:  # training prints its own progress bar, so no spinner around it
-        out.print(f"[bold]model[/bold] {spec}: training or reusing the cached checkpoint")
+        out.print(f"model {spec}: training or reusing the cached checkpoint", markup=False)
         start = time.perf_counter()
         model = inputs.resolve_model(spec, cache_dir=args.cache_dir, progress=not out.quiet)
         steps.append({"name": f"train or load {spec} and export ONNX", "seconds": round(time.perf_counter() - start, 3)})

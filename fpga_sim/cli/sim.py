@@ -63,6 +63,7 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
 
         out.json(json_safe({"model": str(model.onnx_path), "precision": args.precision, **rec}))
         return 0
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{model.name}: fixed point ({args.precision}) vs float, {rec['samples']} samples of "
@@ -70,7 +71,7 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
     for col, just in (("layer", "left"), ("tensor", "left"), ("SQNR dB", "right"), ("max abs error", "right")):
         table.add_column(col, justify=just)
     for row in rec["layers"]:
-        table.add_row(row["name"], row["tensor"], "exact" if row["exact"] else fmt(row["sqnr_db"]),
+        table.add_row(escape(row["name"]), escape(row["tensor"]), "exact" if row["exact"] else fmt(row["sqnr_db"]),
                       fmt(row["max_abs_error"]))
     out.print(table)
     summary = {"top-1 agreement": _pct(rec["agreement"])}
