@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..errors import CheckFailed
+from ..errors import CheckFailed, FpgaSimError
 from . import inputs
 from .console import Output, fmt, kv_table, layer_table
 
@@ -202,17 +202,23 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
     final_out = Path(args.out).resolve()
     with atomic_dir(final_out) as tmp:
         hls_tmp = tmp / "hls"
-        with out.step(f"generate HLS C++ for {hw.part}", steps):
-            import codegen
+        try:
+            with out.step(f"generate HLS C++ for {hw.part}", steps):
+                import codegen
 
-            codegen.write_hls(qg, hls_tmp, hardware=hw, target=hw.part, sim=sim)
-            from .hls import CHECK_SAMPLES, _save_check
+                codegen.write_hls(qg, hls_tmp, hardware=hw, target=hw.part, sim=sim)
+                from .hls import CHECK_SAMPLES, _save_check
 
-            _save_check(hls_tmp, data.x, sim, CHECK_SAMPLES)
-        record["hls_project"] = str(final_out / "hls")
-        if args.no_csim:
+                _save_check(hls_tmp, data.x, sim, CHECK_SAMPLES)
+        except FpgaSimError as exc:   # e.g. an op without an HLS template: the simulation is still worth a report
+            record["hls_error"] = str(exc)
+        else:
+            record["hls_project"] = str(final_out / "hls")
+        if args.no_csim or record.get("hls_error"):
+            reason = ("C-simulation skipped (--no-csim)." if args.no_csim
+                      else f"No HLS project: {record['hls_error']}")
             record["csim"] = {"status": "skipped", "samples": 0, "values": 0, "mismatches": 0,
-                              "reason": "C-simulation skipped (--no-csim).", "seconds": None}
+                              "reason": reason, "seconds": None}
         else:
             n = min(args.csim_samples, len(data.x))
             expected = {t: v[:n] for t, v in sim.outputs_raw.items()}
@@ -266,6 +272,8 @@ def cmd_flow(args: argparse.Namespace, out: Output) -> int:
     else:
         print_summary(record, out)
         out.result(f"report: {record['report']}")
+    if record.get("hls_error"):
+        raise FpgaSimError(f"{record['hls_error'].rstrip('.')}; the report without the HLS project is {record['report']}")
     csim = record.get("csim") or {}
     if csim.get("status") == "fail":
         raise CheckFailed(f"the g++ C-simulation differs from the engine on {csim['mismatches']} of "
