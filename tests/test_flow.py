@@ -90,16 +90,35 @@ def test_a_failing_step_leaves_the_previous_output_intact(tiny, tmp_path, monkey
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.json").write_text('{"previous": true}')
+    import fpga_sim.report
+
+    def disk_full(record, out_dir):
+        (out_dir / "report.html").write_text("<html>half")
+        raise OSError(28, "No space left on device", str(out_dir / "report.html"))
+
+    monkeypatch.setattr(fpga_sim.report, "write_report", disk_full)
+    code = main(["flow", "--model", str(tiny), "--out", str(out), "--samples", "4", "--no-csim", "--quiet"])
+    assert code == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]          # no temp or backup dirs
+    assert sorted(p.name for p in out.iterdir()) == ["report.json"]
+    assert json.loads((out / "report.json").read_text()) == {"previous": True}
+
+
+def test_a_model_codegen_cannot_take_still_gets_a_report(tiny, tmp_path, monkeypatch, capsys):
     import codegen
 
-    from fpga_sim.errors import ConfigError
+    from fpga_sim.errors import UnsupportedModelError
 
-    def broken(*args, **kwargs):
-        raise ConfigError("template exploded half way")
+    def no_template(*args, **kwargs):
+        raise UnsupportedModelError("node 'fc' (Dense) has no HLS template")
 
-    monkeypatch.setattr(codegen, "write_hls", broken)
+    monkeypatch.setattr(codegen, "write_hls", no_template)
+    out = tmp_path / "out"
     code = main(["flow", "--model", str(tiny), "--out", str(out), "--samples", "4", "--quiet"])
-    assert code == 2
-    assert "template exploded half way" in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    assert json.loads((out / "report.json").read_text()) == {"previous": True}
+    err = capsys.readouterr().err
+    assert code == 2 and "has no HLS template" in err and str(out / "report.html") in err
+    rec = json.loads((out / "report.json").read_text())
+    assert rec["hls_project"] is None and rec["csim"]["status"] == "skipped"
+    assert "No HLS project was generated" in (out / "report.html").read_text()
+    assert not (out / "hls").exists()
