@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..results import dumps
+from ..report.jsonsafe import json_safe
 
 
 class Output:
@@ -41,7 +42,7 @@ class Output:
 
     def json(self, obj: Any) -> None:
         if self.json_mode:
-            sys.stdout.write(dumps(obj) + "\n")
+            sys.stdout.write(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
             sys.stdout.flush()
 
     def progress(self, transient: bool = True) -> Progress:

@@ -266,9 +266,7 @@ def cmd_flow(args: argparse.Namespace, out: Output) -> int:
     record = run_flow(args, out)
     record["wall_seconds"] = round(time.perf_counter() - start, 2)      # now including the report
     if out.json_mode:
-        from ..report.build import json_safe
-
-        out.json(json_safe(record))
+        out.json(record)
     else:
         print_summary(record, out)
         out.result(f"report: {record['report']}")

@@ -59,9 +59,7 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
         cmp = flow.compare_model(model.onnx_path, graph, qg, data, sim)
     rec = flow.comparison_record(cmp, data.name, len(data.x))
     if out.json_mode:
-        from ..report.build import json_safe
-
-        out.json(json_safe({"model": str(model.onnx_path), "precision": args.precision, **rec}))
+        out.json({"model": str(model.onnx_path), "precision": args.precision, **rec})
         return 0
     from rich.markup import escape
     from rich.table import Table

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from ..results import to_jsonable
 from . import plots
+from .jsonsafe import json_safe
 
 FIGURES = {
     "roofline": "roofline.png",
@@ -63,17 +64,6 @@ def summarise(record: dict[str, Any]) -> dict[str, Any]:
         "memory_to_arithmetic": memory_pj / arith_pj if arith_pj else None,
         "bounds": bounds,
     }
-
-
-def json_safe(obj: Any) -> Any:
-    """Strict JSON: infinities and NaNs (an exact layer's SQNR is +inf) become null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [json_safe(v) for v in obj]
-    return obj
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
