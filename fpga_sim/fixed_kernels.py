@@ -84,11 +84,20 @@ def _finish(q: np.int64, in_range: bool, positive: bool, width: int, signed: boo
     return res, (not in_range) | sym
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: int):
     """Requantise raw v: drop `shift` fractional bits (or append -shift zero bits), round,
     handle overflow.  shift = src_frac - dst_frac.  Returns (raw, overflowed).
+
+    Call it from other Numba kernels.  (Numba's cache does not notice when this changes: after
+    editing this module, clear the __pycache__ of modules whose cached kernels call it.)
     """
+    return _requant(v, shift, width, signed, rnd, ovf)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: int):
+    """requant's body, inlined into this module's array loops."""
     lo, hi = _range(width, signed)
     if shift <= 0:
         k = -shift
@@ -97,7 +106,8 @@ def requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: in
             fits = ((lo + (np.int64(1) << k) - 1) >> k <= v) & (v <= hi >> k)
             return _finish(v << k, fits, v > 0, width, signed, ovf)
         q = v << 63 if k == 63 else np.int64(0)  # correct modulo 2**64
-        return _finish(q, v == 0, v > 0, width, signed, ovf)
+        fits = (v == 0) | ((k == 63) & (v == -1) & (lo == q))  # -2**63 in a signed 64-bit type
+        return _finish(q, fits, v > 0, width, signed, ovf)
     s = shift
     if s > 62:
         # squash everything below the half-LSB into a sticky bit; rounding is unchanged
@@ -128,7 +138,7 @@ def quantize_scalar(x: float, frac: int, width: int, signed: bool, rnd: int, ovf
         return np.int64(0), False
     if not math.isfinite(x):
         v = np.int64(-1) if math.copysign(1.0, x) < 0 else np.int64(1)
-        return requant(v, _HUGE_SHIFT, width, signed, rnd, ovf)
+        return _requant(v, _HUGE_SHIFT, width, signed, rnd, ovf)
     a = abs(x)
     if a < _MIN_NORMAL:
         # ap_fixed decodes a denormal with the hidden bit set and exponent -1023
@@ -140,7 +150,7 @@ def quantize_scalar(x: float, frac: int, width: int, signed: bool, rnd: int, ovf
         exp = e - 53
     if x < 0:
         man = -man
-    return requant(man, -(exp + frac), width, signed, rnd, ovf)
+    return _requant(man, -(exp + frac), width, signed, rnd, ovf)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -170,7 +180,7 @@ def requant_array(src, shift: int, width: int, signed: bool, rnd: int, ovf: int,
     """out[i] = requant(src[i]); returns the number of overflowed values (1-d arrays)."""
     n = 0
     for i in range(src.size):
-        out[i], o = requant(src[i], shift, width, signed, rnd, ovf)
+        out[i], o = _requant(src[i], shift, width, signed, rnd, ovf)
         n += o
     return n
 
