@@ -61,8 +61,12 @@ def check_product_width(node: "Node", a: Fixed, b: Fixed) -> None:
 
 
 def cast(raw: np.ndarray, src: Fixed, dst: Fixed) -> tuple[np.ndarray, int]:
-    """Requantise raw values (vectorised); no work when the types share frac and range."""
-    if src == dst or (src.frac == dst.frac and dst.min_raw <= src.min_raw and src.max_raw <= dst.max_raw):
+    """Requantise raw values (vectorised); no work when the types share frac and range.
+
+    AP_SAT_SYM targets always go through the kernel: converting into them maps the asymmetric
+    minimum to -max, as ap_fixed.h does (a plain copy between identical types does not)."""
+    sym = dst.overflow == "AP_SAT_SYM" and dst.signed
+    if src == dst or (src.frac == dst.frac and dst.min_raw <= src.min_raw and src.max_raw <= dst.max_raw and not sym):
         return np.asarray(raw, dtype=np.int64), 0
     return dst.cast_counted(raw, src)
 
