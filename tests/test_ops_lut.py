@@ -81,3 +81,21 @@ def test_cost_is_one_lookup_per_output():
     op, node, _ = lower(one_node_model("Sigmoid", [("x", (1, 2, 5))]))
     t = Fixed(16, 6)
     check_element_cost(op, node, qgraph_for(op, node, [(2, 5)], [t], t), 1)
+
+
+def test_index_equals_the_documented_ap_fixed_cast():
+    """The docstring's C++ index type ap_fixed<n, r+1, AP_TRN, AP_SAT> (a cast that test_apfixed_gxx
+    checks against ap_fixed.h) picks the same entry as the kernel's shift-and-clamp."""
+    rng = np.random.default_rng(11)
+    op, node, _ = lower(one_node_model("Tanh", [("x", (1, 64))]))
+    for bits, r in ((10, 2), (6, 3), (12, 0), (4, 5)):
+        node.attrs = LutAttrs(bits, r)
+        t_out = Fixed(24, 4)
+        for _ in range(4):
+            t_in = random_type(rng, width=(3, 24), int_bits=(-3, 12))
+            qg = qgraph_for(op, node, [(64,)], [t_in], t_out)
+            qg.qparams["n0"]["table"] = np.arange(node.attrs.entries, dtype=np.int64)  # entry = its index
+            x = random_raw(rng, t_in, (4, 64))
+            (idx,), _ = op.run_fixed(node, [x], qg)
+            expect = node.attrs.index_type.cast(x, t_in) + node.attrs.entries // 2
+            np.testing.assert_array_equal(idx, expect)
