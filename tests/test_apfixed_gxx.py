@@ -50,7 +50,7 @@ def conversion_values(rng: np.random.Generator, t: Fixed, n: int) -> np.ndarray:
     span = t.max - t.min + lsb
     lo_raw, hi_raw = t.min_raw - 8, t.max_raw + 8
     k = rng.integers(lo_raw, hi_raw + 1, size=n).astype(np.float64)
-    pos = rng.integers(-3, 4, size=n)  # rounding position relative to t's LSB
+XX
     ties = np.ldexp(np.ldexp(k, 1 + np.maximum(pos, 0)) + 1.0, -(f + 1 + np.maximum(pos, 0)))
     parts = [
         np.array(SPECIALS),
@@ -97,7 +97,7 @@ def build_cases(rng: np.random.Generator):
         words.append(r.view(np.uint64))
         checks.append(("cast", (s, d), r))
     for i in range(N_PROD_TRIPLES):
-        a, b, acc = random_type(rng), random_type(rng), random_type(rng, 2 * i + i // 28)
+        a, b, acc = random_type(rng), random_type(rng), random_type(rng, 2 * i)
         if not (a.signed or b.signed) and a.width + b.width > 63:
             a = Fixed(a.width, a.int_bits, True, a.rounding, a.overflow)  # product must fit int64
         group = int(rng.integers(1, 17))
