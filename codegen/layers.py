@@ -81,3 +81,4 @@ def size(shape: tuple[int, ...]) -> int:
 from . import layers_mac as _mac  # noqa: E402,F401
 from . import layers_elementwise as _elementwise  # noqa: E402,F401
 from . import layers_pool as _pool  # noqa: E402,F401
+from . import layers_arith as _arith  # noqa: E402,F401
