@@ -50,8 +50,8 @@ def conversion_values(rng: np.random.Generator, t: Fixed, n: int) -> np.ndarray:
     span = t.max - t.min + lsb
     lo_raw, hi_raw = t.min_raw - 8, t.max_raw + 8
     k = rng.integers(lo_raw, hi_raw + 1, size=n).astype(np.float64)
-XX
-    ties = np.ldexp(np.ldexp(k, 1 + np.maximum(pos, 0)) + 1.0, -(f + 1 + np.maximum(pos, 0)))
+    below = rng.integers(0, 4, size=n)  # ties at half an LSB and at 1..3 bits further down
+    ties = np.ldexp(np.ldexp(k, 1 + below) + 1.0, -(f + 1 + below))
     parts = [
         np.array(SPECIALS),
         np.array([t.min, t.max, t.min - lsb / 2, t.max + lsb / 2, t.min - lsb, t.max + lsb,
