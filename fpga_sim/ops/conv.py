@@ -96,10 +96,14 @@ def conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, 
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, cols):
-    """cols[(c,i,j), n*ho*wo + oh*wo + ow] = x[n, ch0+c, ih, iw] (0 in the padding)."""
+def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols):
+    """cols[(c,i,j), n*ho*wo + oh*wo + ow] = x[n, ch0+c, ih, iw] (0 in the padding).  With
+    limb_bits > 0, x is split into two limbs: the low limb (x & (2**limb_bits - 1)) fills
+    columns [0, L) and the high limb (x >> limb_bits) columns [L, 2L), L = n*ho*wo."""
     n_b, _, h, wdt = x.shape
     hw = ho * wo
+    big = n_b * hw
+    mask = (np.int64(1) << limb_bits) - 1
     for r in prange(cg * kh * kw):
         c = r // (kh * kw)
         i = (r // kw) % kh
@@ -109,30 +113,37 @@ def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, cols):
             for oh in range(ho):
                 ih = oh * sh - pt + i * dh
                 row = base + oh * wo
-                if ih < 0 or ih >= h:
-                    for ow in range(wo):
-                        cols[r, row + ow] = 0
-                    continue
+                inside = 0 <= ih < h
                 for ow in range(wo):
                     iw = ow * sw - pl + j * dw
-                    cols[r, row + ow] = x[n, ch0 + c, ih, iw] if 0 <= iw < wdt else 0
+                    v = x[n, ch0 + c, ih, iw] if inside and 0 <= iw < wdt else np.int64(0)
+                    if limb_bits > 0:
+                        cols[r, row + ow] = v & mask
+                        cols[r, big + row + ow] = v >> limb_bits
+                    else:
+                        cols[r, row + ow] = v
     return 0
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def gemm_epilogue(acc, s_left, bias, oc0, hw, fshift, rw, rsg, rr, ro, relu, out):
-    """out[n, oc0+oc, p] = ReLU?(cast(int(acc[oc, n*hw+p]) << s_left + bias[oc0+oc])); the
-    GEMM result is an exact integer here.  Returns the overflow count of the final cast."""
+def gemm_epilogue(acc, s_left, limb_bits, bias, oc0, hw, fshift, rw, rsg, rr, ro, relu, out):
+    """out[n, oc0+oc, p] = ReLU?(cast((int(acc[oc, col]) [+ int(acc[oc, L+col]) << limb_bits])
+    << s_left + bias[oc0+oc])), col = n*hw+p: the GEMM results are exact integers here.
+    Returns the overflow count of the final cast."""
     coutg, ncols = acc.shape
-    n_b = ncols // hw
+    big = ncols // 2 if limb_bits > 0 else ncols
+    n_b = big // hw
     counts = np.zeros(coutg, np.int64)
     for oc in prange(coutg):
         b = bias[oc0 + oc]
         cnt = 0
         for n in range(n_b):
             for p in range(hw):
-                v = (np.int64(acc[oc, n * hw + p]) << s_left) + b
-                y, f = requant(v, fshift, rw, rsg, rr, ro)
+                col = n * hw + p
+                v = np.int64(acc[oc, col])
+                if limb_bits > 0:
+                    v += np.int64(acc[oc, big + col]) << limb_bits
+                y, f = requant((v << s_left) + b, fshift, rw, rsg, rr, ro)
                 cnt += f
                 if relu and y < 0:
                     y = 0
@@ -171,6 +182,23 @@ def mac_safe_accum(k: int, tin: Fixed, weight: Fixed) -> Fixed:
     return Fixed(width, width - p.frac, p.signed)
 
 
+def gemm_plan(xmax: int, wsum_max: int) -> tuple[type, int] | None:
+    """(float dtype, limb bits) under which BLAS computes sum_k x*w exactly, or None.
+
+    Every partial sum of a dot product is bounded by max|x| * sum|w|; float32 is exact below
+    2**24, float64 below 2**53.  When float32 alone is too narrow, x is split into two limbs
+    (x = hi * 2**b + lo, 0 <= lo < 2**b) whose GEMMs are float32-exact: two float32 GEMMs
+    move the same bytes as one float64 GEMM and run faster on BLAS."""
+    if xmax * wsum_max < F32_EXACT:
+        return np.float32, 0
+    b = (max(xmax, 1).bit_length() + 1) // 2
+    if max((1 << b) - 1, (xmax >> b) + 1) * wsum_max < F32_EXACT:
+        return np.float32, b
+    if xmax * wsum_max < F64_EXACT:
+        return np.float64, 0
+    return None
+
+
 def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: tuple,
                   attrs: ConvAttrs, out_hw: tuple[int, int]) -> tuple[np.ndarray, int]:
     """Bit-accurate conv of raw x (N,C,H,W) with raw w (Cout,Cg,kh,kw): (raw out, overflows)."""
@@ -197,7 +225,6 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
     (sh, sw), (pt, pl, _, _), (dh, dw), groups = attrs.strides, attrs.pads, attrs.dilations, attrs.groups
     xmax = int(np.abs(x).max()) if x.size else 0
     wsum = np.abs(w).reshape(cout, -1).sum(axis=1)
-    raw_bound = xmax * int(wsum.max()) if cout else 0
     exact = pshift <= 0
     if exact:
         s = -pshift
@@ -207,15 +234,18 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
             x.min(initial=0) >= 0 and w.min(initial=0) >= 0 and bias.min(initial=0) >= 0 and max(bound) <= acc.max_raw)
     coutg = cout // groups
     k = cg * kh * kw
-    if exact and raw_bound < F64_EXACT and k >= 16 and coutg >= 4:
-        dtype = np.float32 if raw_bound < F32_EXACT else np.float64
-        cols = np.empty((k, n_b * ho * wo), dtype)
+    plan = gemm_plan(xmax, int(wsum.max()) if cout else 0) if exact and k >= 16 and coutg >= 4 else None
+    if plan is not None:
+        dtype, limb_bits = plan
+        ncols = n_b * ho * wo * (2 if limb_bits else 1)
+        cols = np.empty((k, ncols), dtype)
         out3 = out.reshape(n_b, cout, ho * wo)
         wf = w.reshape(cout, k).astype(dtype)
         for g in range(groups):
-            im2col(x, g * cg, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, cols)
+            im2col(x, g * cg, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols)
             accf = wf[g * coutg:(g + 1) * coutg] @ cols
-            overflows += int(gemm_epilogue(accf, -pshift, bias, g * coutg, ho * wo, fshift, rw, rsg, rr, ro, relu, out3))
+            overflows += int(gemm_epilogue(accf, -pshift, limb_bits, bias, g * coutg, ho * wo, fshift,
+                                           rw, rsg, rr, ro, relu, out3))
         return out, overflows
     overflows += int(conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, asg, ar, ao,
                                  exact, fshift, rw, rsg, rr, ro, relu, out))
