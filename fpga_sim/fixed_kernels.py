@@ -16,6 +16,8 @@ applies to the rounded integer.  ap_fixed details reproduced here:
   sign bit (ap_fixed decodes its exponent as 1024 and only warns); infinities saturate, or wrap
   to 0.  Denormals are decoded as ap_fixed does (hidden bit set, exponent -1023); this changes
   nothing unless the type has more than ~1000 fractional bits.  -0.0 is 0.
+`requant(v, ...)` takes v as the exact source value, so callers keep their sums inside int64
+(e.g. accumulators of at most 62 bits leave room for adding one more accumulator-typed value).
 """
 from __future__ import annotations
 

@@ -165,6 +165,7 @@ def _describe(kind, spec, data, i: int) -> str:
 
 
 @pytest.mark.gxx
+@pytest.mark.slow
 def test_fixed_matches_ap_fixed_h_bit_for_bit(tmp_path):
     t0 = time.perf_counter()
     rng = np.random.default_rng(SEED)
