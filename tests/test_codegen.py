@@ -1,0 +1,242 @@
+"""codegen: the generated HLS C++, compiled with g++ against Xilinx's ap_fixed.h, computes exactly
+what fpga_sim.simulate computes, on every output value of a batch.
+
+All projects of the module are built into one g++ binary (`codegen.csim_batch`): ap_fixed.h is
+parsed once, which keeps the module to a single compile.  Models are built here with
+onnx.helper and random weights so the test does not depend on the model zoo.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import codegen
+import fpga_sim
+from fpga_sim.errors import CheckFailed, ConfigError
+from fpga_sim.hardware import Hardware
+from tests.helpers_onnx import make_model, rng_weights
+
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+
+PRECISIONS = ("ap_fixed<16,6>", "ap_fixed<8,3,AP_RND,AP_SAT>")
+BATCH = 6
+
+
+def _mlp():
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1, name="fc1"),
+             helper.make_node("Relu", ["h"], ["hr"], name="relu1"),
+             helper.make_node("Gemm", ["hr", "w2", "b2"], ["logits"], transB=1, name="fc2"),
+             helper.make_node("Softmax", ["logits"], ["y"], axis=1, name="softmax")]
+    inits = {"w1": rng_weights(1, 24, 64), "b1": rng_weights(2, 24, scale=0.1),
+             "w2": rng_weights(3, 10, 24), "b2": rng_weights(4, 10, scale=0.1)}
+    return make_model(nodes, {"x": [1, 64]}, {"y": None}, inits, name="mlp"), (64,)
+
+
+def _lenet():
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2], name="pool1"),
+             helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], name="conv2"),
+             helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+             helper.make_node("Flatten", ["r2"], ["f"], axis=1, name="flatten"),
+             helper.make_node("Gemm", ["f", "w3", "b3"], ["h"], transB=1, name="fc1"),
+             helper.make_node("Relu", ["h"], ["hr"], name="relu3"),
+             helper.make_node("Gemm", ["hr", "w4", "b4"], ["y"], transB=1, name="fc2")]
+    inits = {"w1": rng_weights(1, 6, 1, 3, 3), "b1": rng_weights(2, 6, scale=0.1),
+             "w2": rng_weights(3, 12, 6, 3, 3), "b2": rng_weights(4, 12, scale=0.1),
+             "w3": rng_weights(5, 24, 48), "b3": rng_weights(6, 24, scale=0.1),
+             "w4": rng_weights(7, 10, 24), "b4": rng_weights(8, 10, scale=0.1)}
+    return make_model(nodes, {"x": [1, 1, 8, 8]}, {"y": None}, inits, name="lenet"), (1, 8, 8)
+
+
+def _squeezenet():
+    nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], pads=[1, 1, 1, 1], name="conv0"),
+             helper.make_node("Relu", ["c0"], ["r0"]),
+             helper.make_node("MaxPool", ["r0"], ["p0"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["p0", "ws", "bs"], ["s"], name="fire_squeeze"),
+             helper.make_node("Relu", ["s"], ["sr"]),
+             helper.make_node("Conv", ["sr", "we1", "be1"], ["e1"], name="fire_expand1x1"),
+             helper.make_node("Relu", ["e1"], ["e1r"]),
+             helper.make_node("Conv", ["sr", "we3", "be3"], ["e3"], pads=[1, 1, 1, 1], name="fire_expand3x3"),
+             helper.make_node("Relu", ["e3"], ["e3r"]),
+             helper.make_node("Concat", ["e1r", "e3r"], ["cat"], axis=1, name="fire_concat"),
+             helper.make_node("Conv", ["cat", "wc", "bc"], ["cls"], name="classifier"),
+             helper.make_node("GlobalAveragePool", ["cls"], ["gap"]),
+             helper.make_node("Flatten", ["gap"], ["y"], axis=1)]
+    inits = {"w0": rng_weights(1, 8, 1, 3, 3), "b0": rng_weights(2, 8, scale=0.1),
+             "ws": rng_weights(3, 4, 8, 1, 1), "bs": rng_weights(4, 4, scale=0.1),
+             "we1": rng_weights(5, 8, 4, 1, 1), "be1": rng_weights(6, 8, scale=0.1),
+             "we3": rng_weights(7, 8, 4, 3, 3), "be3": rng_weights(8, 8, scale=0.1),
+             "wc": rng_weights(9, 10, 16, 1, 1), "bc": rng_weights(10, 10, scale=0.1)}
+    return make_model(nodes, {"x": [1, 1, 8, 8]}, {"y": None}, inits, name="squeezenet"), (1, 8, 8)
+
+
+def _residual():
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
+             helper.make_node("Add", ["c2", "r1"], ["s"], name="residual_add"),
+             helper.make_node("Relu", ["s"], ["sr"]),
+             helper.make_node("AveragePool", ["sr"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Flatten", ["ap"], ["f"], axis=1),
+             helper.make_node("Gemm", ["f", "w3", "b3"], ["y"], transB=1, name="fc")]
+    inits = {"w1": rng_weights(1, 4, 1, 3, 3), "b1": rng_weights(2, 4, scale=0.1),
+             "w2": rng_weights(3, 4, 4, 3, 3), "b2": rng_weights(4, 4, scale=0.1),
+             "w3": rng_weights(5, 10, 64), "b3": rng_weights(6, 10, scale=0.1)}
+    return make_model(nodes, {"x": [1, 1, 8, 8]}, {"y": None}, inits, name="residual"), (1, 8, 8)
+
+
+# Names a C++ file cannot hold raw: spaces, quotes, comment terminators, keywords, a
+# preprocessor line, non-ASCII, and names that collide once sanitised.
+HOSTILE = {"x": "in put \"x\"", "c1": "int", "r1": "*/ r1 /*", "c2": "r1 */", "s": "s\\\"um",
+           "bn": "class", "lk": "#define main", "pd": "pad-ded", "sg": "pad ded", "y": "y = 1; //"}
+
+
+def _hostile():
+    h = HOSTILE
+    nodes = [helper.make_node("Conv", [h["x"], "w1", "b1"], [h["c1"]], pads=[1, 1, 1, 1], name="conv \"1\" */"),
+             helper.make_node("Relu", [h["c1"]], [h["r1"]], name="return"),
+             helper.make_node("Conv", [h["r1"], "w2", "b2"], [h["c2"]], pads=[1, 1, 1, 1], name="conv 1"),
+             helper.make_node("Add", [h["c2"], h["r1"]], [h["s"]], name="conv_1"),
+             helper.make_node("BatchNormalization", [h["s"], "g", "be", "mu", "var"], [h["bn"]], name="namespace"),
+             helper.make_node("LeakyRelu", [h["bn"]], [h["lk"]], alpha=0.1, name="Ünïcode"),
+             helper.make_node("Pad", [h["lk"], "pads"], [h["pd"]], name="//"),
+             helper.make_node("Sigmoid", [h["pd"]], [h["sg"]], name="while"),
+             helper.make_node("Tanh", [h["sg"]], [h["y"]], name="\n#include <evil>\n")]
+    inits = {"w1": rng_weights(1, 4, 1, 3, 3), "b1": rng_weights(2, 4, scale=0.1),
+             "w2": rng_weights(3, 4, 4, 3, 3), "b2": rng_weights(4, 4, scale=0.1),
+             "g": 1 + rng_weights(5, 4, scale=0.2), "be": rng_weights(6, 4, scale=0.1),
+             "mu": rng_weights(7, 4, scale=0.1), "var": 0.5 + np.abs(rng_weights(8, 4, scale=0.5)),
+             "pads": np.array([0, 0, 1, 0, 0, 0, 0, 1], dtype=np.int64)}
+    return make_model(nodes, {h["x"]: [1, 1, 6, 6]}, {h["y"]: None}, inits, name="hostile */"), (1, 6, 6)
+
+
+MODELS = {"mlp": _mlp, "lenet": _lenet, "squeezenet": _squeezenet, "residual": _residual, "hostile": _hostile}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Every (model, precision) generated, simulated and C-simulated in one g++ binary."""
+    root = tmp_path_factory.mktemp("codegen")
+    hw = Hardware(n_dsp=16)
+    cases, jobs = [], []
+    for name, make in MODELS.items():
+        model, shape = make()
+        graph = fpga_sim.load_onnx(model)
+        x = np.random.default_rng(len(name)).normal(0.0, 1.0, (BATCH,) + shape)
+        for j, prec in enumerate(PRECISIONS if name != "hostile" else PRECISIONS[:1]):
+            qg = fpga_sim.quantize(graph, calibration=x, precision=prec)
+            sim = fpga_sim.simulate(qg, x, hardware=hw, trace=True)
+            out = codegen.write_hls(qg, root / f"{name}{j}", hardware=hw, target="xczu3eg", sim=sim,
+                                    project_name=f"{name}{j}")
+            cases.append({"name": name, "precision": prec, "qg": qg, "sim": sim, "dir": out, "x": x})
+            jobs.append((out, x))
+    results = codegen.csim_batch(jobs, root / "build", qgs=[c["qg"] for c in cases])
+    for c, r in zip(cases, results):
+        c["csim"] = r
+    return cases
+
+
+def _case(built, name, prec):
+    return next(c for c in built if c["name"] == name and c["precision"] == prec)
+
+
+@pytest.mark.slow
+@pytest.mark.gxx
+@pytest.mark.parametrize("prec", PRECISIONS)
+@pytest.mark.parametrize("name", ["mlp", "lenet", "squeezenet", "residual"])
+def test_csim_equals_engine(built, name, prec):
+    c = _case(built, name, prec)
+    sim, r = c["sim"], c["csim"]
+    for t, raw in r.items():
+        expected = sim.tensors_raw[t]
+        assert raw.shape == expected.shape, t
+        assert np.array_equal(raw, expected), f"{name} {prec}: {t} differs in {np.sum(raw != expected)} values"
+    for t in c["qg"].graph.outputs:
+        assert np.array_equal(r[t], sim.outputs_raw[t])
+    # the comparison is not vacuous: outputs vary across the batch
+    assert all(np.unique(v).size > 1 for v in r.values())
+
+
+@pytest.mark.slow
+@pytest.mark.gxx
+def test_mlp_host_softmax_stays_out_of_the_top(built):
+    c = _case(built, "mlp", PRECISIONS[0])
+    meta = json.loads((c["dir"] / "project.json").read_text())
+    assert meta["host_nodes"] == ["softmax"]
+    assert [p["tensor"] for p in meta["outputs"]] == ["logits"]
+    top = (c["dir"] / "firmware" / "mlp0.cpp").read_text()
+    assert "softmax" not in top.split("#include")[-1].split("{", 1)[1]   # no call in the body
+    assert "host" in (c["dir"] / "README.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.gxx
+def test_hostile_names_compile_and_match(built):
+    c = _case(built, "hostile", PRECISIONS[0])
+    for t, raw in c["csim"].items():
+        assert np.array_equal(raw, c["sim"].tensors_raw[t]), t
+    sources = [p for p in c["dir"].rglob("*") if p.suffix in (".h", ".cpp", ".tcl") or p.name == "Makefile"]
+    text = "\n".join(p.read_text() for p in sources)
+    for raw_name in list(HOSTILE.values()) + ["conv \"1\" */", "Ünïcode", "#include <evil>"]:
+        if not raw_name.isidentifier():   # keywords (int, class) appear in any C++; compiling proves them
+            assert raw_name not in text, raw_name
+    assert not re.search(r"\b(int|class|return|namespace|while)\s*\[", text)   # no keyword used as a name
+    assert "*/" not in re.sub(r"/\*.*?\*/", "", text, flags=re.S)  # no stray comment terminator
+    idents = set(re.findall(r"\bvoid (\w+)\(", text))
+    assert len([i for i in idents if i.startswith("layer")]) == len(c["qg"].nodes)  # distinct functions
+
+
+def test_report_and_project_files(built):
+    c = _case(built, "lenet", PRECISIONS[1])
+    d = c["dir"]
+    for f in ("firmware/defines.h", "firmware/lenet1.cpp", "firmware/lenet1.h", "tb/lenet1_tb.cpp",
+              "build_prj.tcl", "Makefile", "README.md", "report.json", "project.json"):
+        assert (d / f).is_file(), f
+    report = json.loads((d / "report.json").read_text())
+    by_node = {layer["node"]: layer for layer in report["layers"]}
+    for r in c["sim"].layers:
+        assert by_node[r.name]["predicted_cycles"] == r.cycles
+    assert report["total_predicted_cycles"] == c["sim"].totals["cycles"]
+    tcl = (d / "build_prj.tcl").read_text()
+    assert "set_part xczu3eg-sbva484-1-e" in tcl and "csim_design" in tcl and "export_design" in tcl
+    defines = (d / "firmware" / "defines.h").read_text()
+    assert "ap_fixed<8,3,AP_RND,AP_SAT>" in defines
+    top = (d / "firmware" / "lenet1.cpp").read_text()
+    assert "m_axi" in top and "s_axilite port=return" in top and "BIND_STORAGE" in top
+
+
+def test_multipliers_follow_the_machine(built):
+    c = _case(built, "lenet", PRECISIONS[0])
+    conv2 = (c["dir"] / "firmware" / "layers").glob("*conv2*.h")
+    text = next(conv2).read_text()
+    k = 6 * 3 * 3   # K = 54 >= M = 16: one output at a time, 16 products per cycle
+    m = c["sim"].layer("conv2").multipliers
+    assert m <= k and f"k_par = {m};" in text and "out_par = 1;" in text
+
+
+def test_compile_error_names_file_and_line(built, tmp_path):
+    src = _case(built, "mlp", PRECISIONS[0])["dir"]
+    broken = tmp_path / "broken"
+    shutil.copytree(src, broken)
+    layer = sorted((broken / "firmware" / "layers").glob("*.h"))[0]
+    lines = layer.read_text().splitlines()
+    lines.insert(5, "this is not C++;")
+    layer.write_text("\n".join(lines))
+    with pytest.raises(CheckFailed, match=re.escape(layer.name) + r":6:"):
+        codegen.compile_csim(broken)
+
+
+def test_failed_generation_leaves_nothing(built, tmp_path):
+    qg = _case(built, "mlp", PRECISIONS[0])["qg"]
+    with pytest.raises(ConfigError):
+        codegen.write_hls(qg, tmp_path / "prj", project_name="class")
+    with pytest.raises(ConfigError):
+        codegen.write_hls(qg, tmp_path / "prj", target="xc7z020; rm -rf /")
+    assert list(tmp_path.iterdir()) == []
