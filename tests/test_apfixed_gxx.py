@@ -30,16 +30,20 @@ SEED = 20261125
 N_CONV_TYPES, N_CONV_VALUES = 112, 1024  # 114,688 conversions from double
 N_CAST_PAIRS, N_CAST_VALUES = 28, 512  # 14,336 casts
 N_PROD_TRIPLES, N_PROD_VALUES = 28, 512  # 14,336 products and as many running sums
+N_WIDE_TYPES = 8  # and W 33..64: 8 more conversion types, 8 more casts pairs
 SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 5e-324, -5e-324, 2.2250738585072014e-308,
             -2.2250738585072014e-308, 1.7976931348623157e308, -1.7976931348623157e308,
             2.0**63, -(2.0**63), 2.0**64, -(2.0**64), 1e300, -1e300, 1e-300, -1e-300]
 
 
-def random_type(rng: np.random.Generator, i: int | None = None) -> Fixed:
-    """A random type; with i, modes and signedness cycle so every combination is covered."""
+def random_type(rng: np.random.Generator, i: int | None = None, wide: bool = False) -> Fixed:
+    """A random type; with i, modes and signedness cycle so every combination is covered.
+    wide: W 33..64 (63 unsigned), beyond the grid, where a double's 53 bits no longer fill W."""
     if i is None:
         i = int(rng.integers(56))
     w = 1 if rng.random() < 0.06 else int(rng.integers(1, 33))
+    if wide:
+        w = int(rng.integers(33, 65 if (i // 28) % 2 == 0 else 64))
     return Fixed(w, int(rng.integers(-2, w + 3)), (i // 28) % 2 == 0, ROUNDING[i % 7],
                  OVERFLOW[(i // 7) % 4])
 
@@ -84,14 +88,14 @@ def cpp_type(t: Fixed) -> str:
 def build_cases(rng: np.random.Generator):
     """(C++ case lines, input words, expected-result builders) in program order."""
     lines, words, checks = [], [], []
-    for i in range(N_CONV_TYPES):
-        t = random_type(rng, i)
+    for i in range(N_CONV_TYPES + N_WIDE_TYPES):
+        t = random_type(rng, i, wide=i >= N_CONV_TYPES)
         x = conversion_values(rng, t, N_CONV_VALUES)
         lines.append(f"conv<{cpp_type(t)} >({len(x)});")
         words.append(x.view(np.uint64))
         checks.append(("conv", t, x))
-    for i in range(N_CAST_PAIRS):
-        s, d = random_type(rng), random_type(rng, i)
+    for i in range(N_CAST_PAIRS + N_WIDE_TYPES):
+        s, d = random_type(rng, wide=i >= N_CAST_PAIRS), random_type(rng, i, wide=i % 2 == 1)
         r = random_raw(rng, s, N_CAST_VALUES)
         lines.append(f"cast<{cpp_type(s)}, {cpp_type(d)} >({len(r)});")
         words.append(r.view(np.uint64))
@@ -111,10 +115,12 @@ def build_cases(rng: np.random.Generator):
 
 def signed_bits(bits: np.ndarray, t: Fixed) -> np.ndarray:
     """Raw results from the program's bit patterns (W bits, sign-extended for signed types)."""
-    v = bits.astype(np.uint64) & np.uint64((1 << t.width) - 1)
-    v = v.astype(np.int64)
-    if t.signed:
-        v = np.where(v >= (1 << (t.width - 1)), v - (1 << t.width), v)
+    v = np.ascontiguousarray(bits, dtype=np.uint64)
+    if t.width < 64:
+        v = v & np.uint64((1 << t.width) - 1)
+    v = v.view(np.int64)
+    if t.signed and t.width < 64:
+        v = (v << (64 - t.width)) >> (64 - t.width)  # arithmetic shift: sign extension
     return v
 
 

@@ -94,11 +94,12 @@ def test_config_file_errors(graph, tmp_path):
 
 
 def test_int_bits_rule_against_brute_force():
-    for v in [0.0, 1e-3, 0.49, 0.5, 0.99, 1.0, 1.5, 2.0, 3.99, 4.0, 5.3, 1000.0, 1024.0]:
+    for v in [1e-3, 0.49, 0.5, 0.99, 1.0, 1.5, 2.0, 3.99, 4.0, 5.3, 1000.0, 1024.0]:
         i = int_bits_for(v)
-        # smallest signed I whose range [-2^(I-1), 2^(I-1)) holds v
-        want = next(k for k in range(1, 40) if v < 2.0 ** (k - 1))
+        # smallest signed I (may be negative, as ap_fixed allows) whose range [-2^(I-1), 2^(I-1)) holds v
+        want = next(k for k in range(-60, 60) if v < 2.0 ** (k - 1))
         assert i == want, v
+    assert int_bits_for(0.0) == 1
     assert parse_type("auto<12>", "p").width == 12 and parse_type("auto", "p").width == 16
     assert parse_type("auto<10,AP_TRN,AP_WRAP>", "p").overflow == "AP_WRAP"
 

@@ -29,9 +29,10 @@ def _cast(v: np.ndarray, src_frac: int, t: Fixed) -> np.ndarray:
 
 
 def _reference(qg, x: np.ndarray) -> np.ndarray:
-    """The small CNN in plain Python integers: conv(relu) -> maxpool -> dense(relu) -> dense."""
+    """The small CNN in plain Python integers: conv(relu) -> maxpool -> flatten -> dense(relu) -> dense."""
     g = qg.graph
-    conv, pool, d1, d2 = g.nodes
+    conv, pool, flatten, d1, d2 = g.nodes
+    assert (conv.op, pool.op, flatten.op, d1.op, d2.op) == ("Conv", "MaxPool", "Reshape", "Dense", "Dense")
     tin = qg.tensor_types["x"]
     a = np.vectorize(int, otypes=[object])(tin.quantize(x))
     lt = qg.layer_types[conv.name]
