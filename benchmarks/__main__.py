@@ -130,12 +130,35 @@ def run(quick: bool, only: tuple[str, ...] = SECTIONS, progress: bool = True) ->
     }
 
 
+def _limit_threads(n: int) -> None:
+    """Give BLAS, Numba and onnxruntime the same n threads for the whole run."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    from . import ort
+
+    global _LIMITS
+    _LIMITS = threadpool_limits(n)          # kept for the life of the process
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    ort.THREADS = n
+
+
+_LIMITS = None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes for CI (well under a minute)")
     ap.add_argument("--json", metavar="FILE", help="write the full result as JSON here")
     ap.add_argument("--only", metavar="SECTIONS", help=f"comma-separated subset of {','.join(SECTIONS)}")
+    ap.add_argument("--threads", type=int, metavar="N",
+                    help="threads for every peer alike (BLAS, Numba, onnxruntime); default: each library's own")
     args = ap.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print("python -m benchmarks: --threads must be a positive integer", file=sys.stderr)
+            return 2
+        _limit_threads(args.threads)
     only = SECTIONS
     if args.only:
         only = tuple(s.strip() for s in args.only.split(",") if s.strip())
@@ -145,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
     result = run(args.quick, only)
+    result["threads"] = args.threads
     from .table import render
 
     render(result)

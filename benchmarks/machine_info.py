@@ -48,7 +48,7 @@ def blas_info() -> list[dict[str, Any]]:
     except ImportError:
         return [{"note": "threadpoolctl not installed; BLAS kernel unknown"}]
     keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "architecture",
-            "threading_layer")
+            "threading_layer", "filepath")
     return [{k: lib.get(k) for k in keep if lib.get(k) is not None} for lib in threadpool_info()]
 
 
@@ -108,8 +108,10 @@ def _numba_layer() -> str | None:
 
 def blas_line(info: dict[str, Any]) -> str:
     """One line naming numpy's BLAS: library, version, kernel, threads."""
-    for lib in info.get("blas", []):
-        if lib.get("user_api") == "blas":
+    libs = [lib for lib in info.get("blas", []) if lib.get("user_api") == "blas"]
+    libs.sort(key=lambda lib: "numpy" not in str(lib.get("filepath", "")))   # numpy's own first
+    for lib in libs:
+        if True:
             return (f"{lib.get('internal_api')} {lib.get('version')} kernel={lib.get('architecture')} "
                     f"threads={lib.get('num_threads')}")
     return "unknown"

@@ -125,16 +125,16 @@ def activation_input(model: onnx.ModelProto) -> tuple[str, tuple[int, ...]]:
 
 
 def small_cnn(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
-    """conv3x3(1->8)+ReLU, 2x2 max-pool, conv3x3(8->16)+ReLU, flatten, dense 256->10 on 8x8 inputs.
+    """conv3x3(1->8)+ReLU, 2x2 max-pool, conv3x3(8->16)+ReLU, global average pool, 1x1 conv to 10.
 
-    Built without torch so a child process that times start-up imports only what fpga-sim needs.
+    Built without torch so a child process that times start-up imports only what fpga-sim
+    needs; the classifier is a 1x1 conv so the model needs no layout op.
     """
     rng = np.random.default_rng(seed)
     inits = {
         "w1": _weights(rng, (8, 1, 3, 3), 9), "b1": np.zeros(8, np.float32),
         "w2": _weights(rng, (16, 8, 3, 3), 72), "b2": np.zeros(16, np.float32),
-        "w3": _weights(rng, (10, 256), 256), "b3": np.zeros(10, np.float32),
-        "shape": np.array([-1, 256], dtype=np.int64),
+        "w3": _weights(rng, (10, 16, 1, 1), 16), "b3": np.zeros(10, np.float32),
     }
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
@@ -142,9 +142,26 @@ def small_cnn(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
         helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
         helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c2"], ["r2"]),
-        helper.make_node("Reshape", ["r2", "shape"], ["f"]),
-        helper.make_node("Gemm", ["f", "w3", "b3"], ["y"], transB=1),
+        helper.make_node("GlobalAveragePool", ["r2"], ["g"]),
+        helper.make_node("Conv", ["g", "w3", "b3"], ["y"], kernel_shape=[1, 1]),
     ]
-    graph = helper.make_graph(nodes, "small_cnn", [_io("x", (batch, 1, 8, 8))], [_io("y", (batch, 10))],
+    graph = helper.make_graph(nodes, "small_cnn", [_io("x", (batch, 1, 8, 8))], [_io("y", (batch, 10, 1, 1))],
                               [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    return _model(graph)
+
+
+def mlp_model(sizes: tuple[int, ...] = (64, 32, 10), seed: int = 0) -> onnx.ModelProto:
+    """Gemm+ReLU layers of the given widths (no ReLU after the last), symbolic batch, no torch."""
+    rng = np.random.default_rng(seed)
+    nodes, inits, t = [], [], "x"
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        inits += [numpy_helper.from_array(_weights(rng, (b, a), a), f"w{i}"),
+                  numpy_helper.from_array((rng.standard_normal(b) * 0.1).astype(np.float32), f"b{i}")]
+        last = i == len(sizes) - 2
+        out = "y" if last else f"h{i}"
+        nodes.append(helper.make_node("Gemm", [t, f"w{i}", f"b{i}"], [out if last else f"g{i}"], transB=1))
+        if not last:
+            nodes.append(helper.make_node("Relu", [f"g{i}"], [out]))
+        t = out
+    graph = helper.make_graph(nodes, "mlp", [_io("x", ("N", sizes[0]))], [_io("y", ("N", sizes[-1]))], inits)
     return _model(graph)

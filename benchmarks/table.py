@@ -157,7 +157,7 @@ def _startup(con: Console, sec: Any) -> None:
         return
     c, w = sec["cold"], sec["warm"]
     con.print(f"[bold]{title}[/] ({sec['model']}): import fpga_sim {_s(c['import_s'])} cold / {_s(w['import_s'])} warm; "
-              f"first simulate() {_s(c['first_simulate_s'])} cold (Numba compiles) / {_s(w['first_simulate_s'])} "
+              f"first simulate() {_s(c['first_simulate_s'])} first process (Numba cache {sec.get('first_process_cache')}) / {_s(w['first_simulate_s'])} "
               f"warm cache ({_x(sec['warm_vs_cold'])} faster); steady call {_s(sec['steady_call_s'])}; "
               f"whole process {_s(c['process_wall_s'])} / {_s(w['process_wall_s'])}")
 
