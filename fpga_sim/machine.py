@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from .hardware import Hardware
 
 TRACE_CAP = 100_000          # cycles kept in a per-cycle trace
+RING = 8                     # earlier output completions compared when looking for a steady state
 BALANCED = 0.95              # both the array and the write port at least this busy: "balanced"
 FLOAT32_MANTISSA_BITS = 24   # a float32 multiply is costed as a 24x24 mantissa multiply on DSPs
 
@@ -87,9 +88,16 @@ class LayerWork:
 # ----------------------------------------------------------------------------- kernel
 @njit(cache=True, nogil=True)
 def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_tiles, read_words,
-                 double_buffer, trace_busy, trace_fifo, trace_written):
+                 double_buffer, trace_busy, trace_fifo, trace_written, allow_skip=True):
     """Step the machine until every output is written.  Returns (last write cycle, compute
-    cycles, FIFO-stall cycles, read-stall cycles, cycles the read port moved data)."""
+    cycles, FIFO-stall cycles, read-stall cycles, cycles the read port moved data).
+
+    Steady state is skipped exactly: the machine is deterministic, and its next cycles depend
+    on the outputs left in the tile and the words written only through the thresholds `left > p`
+    and `written < n_out`.  When, at the cycle an output completes, the whole state (tile,
+    accumulation counter, output register, FIFO, port credits, load progress) equals the state
+    at an earlier completion, the cycles in between repeat; as many whole periods as keep both
+    thresholds untouched are applied at once, then stepping resumes."""
     cap = trace_busy.size
     out_base, out_rem = n_out // n_tiles, n_out % n_tiles
     rd_base, rd_rem = read_words // n_tiles, read_words % n_tiles
@@ -114,9 +122,12 @@ def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_ti
     stall_read = 0
     read_busy = 0
     cycle = 0
+    ring = np.zeros((RING, 16), np.int64)
+    n_ring = 0
     while written < n_out:
         cycle += 1
         busy = 0
+        completed = False
         # 1. compute
         if cp < n_tiles:
             if loaded > cp:
@@ -132,11 +143,13 @@ def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_ti
                             counter = 0
                             pending = 1
                             left -= 1
+                            completed = True
                     else:
                         g = p if p < left else left
                         busy = g * k
                         pending = g
                         left -= g
+                        completed = True
                     if left == 0:
                         cp += 1
                         if cp < n_tiles:
@@ -173,6 +186,53 @@ def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_ti
             trace_busy[cycle - 1] = busy
             trace_fifo[cycle - 1] = occ
             trace_written[cycle - 1] = w
+        if completed and allow_skip and cycle >= cap and cp < n_tiles:
+            skipped = False
+            for e in range(min(n_ring, RING)):
+                r = ring[e]
+                if (r[0] == cp and r[1] == counter and r[2] == pending and r[3] == occ and r[4] == wcredit
+                        and r[5] == rcredit and r[6] == loaded and r[7] == tile_left):
+                    period = cycle - r[8]
+                    dl = r[9] - left
+                    dw = written - r[10]
+                    if dl <= 0 or dw <= 0:
+                        continue
+                    n = (left - p - 1) // dl
+                    nw = (n_out - 1 - written) // dw
+                    if nw < n:
+                        n = nw
+                    if n >= 1:
+                        cycle += n * period
+                        left -= n * dl
+                        written += n * dw
+                        compute += n * (compute - r[11])
+                        stall_fifo += n * (stall_fifo - r[12])
+                        stall_read += n * (stall_read - r[13])
+                        read_busy += n * (read_busy - r[14])
+                        if last > r[8]:
+                            last += n * period
+                        skipped = True
+                    break
+            if skipped:
+                n_ring = 0
+            else:
+                r = ring[n_ring % RING]
+                r[0] = cp
+                r[1] = counter
+                r[2] = pending
+                r[3] = occ
+                r[4] = wcredit
+                r[5] = rcredit
+                r[6] = loaded
+                r[7] = tile_left
+                r[8] = cycle
+                r[9] = left
+                r[10] = written
+                r[11] = compute
+                r[12] = stall_fifo
+                r[13] = stall_read
+                r[14] = read_busy
+                n_ring += 1
     return last, compute, stall_fifo, stall_read, read_busy
 
 
@@ -260,8 +320,10 @@ def _tiling(i_words: int, i_bytes: int, w_words: int, w_bytes: int, k: int, capa
 
 
 # ----------------------------------------------------------------------------- cost
-def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bool = False) -> LayerReport:
-    """Step one layer's inference on `hw`; `float32` costs the same layer with float32 operands."""
+def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bool = False,
+               skip_steady_state: bool = True) -> LayerReport:
+    """Step one layer's inference on `hw`; `float32` costs the same layer with float32 operands.
+    `skip_steady_state=False` steps every cycle (the skip is exact; tests compare the two)."""
     if not work.on_accelerator:
         return LayerReport(name=work.name, op=work.op, on_accelerator=False, outputs=work.outputs,
                            macs_per_output=work.macs_per_output, bound="host",
@@ -318,7 +380,7 @@ def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bo
     tf = np.zeros(cap, np.int64)
     tw = np.zeros(cap, np.int64)
     last, compute, stall_fifo, stall_read, read_busy = step_machine(
-        work.outputs, c, p, k, m, hw.fifo_depth, wn, wd, rn, rd, tiles, reads, hw.double_buffer, tb, tf, tw)
+        work.outputs, c, p, k, m, hw.fifo_depth, wn, wd, rn, rd, tiles, reads, hw.double_buffer, tb, tf, tw, skip_steady_state)
     cycles = int(last) + hw.pipeline_latency
 
     # counts

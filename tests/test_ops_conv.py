@@ -238,3 +238,19 @@ def test_cost_through_the_machine():
     assert r.dram_writes == 144 and r.energy_pj["mult"] > 0
     w = CONV.work(node, qg)
     assert (w.input_words, w.weight_words, w.bias_words, w.input_bits) == (3 * 13 * 13, 4 * 27 + 4, 4, 16)
+
+
+def test_compression_shows_in_the_cost():
+    rng = np.random.default_rng(4)
+    node, qg, _ = make(rng, c=8, h=8, w=8, cout=8, k=3, pads=(1, 1, 1, 1))
+    wq = qg.qparams["conv0"]["weight"]
+    wq[np.abs(wq) < np.quantile(np.abs(wq), 0.75)] = 0          # 75 % pruned
+    wq[:] = (wq // 16) * 16                                      # shared: at most 16 distinct values
+    hw = Hardware(n_dsp=64, data_in_sram=False)
+    plain = CONV.cost(node, qg, hw)
+    sparse = CONV.cost(node, qg, hw.replace(skip_zero_weights=True))
+    shared = CONV.cost(node, qg, hw.replace(weights_as_codebook=True))
+    assert sparse.macs < plain.macs / 3 and sparse.dram_reads < plain.dram_reads
+    assert shared.energy_pj["dram_read"] < plain.energy_pj["dram_read"]
+    assert CONV.work(node, qg, hw).nonzero_weight_words is None       # not computed when unused
+    assert CONV.work(node, qg).nonzero_weight_words == np.count_nonzero(wq)

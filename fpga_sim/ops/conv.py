@@ -269,18 +269,22 @@ def conv_float(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, attrs: ConvAt
     return np.maximum(y, 0.0) if relu else y
 
 
-def mac_layer_work(node: Node, qg: "QGraph", outputs: int, k: int, input_words: int, safe: Any) -> LayerWork:
-    """LayerWork of a conv/dense node from its types and raw (or float) parameters."""
+def mac_layer_work(node: Node, qg: "QGraph", outputs: int, k: int, input_words: int, safe: Any,
+                   hw: "Hardware | None" = None) -> LayerWork:
+    """LayerWork of a conv/dense node from its types and raw (or float) parameters.  The
+    non-zero count and codebook width are computed only when `hw` uses them (or hw is None)."""
     tin, tw, tb, acc, res = layer_types_of(node, qg, safe)
     params = qg.qparams.get(node.name) or node.params
     w = np.asarray(params["weight"])
     nb = int(np.asarray(params["bias"]).size) if "bias" in params else 0
-    n_unique = int(np.unique(w).size)
+    nonzero = int(np.count_nonzero(w)) if hw is None or hw.skip_zero_weights else None
+    cb = None
+    if hw is None or hw.weights_as_codebook:
+        cb = max(1, math.ceil(math.log2(max(int(np.unique(w).size), 2))))
     return LayerWork(name=node.name, op=node.op, outputs=int(outputs), macs_per_output=int(k),
                      input_words=int(input_words), weight_words=int(w.size) + nb, input_bits=tin.width,
                      weight_bits=tw.width, output_bits=res.width, accum_bits=acc.width,
-                     nonzero_weight_words=int(np.count_nonzero(w)),
-                     codebook_bits=max(1, math.ceil(math.log2(max(n_unique, 2)))), bias_words=nb)
+                     nonzero_weight_words=nonzero, codebook_bits=cb, bias_words=nb)
 
 
 # ----------------------------------------------------------------------------- the op
@@ -368,14 +372,14 @@ class Conv(Op):
         out, n = run_mac_fixed(node, x, qp["weight"], qp.get("bias"), types, node.attrs, (ho, wo))
         return [out], n
 
-    def work(self, node: Node, qg: "QGraph") -> LayerWork:
+    def work(self, node: Node, qg: "QGraph", hw: "Hardware | None" = None) -> LayerWork:
         in_shape = qg.graph.shapes[node.inputs[0]]
         (cout, ho, wo), = self.infer_shapes(node, [in_shape])
         k = int(np.prod(node.params["weight"].shape[1:]))
-        return mac_layer_work(node, qg, cout * ho * wo, k, int(np.prod(in_shape)), self.safe_accum)
+        return mac_layer_work(node, qg, cout * ho * wo, k, int(np.prod(in_shape)), self.safe_accum, hw)
 
     def cost(self, node: Node, qg: "QGraph", hw: "Hardware", trace: bool = False, float32: bool = False) -> "LayerReport":
-        return cost_layer(self.work(node, qg), hw, trace=trace, float32=float32)
+        return cost_layer(self.work(node, qg, hw), hw, trace=trace, float32=float32)
 
 
 def _check_activation(node: Node) -> None:

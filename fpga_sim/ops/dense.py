@@ -104,11 +104,11 @@ class Dense(Op):
         out, n = run_mac_fixed(node, x4, w.reshape(w.shape[0], w.shape[1], 1, 1), qp.get("bias"), types, _AS_CONV, (1, 1))
         return [out.reshape((x.shape[0],) + out_shape)], n
 
-    def work(self, node: Node, qg: "QGraph") -> LayerWork:
+    def work(self, node: Node, qg: "QGraph", hw: "Hardware | None" = None) -> LayerWork:
         in_shape = qg.graph.shapes[node.inputs[0]]
         (out_shape,) = self.infer_shapes(node, [in_shape])
         return mac_layer_work(node, qg, int(np.prod(out_shape)), int(node.params["weight"].shape[1]),
-                              int(np.prod(in_shape)), self.safe_accum)
+                              int(np.prod(in_shape)), self.safe_accum, hw)
 
     def cost(self, node: Node, qg: "QGraph", hw: "Hardware", trace: bool = False, float32: bool = False) -> "LayerReport":
-        return cost_layer(self.work(node, qg), hw, trace=trace, float32=float32)
+        return cost_layer(self.work(node, qg, hw), hw, trace=trace, float32=float32)
