@@ -175,9 +175,10 @@ def _infer(st: OnnxState, elem: dict[str, int]) -> None:
 def _state(proto: ModelProto, source: str) -> tuple[OnnxState, dict[str, int]]:
     consts = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
     inputs, shapes, elem = [], {}, {}
+    read = {i for n in proto.graph.node for i in n.input} | {o.name for o in proto.graph.output}
     for vi in proto.graph.input:
-        if vi.name in consts:
-            continue
+        if vi.name in consts or vi.name not in read:
+            continue  # constants (IR 3 lists them as inputs) and inputs nothing reads
         s = _value_shape(vi)
         if s is None or not s:
             raise UnsupportedModelError(f"{source}: graph input {vi.name!r} has no shape; a static shape (batch may be symbolic) is needed")

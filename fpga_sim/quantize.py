@@ -36,7 +36,7 @@ from .graph import Graph, LayerTypes, QGraph
 
 SLOTS = ("weight", "bias", "result", "accum")
 # Ops whose output values are a subset of (or equal to) their input's: they keep its type.
-PASS_THROUGH = frozenset({"MaxPool", "GlobalMaxPool", "Reshape", "Flatten", "Transpose", "Pad", "Relu", "Concat"})
+PASS_THROUGH = frozenset({"MaxPool", "Reshape", "Pad", "Relu", "Concat"})  # registry names
 _AUTO = re.compile(r"^\s*auto\s*(?:<\s*(\d+)\s*(?:,\s*(\w+)\s*,\s*(\w+)\s*)?>)?\s*$")
 _HLS4ML_NOT_PRECISION = {
     "ReuseFactor": "parallelism comes from Hardware(n_dsp=...)",

@@ -119,6 +119,9 @@ def randomised_light(name: str, seed: int = 0) -> onnx.ModelProto:
     kept_inits = [t for t in m.graph.initializer if t.name in used]  # drop the shape constants
     del m.graph.initializer[:]
     m.graph.initializer.extend(kept_inits)
+    inputs = [i for i in m.graph.input if i.name in used]  # IR 3 files list constants as inputs too
+    del m.graph.input[:]
+    m.graph.input.extend(inputs)
     for name, v in new:  # filled in place: one copy of the data, not three
         t = m.graph.initializer.add()
         t.name, t.data_type = name, TensorProto.FLOAT

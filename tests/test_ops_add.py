@@ -98,3 +98,14 @@ def test_cost_is_one_add_per_extra_term():
     op, node, _ = lower(one_node_model("Sum", [("a", (1, 6)), ("b", (1, 6)), ("c", (1, 6))]))
     rep = check_element_cost(op, node, qgraph_for(op, node, [(6,)] * 3, [t] * 3, t), 2)
     assert rep.bound == "bandwidth"
+
+
+def test_accumulators_too_wide_for_int64_sums_are_refused():
+    from fpga_sim.errors import FpgaSimError
+    op, node, _ = lower(one_node_model("Add", [("a", (1, 3)), ("b", (1, 3))]))
+    t = Fixed(16, 6)
+    assert op.safe_accum(node, [Fixed(62, 40), Fixed(62, 40)], None).width == 63   # fractional bits dropped
+    for acc in (Fixed(64, 30), Fixed(63, 30, signed=False)):
+        qg = qgraph_for(op, node, [(3,), (3,)], [t, t], t, accum=acc)
+        with pytest.raises(FpgaSimError, match="too wide for int64 sums"):
+            op.run_fixed(node, [np.zeros((1, 3), np.int64)] * 2, qg)

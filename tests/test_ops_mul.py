@@ -66,3 +66,15 @@ def test_cost_is_one_multiply_per_output():
     t = Fixed(8, 3)
     op, node, _ = lower(one_node_model("Mul", [("x", (1, 3, 2))], consts={"c": np.ones((3, 1), np.float32)}))
     check_element_cost(op, node, qgraph_for(op, node, [(3, 2)], [t], t, weight=t), 1)
+
+
+def test_unsigned_products_need_one_bit_less():
+    op, node, _ = lower(one_node_model("Mul", [("x", (1, 3))], consts={"c": np.float32(2)}))
+    u32 = Fixed(32, 8, signed=False)
+    qg = qgraph_for(op, node, [(3,)], [u32], Fixed(16, 6), weight=Fixed(32, 4, signed=False))
+    with pytest.raises(FpgaSimError, match="at most 63"):
+        op.run_fixed(node, [np.zeros((1, 3), np.int64)], qg)
+    qg = qgraph_for(op, node, [(3,)], [u32], Fixed(16, 6), weight=Fixed(32, 4))   # one signed: 64 is fine
+    x = np.array([[u32.max_raw, 1, 0]], np.int64)
+    (y,), _ = op.run_fixed(node, [x], qg)
+    assert y.shape == (1, 3)
