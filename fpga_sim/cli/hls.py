@@ -109,7 +109,7 @@ def cmd_csim(args: argparse.Namespace, out: Output) -> int:
         rows: dict = {"samples": len(x)}
         for t, v in got.items():
             rows[f"output {t}"] = "x".join(map(str, np.shape(v)))
-        rows.update({f"{k} (s)": v for k, v in timings.items()})
+        rows.update({f"{k.removesuffix('_s').replace('_', ' ')} (s)": v for k, v in timings.items()})
         if check is not None:
             rows["values checked against the engine"] = check["values"]
             rows["mismatches"] = check["mismatches"]
