@@ -28,7 +28,7 @@ from ..fixed import Fixed
 from ..fixed_kernels import requant
 from ..graph import LayerTypes, Node
 from .base import Op, op
-from .common import bias_type, element_cost, node_name, relu_flag, result_type, unsupported
+from .common import bias_type, check_accum_width, element_cost, node_name, relu_flag, result_type, unsupported
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,7 @@ class Add(Op):
 
     def run_fixed(self, node: Node, inputs: list[np.ndarray], qg: Any) -> tuple[list[np.ndarray], int]:
         t_acc, t_out = self.accum_type(node, qg), result_type(qg, node)
+        check_accum_width(node, t_acc)
         xs = [np.asarray(x, dtype=np.int64) for x in inputs]
         shape = np.broadcast_shapes(*[x.shape for x in xs])
         rows, shifts = [], []

@@ -12,9 +12,10 @@ Integer arithmetic (per output window with `count` positions counted, see below)
 count = positions inside the tensor, or with count_include_pad also those inside the explicit
 pads (never those a ceil_mode window hangs beyond the pads), as onnxruntime divides.
 RECIP[c] = 1/c as recip_t = ap_ufixed<W, 1 - ceil(log2(c_min)), AP_RND, AP_SAT>, W = the weight
-type's width (18 when the layer has none) but at most 64 - W_accum (the engine holds the product
-in int64), c_min the smallest count used; RECIP has kh*kw + 1
-raw entries indexed by count (unused ones 0): the "recip" param, see `reciprocal_type`.
+type's width (18 when the layer has none) but at most 64 - W_accum (63 - W_accum for an
+unsigned accumulator: the engine holds the product in int64), c_min the smallest count used;
+RECIP has kh*kw + 1 raw entries indexed by count (unused ones 0): the "recip" param, see
+`reciprocal_type`.
 Overflows counted: accumulator adds and final casts that wrapped/saturated.
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ..fixed import Fixed
 from ..fixed_kernels import requant
 from ..graph import LayerTypes, Node
 from .base import Op, op
-from .common import check_product_width, element_cost, in_type, node_name, relu_flag, result_type
+from .common import check_accum_width, check_product_width, element_cost, max_accum_width, in_type, node_name, relu_flag, result_type
 from .maxpool import as_nchw
 from .pooling import PoolAttrs, as_chw, lower_pool, out_shape, window, window_counts
 
@@ -71,8 +72,8 @@ def reciprocal_type(node: Node, types: LayerTypes) -> Fixed:
     recip = node.params["recip"]
     c_min = int(np.flatnonzero(recip)[0])
     width = types.weight.width if types.weight is not None else 18
-    if types.accum is not None:   # keep the exact product accum x recip within 64 bits
-        width = min(width, 64 - types.accum.width)
+    if types.accum is not None:   # keep the exact product accum x recip inside int64
+        width = min(width, 64 - types.accum.width - (0 if types.accum.signed else 1))
     if width < 2:
         raise FpgaSimError(f"node {node.name!r} (AveragePool): accumulator {types.accum} leaves no room for the reciprocal in a 64-bit product; accumulators of at most 62 bits are accepted")
     return Fixed(width, 1 - (c_min - 1).bit_length(), False, "AP_RND", "AP_SAT")
@@ -108,9 +109,9 @@ class AveragePool(Op):
         t = in_types[0]
         grow = (len(node.params["recip"]) - 2).bit_length()   # ceil(log2(kh*kw))
         i = t.int_bits + grow
-        if i > 63:
-            raise FpgaSimError(f"node {node.name!r} (AveragePool): a safe accumulator for {t} needs {i} integer bits; at most 63 are supported")
-        return Fixed(min(t.width + grow, 63), i, t.signed)   # beyond 63 bits (sums must fit int64), fractional bits go
+        if i > max_accum_width(t.signed):
+            raise FpgaSimError(f"node {node.name!r} (AveragePool): a safe accumulator for {t} needs {i} integer bits; at most 62 (unsigned) or 63 are supported")
+        return Fixed(min(t.width + grow, max_accum_width(t.signed)), i, t.signed)   # too wide: fractional bits go
 
     def quantize_params(self, node: Node, types: LayerTypes) -> tuple[dict[str, np.ndarray], int]:
         raw, n = reciprocal_type(node, types).quantize_counted(node.params["recip"])
@@ -142,6 +143,7 @@ class AveragePool(Op):
         t_in, t_out = in_type(qg, node), result_type(qg, node)
         t_acc = self.accum_type(node, qg)
         t_rc = reciprocal_type(node, qg.layer_types[node.name])
+        check_accum_width(node, t_acc)
         check_product_width(node, t_acc, t_rc)
         x = np.asarray(inputs[0], dtype=np.int64)
         x4 = np.ascontiguousarray(as_nchw(x))

@@ -29,7 +29,7 @@ from ..fixed_kernels import requant
 from ..graph import LayerTypes, Node
 from .base import Op, op
 from .common import (
-    bias_type, check_product_width, element_cost, in_type, node_name, param_type, relu_flag, result_type,
+    bias_type, check_accum_width, check_product_width, element_cost, in_type, node_name, param_type, relu_flag, result_type,
     unsupported,
 )
 
@@ -121,6 +121,7 @@ class BatchNorm(Op):
         t_in, t_out, t_s, t_b = in_type(qg, node), result_type(qg, node), param_type(lt), bias_type(lt)
         t_acc = self.accum_type(node, qg)
         check_product_width(node, t_in, t_s)
+        check_accum_width(node, t_acc)
         x = np.ascontiguousarray(inputs[0], dtype=np.int64)
         s = np.ascontiguousarray(np.broadcast_to(qg.qparams[node.name]["scale"], x.shape), dtype=np.int64)
         b = np.ascontiguousarray(np.broadcast_to(qg.qparams[node.name]["bias"], x.shape), dtype=np.int64)

@@ -52,11 +52,26 @@ def bias_type(types: "LayerTypes") -> Fixed:
 
 
 def check_product_width(node: "Node", a: Fixed, b: Fixed) -> None:
-    """Raw products are held in int64: refuse type pairs whose exact product would not fit."""
-    if a.width + b.width > 64:
+    """Raw products are held in int64: refuse type pairs whose exact product would not fit
+    (widths summing to at most 64, or 63 when both are unsigned)."""
+    limit = 64 if (a.signed or b.signed) else 63
+    if a.width + b.width > limit:
         raise FpgaSimError(
             f"node {node.name!r} ({node.op}): the exact product of {a} and {b} needs "
-            f"{a.width + b.width} bits; types whose widths sum to at most 64 are accepted"
+            f"{a.width + b.width} bits; types whose widths sum to at most {limit} are accepted"
+        )
+
+
+def max_accum_width(signed: bool) -> int:
+    """Widest accumulator whose sum with one more accumulator-typed value still fits int64."""
+    return 63 if signed else 62
+
+
+def check_accum_width(node: "Node", acc: Fixed) -> None:
+    if acc.width > max_accum_width(acc.signed):
+        raise FpgaSimError(
+            f"node {node.name!r} ({node.op}): accumulator {acc} is too wide for int64 sums; "
+            f"at most {max_accum_width(True)} bits (signed) or {max_accum_width(False)} (unsigned) are accepted"
         )
 
 
