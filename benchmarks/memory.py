@@ -1,6 +1,6 @@
 """Peak memory (RSS) of one image through a full simulation, against onnxruntime's float run.
 
-Each side runs in its own fresh child process (`probe.py`), which reports its own ru_maxrss, so
+Each side runs in its own fresh child process (`probe.py`), which reports its own peak RSS (VmHWM), so
 neither is charged for the other's allocations or for this runner's.
 """
 from __future__ import annotations

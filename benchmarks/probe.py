@@ -3,7 +3,7 @@
 `python -m benchmarks.probe startup` times `import fpga_sim`, the first simulate() (which
 compiles or loads the Numba kernels) and the second; `sim-peak NET` and `ort-peak NET` run one
 image of a network through fpga-sim or onnxruntime and report the process's peak RSS
-(getrusage ru_maxrss), so the two peaks come from identical, otherwise empty processes.
+(VmHWM; ru_maxrss where /proc is missing), so the two peaks come from identical, otherwise empty processes.
 """
 from __future__ import annotations
 
@@ -16,6 +16,18 @@ import numpy as np
 
 
 def _peak_mib() -> float:
+    """This process's peak RSS in MiB: VmHWM (reset at exec), else ru_maxrss.
+
+    Linux carries ru_maxrss across fork+exec, so a child's ru_maxrss can be its parent's peak;
+    VmHWM belongs to the child's own address space.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # Linux: KiB
 
 
