@@ -198,3 +198,20 @@ def test_steady_state_skip_is_exact():
                  w_words=rng.randint(100, 5000))
         fast, slow = cost_layer(w, hw), cost_layer(w, hw, skip_steady_state=False)
         assert (fast.cycles, fast.compute_cycles, fast.stall_cycles) == (slow.cycles, slow.compute_cycles, slow.stall_cycles)
+
+
+@pytest.mark.parametrize("double_buffer,expected", [
+    # 5 weight tiles of 8000 words at 8 words/cycle (1000 cycles each), 200 outputs x 2 cycles per tile.
+    # Serial: load 1..1000, compute 1001..1400; the next load starts in the cycle the last issue
+    # frees the buffer (1400), so each later tile takes 999 + 400 cycles: 1400 + 4 * 1399 = 6996.
+    (False, 6996 + 10),
+    # Double buffered: the read port never idles, tile 4 is on chip at 5000, computes 5001..5400.
+    (True, 5400 + 10),
+])
+def test_double_buffering_overlaps_loads_with_compute(double_buffer, expected):
+    w = LayerWork("l", "Conv", 1000, 100, 20_000, 20_000, 16, 16, 16, 32)
+    hw = Hardware(n_dsp=50, sram_bytes=96_000 if double_buffer else 48_000, double_buffer=double_buffer,
+                  dram_read_words_per_cycle=8.0, dram_write_words_per_cycle=4.0, pipeline_latency=10)
+    r = cost_layer(w, hw)
+    assert "1 input x 5 weight tiles" in r.notes and r.dram_reads == 40_000
+    assert r.cycles == expected and r.bound == "memory-read"
