@@ -237,3 +237,26 @@ def test_seed_analysis_json_and_plot(capsys, tmp_path):
     assert plot.read_bytes().startswith(b"\x89PNG")
     code, out, _ = run(capsys, "seed-analysis")
     assert code == 0 and "DRAM write bandwidth" in out and "kernel-size sweep" in out
+
+
+def test_config_overrides_reach_the_simulation(capsys, tiny, x_npy, tmp_path):
+    from fpga_sim.hardware import Hardware
+    from fpga_sim.onnx_import import load_onnx
+    from fpga_sim.quantize import quantize
+    from fpga_sim.simulate import simulate
+
+    cfg = tmp_path / "q.toml"
+    cfg.write_text('[LayerName.conv.Precision]\naccum = "ap_fixed<6,2>"\nresult = "ap_fixed<6,2>"\n')
+    data = run_json(capsys, "simulate", tiny, "--input", x_npy, "--config", cfg)
+    x = np.load(x_npy)
+    sim = simulate(quantize(load_onnx(str(tiny)), calibration=x, config=str(cfg)), x, hardware=Hardware())
+    got = {r["name"]: r["overflows"] for r in data["simulation"]["layers"]}
+    assert got == {r.name: r.overflows for r in sim.layers}
+    assert got["conv"] > 0                     # a 6-bit accumulator overflows: the count shows it
+
+
+def test_bad_config_value(capsys, tiny, tmp_path):
+    cfg = tmp_path / "q.toml"
+    cfg.write_text('[LayerName.conv.Precision]\naccum = "ap_fixed<6>"\n')
+    msg = _bad(capsys, "simulate", tiny, "--config", cfg)
+    assert "q.toml" in msg and "LayerName.conv" in msg and "ap_fixed<6>" in msg

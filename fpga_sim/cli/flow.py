@@ -26,9 +26,15 @@ SIM_CHUNK = 64             # samples per simulate() call, so long runs show prog
 # ------------------------------------------------------------------------------ steps
 def quantise(graph: Any, calibration: np.ndarray, precision: str, config: str | None) -> Any:
     """The integer graph: per-tensor types from the precision (and calibration ranges), overrides from config."""
+    from ..errors import ConfigError
     from ..quantize import quantize
 
-    return quantize(graph, calibration=calibration, precision=precision, config=config)
+    try:
+        return quantize(graph, calibration=calibration, precision=precision, config=config)
+    except ConfigError as exc:
+        if config and str(exc).startswith(("Model", "LayerName", "LayerType")):   # a key path inside the file
+            raise ConfigError(f"--config {config}: {exc}") from None
+        raise
 
 
 def simulate_batch(qg: Any, x: np.ndarray, hw: Any, out: Output, label: str = "simulating",
