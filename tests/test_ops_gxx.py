@@ -16,7 +16,6 @@ import pytest
 from fpga_sim.errors import FpgaSimError
 from fpga_sim.fixed import Fixed
 from fpga_sim.ops.avgpool import reciprocal_type
-from fpga_sim.ops.common import bias_type, param_type
 from fpga_sim.ops.lut import LutAttrs
 from fpga_sim.ops.relu import bounds_raw
 

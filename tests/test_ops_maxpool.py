@@ -22,7 +22,7 @@ CASES = [
 ]
 
 
-def reference(x, attrs_onnx_shape, t_in, t_out, out_shape, a):
+def reference(x, t_in, t_out, out_shape, a):
     """Per output: max over the window positions that fall inside the tensor, then one cast."""
     y = np.zeros(x.shape[:2] + out_shape, dtype=np.int64)
     n = 0
@@ -60,7 +60,7 @@ def test_maxpool_fixed_matches_reference(case):
     qg = qgraph_for(op, node, [(2, 7, 8)], [t_in], t_out)
     x = random_raw(rng, t_in, (2, 2, 7, 8))
     (y,), n = op.run_fixed(node, [x], qg)
-    ref, nref = reference(x, None, t_in, t_out, y.shape[2:], node.attrs)
+    ref, nref = reference(x, t_in, t_out, y.shape[2:], node.attrs)
     np.testing.assert_array_equal(y, ref)
     assert n == nref
 
@@ -99,7 +99,6 @@ def test_maxpool_errors():
 
 def _no_kernel():
     """A MaxPool node without its required kernel_shape (built without shape inference)."""
-    import onnx
     from onnx import TensorProto, helper
     node = helper.make_node("MaxPool", ["x"], ["y0"], name="n0")
     g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
