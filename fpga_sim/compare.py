@@ -7,6 +7,8 @@ when labels are given.  The per-layer table shows where precision is lost.
 """
 from __future__ import annotations
 
+import sys
+import types
 import math
 import os
 from dataclasses import dataclass, field
@@ -185,3 +187,15 @@ def compare(
                 raise FpgaSimError(f"labels has {y.shape[0]} entries for a batch of {r.shape[0]}")
             acc_fixed, acc_float = float(np.mean(top_sim == y)), float(np.mean(top_ref == y))
     return Comparison(layers, outputs, agree, acc_fixed, acc_float, reference=ref, sim=sim)
+
+
+class _CallableModule(types.ModuleType):
+    """Importing `fpga_sim.compare` makes the package attribute `fpga_sim.compare` this module (Python
+    sets it after the import), hiding the lazily exported function of the same name; so the
+    module also calls through to the function: `from fpga_sim import compare` works either way."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -21,6 +21,8 @@ type, as they cannot leave its range.
 """
 from __future__ import annotations
 
+import sys
+import types
 import math
 import re
 import tomllib
@@ -248,3 +250,15 @@ def quantize(
         else:
             qparams[n.name] = {}
     return QGraph(graph, tensor_types, layer_types, qparams, overflows)
+
+
+class _CallableModule(types.ModuleType):
+    """Importing `fpga_sim.quantize` makes the package attribute `fpga_sim.quantize` this module (Python
+    sets it after the import), hiding the lazily exported function of the same name; so the
+    module also calls through to the function: `from fpga_sim import quantize` works either way."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return quantize(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -138,3 +138,15 @@ def test_cost_report_without_data_equals_the_simulated_costs(graph):
     assert [r.to_dict() | {"overflows": 0} for r in est.layers] == [r.to_dict() | {"overflows": 0} for r in sim.layers]
     for k in ("cycles", "macs", "params", "param_bits", "energy_total_pj", "dram_reads", "dram_writes"):
         assert est.totals[k] == sim.totals[k]
+
+
+def test_public_names_work_after_their_modules_are_imported(graph):
+    import fpga_sim
+    import fpga_sim.compare  # noqa: F401 - the import that used to hide the function
+    import fpga_sim.quantize  # noqa: F401
+    import fpga_sim.simulate  # noqa: F401
+
+    qg = fpga_sim.quantize(graph)
+    res = fpga_sim.simulate(qg, np.zeros((1, 1, 6, 6)))
+    assert res.outputs["logits"].shape == (1, 3)
+    assert callable(fpga_sim.compare)
