@@ -51,7 +51,7 @@ def _model(rng: np.random.Generator) -> onnx.ModelProto:
     ]
     g = helper.make_graph(nodes, "nonmac", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c, 8, 8])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2 * c]),
-                           helper.make_tensor_value_info("ap", TensorProto.FLOAT, ["N", 2 * c, 5, 5])],
+                           helper.make_tensor_value_info("ap", TensorProto.FLOAT, ["N", 2 * c, 6, 6])],
                           initializer=inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 9
