@@ -7,10 +7,10 @@ when labels are given.  The per-layer table shows where precision is lost.
 """
 from __future__ import annotations
 
-import sys
-import types
 import math
 import os
+import sys
+import types
 from dataclasses import dataclass, field
 from typing import Any
 

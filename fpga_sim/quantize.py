@@ -21,11 +21,11 @@ type, as they cannot leave its range.
 """
 from __future__ import annotations
 
-import sys
-import types
 import math
 import re
+import sys
 import tomllib
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
