@@ -10,7 +10,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -101,17 +100,19 @@ def run_csim(out_dir: str | os.PathLike, raw_inputs: Mapping[str, np.ndarray], e
     exe = exe or root / f"{meta['project']}_csim"
     if not exe.is_file():
         exe = compile_csim(root)
-    with tempfile.TemporaryDirectory(prefix="fsim_csim_") as td:
-        fin, fout = Path(td) / "input.dat", Path(td) / "output.dat"
-        n = _write_inputs(fin, meta, raw_inputs)
-        t0 = time.perf_counter()
-        argv = [str(exe)] + ([select] if select is not None else []) + [str(fin), str(fout)]
-        proc = subprocess.run(argv, capture_output=True, text=True)
-        if timings is not None:
-            timings["run_s"] = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise CheckFailed(f"C-simulation of {str(root)!r} exited with {proc.returncode}: {proc.stderr.strip()[-500:]}")
-        lines = fout.read_text().splitlines()
+    # the data stays in tb_data/, so `make csim` and Vitis's csim_design rerun the same batch
+    data = root / "tb_data"
+    data.mkdir(exist_ok=True)
+    fin, fout = data / "input.dat", data / "output.dat"
+    n = _write_inputs(fin, meta, raw_inputs)
+    t0 = time.perf_counter()
+    argv = [str(exe)] + ([select] if select is not None else []) + [str(fin), str(fout)]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if timings is not None:
+        timings["run_s"] = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise CheckFailed(f"C-simulation of {str(root)!r} exited with {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    lines = fout.read_text().splitlines()
     outs = meta["outputs"]
     if len(lines) != n * len(outs):
         raise CheckFailed(f"C-simulation wrote {len(lines)} lines, expected {n * len(outs)}")

@@ -136,7 +136,7 @@ def build_context(qg: QGraph, project: str, n_mult: dict[str, int], cycles: dict
             "consts": [{"name": n, "ctype": c, "value": _cvalue(v)} for n, c, v in spec.consts],
             "types": types, "typedefs": [(k, ctype(t)) for k, t in spec.types.items()],
             "p": p_names, "params": [p for p in params if p["layer"] == fn],
-            "inputs": ins, "outputs": outs, "n_mult": n_mult.get(node.name, "-") if spec.macs_per_output else "-",
+            "inputs": ins, "outputs": outs, "n_mult": next((v for n, _, v in spec.consts if n == "n_mult"), "-"),
             "cycles": cycles.get(node.name, "-") if cycles.get(node.name) is not None else "-",
             "extra": spec.extra, "key": node.name,
         })

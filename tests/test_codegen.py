@@ -240,3 +240,25 @@ def test_failed_generation_leaves_nothing(built, tmp_path):
     with pytest.raises(ConfigError):
         codegen.write_hls(qg, tmp_path / "prj", target="xc7z020; rm -rf /")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_mid_render_keeps_the_old_project(built, tmp_path, monkeypatch):
+    import codegen.writer as writer
+
+    qg = _case(built, "mlp", PRECISIONS[0])["qg"]
+    out = codegen.write_hls(qg, tmp_path / "prj", project_name="first")
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    render = writer._render_all
+
+    def render_then_fail(ctx, root):
+        render(ctx, root)   # every file written into the temporary directory ...
+        raise RuntimeError("disk full")   # ... then a failure before the rename
+
+    monkeypatch.setattr(writer, "_render_all", render_then_fail)
+    with pytest.raises(RuntimeError):
+        codegen.write_hls(qg, tmp_path / "prj", project_name="second")
+    with pytest.raises(RuntimeError):
+        codegen.write_hls(qg, tmp_path / "new", project_name="second")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prj"]          # no temp dirs, no half project
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    assert json.loads((out / "project.json").read_text())["project"] == "first"
