@@ -8,8 +8,10 @@ from .lut import LutOp
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x), evaluated so that neither tail overflows or cancels."""
     x = np.asarray(x, dtype=np.float64)
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # stable for large |x|
+    e = np.exp(-np.abs(x))            # in (0, 1]: never overflows
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 @op("Sigmoid")
