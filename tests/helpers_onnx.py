@@ -84,11 +84,16 @@ def _he_uniform(r: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> 
     return v
 
 
+def _feeds_sum(node: onnx.NodeProto, readers: dict) -> bool:
+    return any(u.op_type in ("Sum", "Add") for u, _ in readers.get(node.output[0], []))
+
+
 def randomised_light(name: str, seed: int = 0) -> onnx.ModelProto:
     """A light zoo model whose constant weights (ConstantOfShape, all 0.02) are replaced by
     realistic random ones: He-uniform conv/dense weights, small biases, BatchNorm statistics near
-    1, so activations stay in a range any fixed-point type can hold (with 0.02 everywhere
-    VGG-19's activations reach 1e31)."""
+    1 (small on the last BN of a residual branch, else ResNet-50's activations double in
+    variance at every block), so activations stay in a range a fixed-point type can hold (with
+    0.02 everywhere VGG-19's activations reach 1e31)."""
     m = onnx.load(str(light_model_path(name)))
     r = np.random.default_rng(seed)
     inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
@@ -108,6 +113,8 @@ def randomised_light(name: str, seed: int = 0) -> onnx.ModelProto:
         elif user.op_type == "Gemm" and k == 1:
             trans_b = any(a.name == "transB" and a.i for a in user.attribute)
             v = _he_uniform(r, shape, shape[1] if trans_b else shape[0])
+        elif user.op_type == "BatchNormalization" and k == 1 and _feeds_sum(user, readers):
+            v = r.uniform(0.1, 0.3, shape)   # last BN of a residual branch: small, as trained ResNets have
         elif user.op_type == "BatchNormalization" and k in (1, 4):   # scale, variance
             v = r.uniform(0.6, 1.4, shape)
         else:                                                         # biases, BN shift and mean
