@@ -117,7 +117,35 @@ def _hostile():
     return make_model(nodes, {h["x"]: [1, 1, 6, 6]}, {h["y"]: None}, inits, name="hostile */"), (1, 6, 6)
 
 
-MODELS = {"mlp": _mlp, "lenet": _lenet, "squeezenet": _squeezenet, "residual": _residual, "hostile": _hostile}
+def _corners():
+    """Geometry and arithmetic corners: depthwise strided dilated conv, asymmetric pads, ReLU6,
+    Mul by a per-channel constant, average pool counting pads, narrow saturating accumulators
+    (where the order of the sums matters), an unsigned result type."""
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[2, 1, 1, 0], strides=[2, 1],
+                              dilations=[1, 2], name="conv1"),
+             helper.make_node("Clip", ["c1", "lo", "hi"], ["r1"], name="relu6"),
+             helper.make_node("Conv", ["r1", "w2"], ["c2"], group=4, pads=[1, 1, 1, 1], strides=[2, 2], name="dw"),
+             helper.make_node("Mul", ["c2", "sc"], ["m"], name="scale"),
+             helper.make_node("AveragePool", ["m"], ["ap"], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1],
+                              count_include_pad=1, name="avg"),
+             helper.make_node("Tanh", ["ap"], ["t"], name="tanh"),
+             helper.make_node("Flatten", ["t"], ["f"], axis=1),
+             helper.make_node("Gemm", ["f", "w3", "b3"], ["y"], transB=1, name="fc")]
+    inits = {"w1": rng_weights(1, 4, 2, 3, 3), "b1": rng_weights(2, 4, scale=0.5),
+             "lo": np.array(0.0, np.float32), "hi": np.array(6.0, np.float32),
+             "w2": rng_weights(3, 4, 1, 3, 3, scale=1.0), "sc": rng_weights(4, 1, 4, 1, 1, scale=1.0),
+             "w3": rng_weights(5, 7, 24), "b3": rng_weights(6, 7, scale=0.1)}
+    return make_model(nodes, {"x": [1, 2, 10, 7]}, {"y": None}, inits, name="corners"), (2, 10, 7)
+
+
+CORNER_CONFIG = {"LayerName": {
+    "conv1": {"Precision": {"accum": "ap_fixed<12,2,AP_RND,AP_SAT>"}},
+    "dw": {"Precision": {"accum": "ap_fixed<12,3,AP_RND_CONV,AP_SAT_SYM>", "result": "ap_ufixed<10,3,AP_RND_ZERO,AP_SAT>"}},
+    "fc": {"Precision": {"accum": "ap_fixed<10,1,AP_TRN_ZERO,AP_SAT>"}},
+}}
+
+MODELS = {"mlp": _mlp, "lenet": _lenet, "squeezenet": _squeezenet, "residual": _residual, "hostile": _hostile,
+          "corners": _corners}
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +159,8 @@ def built(tmp_path_factory):
         graph = fpga_sim.load_onnx(model)
         x = np.random.default_rng(len(name)).normal(0.0, 1.0, (BATCH,) + shape)
         for j, prec in enumerate(PRECISIONS if name != "hostile" else PRECISIONS[:1]):
-            qg = fpga_sim.quantize(graph, calibration=x, precision=prec)
+            config = CORNER_CONFIG if name == "corners" else None
+            qg = fpga_sim.quantize(graph, calibration=x, precision=prec, config=config)
             sim = fpga_sim.simulate(qg, x, hardware=hw, trace=True)
             out = codegen.write_hls(qg, root / f"{name}{j}", hardware=hw, target="xczu3eg", sim=sim,
                                     project_name=f"{name}{j}")
@@ -150,7 +179,7 @@ def _case(built, name, prec):
 @pytest.mark.slow
 @pytest.mark.gxx
 @pytest.mark.parametrize("prec", PRECISIONS)
-@pytest.mark.parametrize("name", ["mlp", "lenet", "squeezenet", "residual"])
+@pytest.mark.parametrize("name", ["mlp", "lenet", "squeezenet", "residual", "corners"])
 def test_csim_equals_engine(built, name, prec):
     c = _case(built, name, prec)
     sim, r = c["sim"], c["csim"]
@@ -162,6 +191,15 @@ def test_csim_equals_engine(built, name, prec):
         assert np.array_equal(r[t], sim.outputs_raw[t])
     # the comparison is not vacuous: outputs vary across the batch
     assert all(np.unique(v).size > 1 for v in r.values())
+
+
+@pytest.mark.slow
+@pytest.mark.gxx
+def test_corner_accumulators_saturate(built):
+    """The narrow accumulators really saturate, so the C++ matched order-sensitive sums."""
+    for prec in PRECISIONS:
+        sim = _case(built, "corners", prec)["sim"]
+        assert sim.layer("conv1").overflows > 0 and sim.layer("fc").overflows > 0, prec
 
 
 @pytest.mark.slow
