@@ -39,6 +39,7 @@ def _parallel(spec: LayerSpec, k: int, n_mult: int, n_out: int) -> None:
     spec.const("k_par", k_par)
     spec.const("out_par", out_par)
     spec.const("n_mult", k_par * out_par)
+    spec.extra["k_par"] = k_par
     spec.macs_per_output = k
 
 

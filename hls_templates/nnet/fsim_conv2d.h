@@ -41,7 +41,8 @@ void conv2d(const in_t in[CONFIG_T::in_c * CONFIG_T::in_h * CONFIG_T::in_w],
     const unsigned n_k = cin_g * CONFIG_T::kh * CONFIG_T::kw;
     const unsigned n_out = CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w;
     const unsigned plane = CONFIG_T::out_h * CONFIG_T::out_w;
-#pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::n_mult
+    constexpr unsigned multiplier_limit = CONFIG_T::n_mult;   // products issued per cycle
+#pragma HLS ALLOCATION operation instances=mul limit=multiplier_limit
 
 OUTPUTS:
     for (unsigned o0 = 0; o0 < n_out; o0 += CONFIG_T::out_par) {

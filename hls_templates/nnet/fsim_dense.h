@@ -22,7 +22,8 @@ template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class o
 void dense(const in_t in_all[CONFIG_T::n_rows * CONFIG_T::n_in], out_t out_all[CONFIG_T::n_rows * CONFIG_T::n_out],
            const ws_t w[CONFIG_T::n_out * CONFIG_T::n_in], const bs_t b[CONFIG_T::n_out]) {
 #pragma HLS INLINE off
-#pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::n_mult
+    constexpr unsigned multiplier_limit = CONFIG_T::n_mult;   // products issued per cycle
+#pragma HLS ALLOCATION operation instances=mul limit=multiplier_limit
 ROWS:
     for (unsigned r = 0; r < CONFIG_T::n_rows; r++) {
         const in_t *in = in_all + r * CONFIG_T::n_in;
