@@ -22,7 +22,9 @@ from fpga_sim.errors import CheckFailed, ConfigError
 from fpga_sim.hardware import Hardware
 from tests.helpers_onnx import make_model, rng_weights
 
-pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+# every test here uses the module's one g++ build (about half a minute on two cores)
+pytestmark = [pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed"),
+              pytest.mark.slow, pytest.mark.gxx]
 
 PRECISIONS = ("ap_fixed<16,6>", "ap_fixed<8,3,AP_RND,AP_SAT>")
 BATCH = 6
@@ -176,8 +178,6 @@ def _case(built, name, prec):
     return next(c for c in built if c["name"] == name and c["precision"] == prec)
 
 
-@pytest.mark.slow
-@pytest.mark.gxx
 @pytest.mark.parametrize("prec", PRECISIONS)
 @pytest.mark.parametrize("name", ["mlp", "lenet", "squeezenet", "residual", "corners"])
 def test_csim_equals_engine(built, name, prec):
@@ -193,8 +193,6 @@ def test_csim_equals_engine(built, name, prec):
     assert all(np.unique(v).size > 1 for v in r.values())
 
 
-@pytest.mark.slow
-@pytest.mark.gxx
 def test_corner_accumulators_saturate(built):
     """The narrow accumulators really saturate, so the C++ matched order-sensitive sums."""
     for prec in PRECISIONS:
@@ -202,8 +200,6 @@ def test_corner_accumulators_saturate(built):
         assert sim.layer("conv1").overflows > 0 and sim.layer("fc").overflows > 0, prec
 
 
-@pytest.mark.slow
-@pytest.mark.gxx
 def test_mlp_host_softmax_stays_out_of_the_top(built):
     c = _case(built, "mlp", PRECISIONS[0])
     meta = json.loads((c["dir"] / "project.json").read_text())
@@ -214,8 +210,6 @@ def test_mlp_host_softmax_stays_out_of_the_top(built):
     assert "host" in (c["dir"] / "README.md").read_text()
 
 
-@pytest.mark.slow
-@pytest.mark.gxx
 def test_hostile_names_compile_and_match(built):
     c = _case(built, "hostile", PRECISIONS[0])
     for t, raw in c["csim"].items():
