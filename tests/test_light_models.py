@@ -77,8 +77,8 @@ def test_light_model_matches_onnxruntime_at_224(name):
     assert out.sqnr_db >= MIN_SQNR_DB and wide.top1_agreement == 1.0
     t = wide.sim.totals
     assert t["cycles"] > 0 and t["macs"] > 0 and t["overflows"] == 0
-    if name == "vgg19":
-        return  # 20 G MACs: the default-precision run below would double the test's minute
+    if name != "squeezenet":
+        return  # the default-precision run below is shown once, on the cheapest model (0.35 G MACs)
     # the default type runs too; it loses precision (and says where) but the same layers are reported
     default = compare(model, quantize(g), x, reference=wide.reference)
     assert [e.name for e in default.layers] == [e.name for e in wide.layers]
