@@ -55,23 +55,24 @@ def ref_dense_fixed(x, w, b, tin, tw, tb, acc, res, relu):
 
 
 def make(rng, n_in, n_out, *, acc=None, tin="ap_fixed<8,3>", tw="ap_fixed<8,1>", res="ap_fixed<8,4,AP_RND,AP_SAT>",
-         relu=True, scale=0.3):
+         relu=True, scale=0.3, batch=3):
     node = Node("fc", "Dense", ["x"], ["y"], DenseAttrs(n_in, n_out),
                 {"weight": rng.normal(0, scale, (n_out, n_in)), "bias": rng.normal(0, 1, n_out)}, "relu" if relu else None)
     ti = Fixed.parse(tin)
     lt = LayerTypes(Fixed.parse(res), Fixed.parse(tw), Fixed.parse("ap_fixed<10,4>"), Fixed.parse(acc) if acc else None)
     qg = single_layer_qgraph(node, (n_in,), ti, lt)
-    return node, qg, ti.quantize(rng.normal(0, 2, (3, n_in)))
+    return node, qg, ti.quantize(rng.normal(0, 2, (batch, n_in)))
 
 
-@pytest.mark.parametrize("n_in,n_out,acc", [
-    (40, 8, None),                               # fast GEMM path
-    (5, 3, None),                                # small: direct exact loop
-    (40, 8, "ap_fixed<12,4>"),                   # narrow wrapping accumulator: per-term casts
-    (40, 8, "ap_fixed<13,5,AP_RND_INF,AP_SAT>"),
+@pytest.mark.parametrize("n_in,n_out,acc,batch", [
+    (40, 8, None, 20),                           # fast GEMM path
+    (40, 8, None, 3),                            # small batch: direct exact int64 loop
+    (5, 3, None, 3),
+    (40, 8, "ap_fixed<12,4>", 3),                # narrow wrapping accumulator: per-term casts
+    (40, 8, "ap_fixed<13,5,AP_RND_INF,AP_SAT>", 20),
 ])
-def test_matches_reference(n_in, n_out, acc):
-    node, qg, x = make(np.random.default_rng(n_in + n_out), n_in, n_out, acc=acc, scale=1.0 if acc else 0.3)
+def test_matches_reference(n_in, n_out, acc, batch):
+    node, qg, x = make(np.random.default_rng(n_in + n_out), n_in, n_out, acc=acc, scale=1.0 if acc else 0.3, batch=batch)
     lt = qg.layer_types["fc"]
     a = lt.accum or DENSE.safe_accum(node, [qg.tensor_types["x"]], lt.weight)
     (got,), n = DENSE.run_fixed(node, [x], qg)
@@ -87,9 +88,12 @@ def test_fast_path_is_taken(monkeypatch):
     calls = []
     real = conv_mod.im2col
     monkeypatch.setattr(conv_mod, "im2col", lambda *a: calls.append(1) or real(*a))
-    node, qg, x = make(np.random.default_rng(0), 64, 16)
+    node, qg, x = make(np.random.default_rng(0), 64, 16, batch=16)
     DENSE.run_fixed(node, [x], qg)
     assert calls
+    node, qg, x = make(np.random.default_rng(0), 64, 16, batch=1)
+    DENSE.run_fixed(node, [x], qg)
+    assert len(calls) == 1          # one sample: weights are read once by the int64 loop
 
 
 def test_gemm_lowering_alpha_beta_transb_against_onnxruntime():

@@ -96,6 +96,28 @@ def conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, 
 
 
 @njit(cache=True, nogil=True, parallel=True)
+def dense_exact(x, w, bias, s_left, fshift, rw, rsg, rr, ro, relu, out):
+    """out[n, o] = ReLU?(cast((sum_i x[n,i]*w[o,i]) << s_left + bias[o])): the exact int64 path
+    of a dense layer (a bound proved the per-term casts are identities).  Returns overflows."""
+    n_b, n_in = x.shape
+    n_out = w.shape[0]
+    counts = np.zeros(n_out, np.int64)
+    for o in prange(n_out):
+        cnt = 0
+        for n in range(n_b):
+            acc = np.int64(0)
+            for i in range(n_in):
+                acc += x[n, i] * w[o, i]
+            y, f = requant((acc << s_left) + bias[o], fshift, rw, rsg, rr, ro)
+            cnt += f
+            if relu and y < 0:
+                y = 0
+            out[n, o] = y
+        counts[o] = cnt
+    return counts.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols):
     """cols[(c,i,j), n*ho*wo + oh*wo + ow] = x[n, ch0+c, ih, iw] (0 in the padding).  With
     limb_bits > 0, x is split into two limbs: the low limb (x & (2**limb_bits - 1)) fills
@@ -150,6 +172,30 @@ def gemm_epilogue(acc, s_left, limb_bits, bias, oc0, hw, fshift, rw, rsg, rr, ro
                 out[n, oc0 + oc, p] = y
         counts[oc] = cnt
     return counts.sum()
+
+
+@njit(cache=True, nogil=True)
+def abs_max(a):
+    """max |a| of a 1-d int64 array without a temporary."""
+    m = np.int64(0)
+    for i in range(a.size):
+        v = a[i] if a[i] >= 0 else -a[i]
+        if v > m:
+            m = v
+    return m
+
+
+@njit(cache=True, nogil=True)
+def row_abs_sums(a):
+    """sum |a[r, :]| per row of a 2-d int64 array without a temporary."""
+    out = np.zeros(a.shape[0], np.int64)
+    for r in range(a.shape[0]):
+        s = np.int64(0)
+        for j in range(a.shape[1]):
+            v = a[r, j]
+            s += v if v >= 0 else -v
+        out[r] = s
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -223,8 +269,8 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
     relu = node.activation == "relu"
     out = np.empty((n_b, cout, ho, wo), np.int64)
     (sh, sw), (pt, pl, _, _), (dh, dw), groups = attrs.strides, attrs.pads, attrs.dilations, attrs.groups
-    xmax = int(np.abs(x).max()) if x.size else 0
-    wsum = np.abs(w).reshape(cout, -1).sum(axis=1)
+    xmax = int(abs_max(x.reshape(-1))) if x.size else 0
+    wsum = row_abs_sums(w.reshape(cout, -1))
     exact = pshift <= 0
     if exact:
         s = -pshift
@@ -234,7 +280,10 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
             x.min(initial=0) >= 0 and w.min(initial=0) >= 0 and bias.min(initial=0) >= 0 and max(bound) <= acc.max_raw)
     coutg = cout // groups
     k = cg * kh * kw
-    plan = gemm_plan(xmax, int(wsum.max()) if cout else 0) if exact and k >= 16 and coutg >= 4 else None
+    # BLAS pays when a weight is reused over enough output pixels and the GEMM is not tiny;
+    # otherwise (dense at small batch, depthwise) the int64 loop reads the weights once.
+    big_enough = k >= 16 and coutg >= 4 and n_b * ho * wo >= 16
+    plan = gemm_plan(xmax, int(wsum.max()) if cout else 0) if exact and big_enough else None
     if plan is not None:
         dtype, limb_bits = plan
         ncols = n_b * ho * wo * (2 if limb_bits else 1)
@@ -246,6 +295,11 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
             accf = wf[g * coutg:(g + 1) * coutg] @ cols
             overflows += int(gemm_epilogue(accf, -pshift, limb_bits, bias, g * coutg, ho * wo, fshift,
                                            rw, rsg, rr, ro, relu, out3))
+        return out, overflows
+    if exact and kh == kw == 1 and x.shape[2] == x.shape[3] == 1 and groups == 1:
+        out2 = out.reshape(n_b, cout)
+        overflows += int(dense_exact(x.reshape(n_b, -1), w.reshape(cout, -1), bias, -pshift, fshift,
+                                     rw, rsg, rr, ro, relu, out2))
         return out, overflows
     overflows += int(conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, asg, ar, ao,
                                  exact, fshift, rw, rsg, rr, ro, relu, out))
