@@ -1,37 +1,165 @@
-"""`fpga-sim train` and `fpga-sim compress`: the bundled models (torch, imported only here)."""
+"""`fpga-sim train` and `fpga-sim compress`: the bundled models (torch, imported only here).
+
+`compress` runs the lecture's compression methods (each a cached training recipe in
+`models.recipes`) and puts every compressed model beside its baseline: accuracy, parameters,
+storage, and what the simulated machine says of it (fixed-point accuracy, cycles, DRAM words,
+energy), with the hardware option that exploits the compression turned on.
+"""
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
+from typing import Any
 
-from . import inputs
-from .console import Output, kv_table
+from . import flow, inputs
+from .console import Output, fmt
+
+
+@dataclass(frozen=True)
+class Method:
+    """A compression method: the recipe that applies it, its baseline, and how to store and run it."""
+
+    baseline: str
+    compressed: str
+    scheme: str                                            # models.storage scheme of the compressed model
+    hardware: dict[str, Any] = field(default_factory=dict)  # Hardware options that exploit it
+    precision: str | None = None                           # None: the --precision flag
+    doc: str = ""
+
+
+METHODS: dict[str, Method] = {
+    "prune": Method("lenet_wide", "lenet_wide_pruned", "sparse", {"skip_zero_weights": True},
+                    doc="magnitude pruning with retraining (sparse storage, skip-zero hardware)"),
+    "share": Method("lenet_wide", "lenet_wide_shared", "shared",
+                    {"skip_zero_weights": True, "weights_as_codebook": True},
+                    doc="pruning + k-means weight sharing (codebook indices on chip)"),
+    "huffman": Method("lenet_wide", "lenet_wide_shared", "huffman",
+                      {"skip_zero_weights": True, "weights_as_codebook": True},
+                      doc="pruning + sharing + Huffman-coded storage"),
+    "distill": Method("teacher", "student_kd", "dense", doc="knowledge distillation into a small student"),
+    "fitnets": Method("teacher", "student_fitnets", "dense", doc="FitNets hints, then distillation"),
+    "fixed": Method("lenet", "lenet_fixed", "dense", precision="ap_fixed<8,3,AP_RND,AP_SAT>",
+                    doc="fixed-point training at ap_fixed<8,3> (compared at that precision)"),
+}
 
 
 def cmd_train(args: argparse.Namespace, out: Output) -> int:
     import models
 
-    trained = models.get_trained(name=args.model, cache_dir=args.cache_dir, progress=not out.quiet)
-    info = {"model": args.model, "onnx": str(trained.onnx_path), "accuracy": getattr(trained, "accuracy", None)}
+    if args.list:
+        rows = [{"name": n, "doc": r.doc, "depends_on": list(r.deps)} for n, r in sorted(models.RECIPES.items())]
+        if out.json_mode:
+            out.json(rows)
+        else:
+            from rich.table import Table
+
+            table = Table(title="bundled models (fpga-sim train NAME)", title_justify="left")
+            for col in ("name", "what", "starts from"):
+                table.add_column(col)
+            for r in rows:
+                table.add_row(r["name"], r["doc"], ", ".join(r["depends_on"]))
+            out.print(table)
+        return 0
+    results = []
+    for name in args.names or [inputs.DEFAULT_MODEL]:
+        trained = models.get_trained(name=name, cache_dir=args.cache_dir, progress=not out.quiet)
+        results.append({"name": name, "accuracy": trained.accuracy, "params": trained.metadata.get("params"),
+                        "nonzero_params": trained.metadata.get("nonzero_params"),
+                        "onnx": str(trained.onnx_path), "checkpoint": str(trained.checkpoint)})
     if out.json_mode:
-        out.json(info)
-    else:
-        out.print(kv_table(info, title="trained model"))
-        out.result(f"onnx: {trained.onnx_path}")
+        out.json(results)
+        return 0
+    from rich.table import Table
+
+    table = Table(title="trained models (digits test split)", title_justify="left")
+    for col in ("model", "accuracy", "params", "non-zero", "ONNX"):
+        table.add_column(col, justify="right" if col in ("accuracy", "params", "non-zero") else "left")
+    for r in results:
+        table.add_row(r["name"], f"{100 * r['accuracy']:.2f}%", fmt(r["params"]), fmt(r["nonzero_params"]), r["onnx"])
+    out.print(table)
+    for r in results:
+        out.result(f"onnx: {r['onnx']}")
     return 0
 
 
+def _measure(trained: Any, scheme: str, precision: str, hw: Any, data: inputs.Dataset, out: Output,
+             config: str | None) -> dict[str, Any]:
+    """Storage of the torch model and the simulator's verdict on its ONNX export."""
+    from models import storage
+
+    graph = inputs.load_graph(trained.onnx_path)
+    qg = flow.quantise(graph, data.calibration, precision, config)
+    sim = flow.simulate_batch(qg, data.x, hw, out, label=f"simulating {trained.name}")
+    logits = next(iter(sim.outputs.values())).reshape(len(data.x), -1)
+    t = sim.totals
+    return {"model": trained.name, "accuracy_float": float(trained.accuracy),
+            "accuracy_fixed": float((logits.argmax(axis=1) == data.y).mean()),
+            "params": int(sum(p.numel() for p in trained.model.parameters())),
+            "nonzero_params": int(storage.nonzero_params(trained.model)),
+            "storage_scheme": scheme, "bytes": int(storage.model_size(trained.model, scheme)["bytes"]),
+            "cycles": int(t["cycles"]), "dram_words": int(t["dram_reads"] + t["dram_writes"]),
+            "energy_nj": float(t["energy_total_pj"]) / 1e3, "precision": precision,
+            "hardware": {k: v for k, v in hw.to_dict().items() if k in ("skip_zero_weights", "weights_as_codebook")}}
+
+
 def cmd_compress(args: argparse.Namespace, out: Output) -> int:
-    raise inputs.FpgaSimError("compress is not wired yet")
+    import models
+
+    names = args.method or list(METHODS)
+    precision_flag = inputs.check_precision(args.precision)
+    base_hw = inputs.load_hardware(args.hw, args.target)
+    data = inputs.default_data((1, 8, 8), samples=args.samples)
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        m = METHODS[name]
+        precision = m.precision or precision_flag
+        base = models.get_trained(name=m.baseline, cache_dir=args.cache_dir, progress=not out.quiet)
+        comp = models.get_trained(name=m.compressed, cache_dir=args.cache_dir, progress=not out.quiet)
+        b = _measure(base, "dense", precision, base_hw, data, out, args.config)
+        c = _measure(comp, m.scheme, precision, base_hw.replace(**m.hardware) if m.hardware else base_hw, data,
+                     out, args.config)
+        for r, role in ((b, "baseline"), (c, "compressed")):
+            r.update({"method": name, "role": role, "compression_rate": b["bytes"] / r["bytes"],
+                      "energy_ratio": r["energy_nj"] / b["energy_nj"], "dram_ratio": r["dram_words"] / b["dram_words"]})
+        rows += [b, c]
+    if out.json_mode:
+        out.json(rows)
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"compression on the digits test split ({len(data.x)} samples; size as stored, "
+                        "simulated per inference)", title_justify="left")
+    for col in ("method", "model", "float acc", "fixed acc", "precision", "params", "non-zero", "bytes", "rate",
+                "cycles", "DRAM words", "energy nJ", "energy ×"):
+        table.add_column(col, justify="left" if col in ("method", "model", "precision") else "right")
+    for r in rows:
+        table.add_row(r["method"] if r["role"] == "baseline" else "", f"{r['model']} ({r['storage_scheme']})",
+                      f"{100 * r['accuracy_float']:.2f}%", f"{100 * r['accuracy_fixed']:.2f}%", r["precision"],
+                      fmt(r["params"]), fmt(r["nonzero_params"]), fmt(r["bytes"]), f"{r['compression_rate']:.1f}x",
+                      fmt(r["cycles"]), fmt(r["dram_words"]), fmt(r["energy_nj"]), f"{r['energy_ratio']:.2f}")
+        if r["role"] == "compressed":
+            table.add_section()
+    out.print(table)
+    return 0
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("train", parents=[common], help="train (or reuse the cached) bundled model and export ONNX",
-                       description="Train one of the bundled digits models (or reuse its cached checkpoint) and "
-                                   "export it to ONNX.")
-    p.add_argument("--model", default=inputs.DEFAULT_MODEL, metavar="NAME",
-                   help=f"architecture (default {inputs.DEFAULT_MODEL})")
-    p.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache directory")
+    p = sub.add_parser("train", parents=[common], help="train (or reuse the cached) bundled models and export ONNX",
+                       description="Train bundled digits models (or reuse their cached checkpoints) and export them "
+                                   "to ONNX; --list shows every recipe, including the compressed ones.")
+    p.add_argument("names", nargs="*", metavar="NAME", help=f"model recipes (default {inputs.DEFAULT_MODEL})")
+    p.add_argument("--list", action="store_true", help="list the bundled models and exit")
+    p.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache (default $FPGA_SIM_CACHE or ~/.cache/fpga-sim)")
     p.set_defaults(run=cmd_train)
-    p = sub.add_parser("compress", parents=[common], help="prune / share / distil a bundled model",
-                       description="Apply the lecture's compression methods to a bundled model and export ONNX.")
+
+    p = sub.add_parser("compress", parents=[common], help="the lecture's compression methods, measured and simulated",
+                       description="Apply pruning, weight sharing, Huffman coding, distillation and fixed-point "
+                                   "training (cached recipes) and compare each compressed model with its baseline: "
+                                   "accuracy, storage, and simulated cycles, DRAM words and energy with the "
+                                   "hardware option that exploits the compression. Methods: "
+                                   + "; ".join(f"{k}: {m.doc}" for k, m in METHODS.items()) + ".")
+    p.add_argument("--method", action="append", choices=sorted(METHODS), metavar="M",
+                   help=f"one of {', '.join(METHODS)} (repeatable; default: all)")
+    inputs.add_model_options(p)
+    p.add_argument("--samples", type=inputs.positive_int, metavar="N", help="test samples to simulate (default: all)")
     p.set_defaults(run=cmd_compress)
