@@ -5,7 +5,6 @@ original ONNX names appear only in `project.json` / `report.json`, JSON-escaped.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -64,16 +63,6 @@ def split_host(qg: QGraph) -> tuple[list, list]:
     return acc_nodes, host_nodes
 
 
-@dataclass
-class Context:
-    """The rendered project's context (plain dicts/lists/strings) and the files to write."""
-
-    project: str
-    top: dict[str, Any]
-    layers: list[dict[str, Any]] = field(default_factory=list)
-    params: list[dict[str, Any]] = field(default_factory=list)
-
-
 def build_context(qg: QGraph, project: str, n_mult: dict[str, int], cycles: dict[str, int | None],
                   part: str, clock_mhz: float, n_dsp: int, ap_types: str) -> dict[str, Any]:
     """The whole context: top ports, buffers, one entry per accelerator layer, parameters."""
@@ -112,14 +101,14 @@ def build_context(qg: QGraph, project: str, n_mult: dict[str, int], cycles: dict
         types = {kind: namer.name(node.name, prefix=f"layer{i}", suffix=kind + "_t") for kind in spec.types}
         p_names: dict[str, str] = {}
         for role, raw, t in spec.params:
-            var = namer.name(node.name, prefix=f"{role[0]}{i}")
+            var = namer.name(node.name, prefix=f"{role}{i}")
             p_names[role] = var
             flat = np.asarray(raw, dtype=np.int64).reshape(-1)
             store = storage(t)
             lits = [literal(v, store) for v in flat]
             params.append({
                 "var": var, "file": f"{var}.h", "guard": f"FSIM_{project}_{var}_H_".upper(), "count": max(1, flat.size),
-                "type": types.get(role) or types[_type_role(role, spec)], "ctype": ctype(t), "frac": t.frac,
+                "type": types[role], "ctype": ctype(t), "frac": t.frac,
                 "storage": store,
                 "layer": fn,
                 "lines": [", ".join(lits[j:j + LITERALS_PER_LINE]) + ","
@@ -160,10 +149,6 @@ def build_context(qg: QGraph, project: str, n_mult: dict[str, int], cycles: dict
         "n_dsp": n_dsp, "ap_types": ap_types, "graph_id": Namer().name(g.name or "graph"),
         "n_layers": len(layers), "host_nodes": host_nodes, "on_chip_bytes": on_chip_bytes,
     }
-
-
-def _type_role(role: str, spec: LayerSpec) -> str:
-    return "bias" if role == "bias" and "bias" in spec.types else "weight"
 
 
 def _template(node: Any) -> str:
