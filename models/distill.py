@@ -93,7 +93,6 @@ def hint_train(student: nn.Module, teacher: nn.Module, x: np.ndarray, y: np.ndar
             student(probe)
             teacher(probe)
         reg = make_regressor(s_cap.out, t_cap.out)
-        student.add_module("_fitnets_regressor", reg)   # so the training loop's params include it
 
         def loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
@@ -103,10 +102,9 @@ def hint_train(student: nn.Module, teacher: nn.Module, x: np.ndarray, y: np.ndar
             pred = reg(s)
             return F.mse_loss(pred, t_cap.out.reshape(pred.shape).detach())
 
-        train(student, x, y, config, loss_fn=loss, progress=progress, label="FitNets hints")
+        train(student, x, y, config, loss_fn=loss, params=[*student.parameters(), *reg.parameters()],
+              progress=progress, label="FitNets hints")
     finally:
         s_cap.remove()
         t_cap.remove()
-        if hasattr(student, "_fitnets_regressor"):
-            del student._fitnets_regressor
     return reg

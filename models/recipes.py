@@ -106,14 +106,12 @@ def _distilled(ctx: _Ctx, student: str, teacher: str, tau: float, lam: float, hi
 
 
 def _fixed(ctx: _Ctx, base: str, weight_type: str, act_type: str, **cfg: Any):
-    from .fixed_train import fixed_train, to_fixed
+    from .fixed_train import fixed_accuracy, fixed_train
 
     x, y, xt, yt = ctx.data
     parent = ctx.dep(base)
-    ptq = to_fixed(parent.model, weight_type, act_type)          # quantised after training
-    acc_ptq = accuracy(parent.model, xt, yt)
-    ptq.to_float()
-    model = load_checkpoint(parent.checkpoint).model
+    acc_ptq = fixed_accuracy(parent.model, xt, yt, weight_type, act_type)     # quantised after training
+    model = parent.model
     fm = fixed_train(model, x, y, weight_type, act_type, TrainConfig(**cfg), progress=ctx.progress)
     acc_fixed = accuracy(model, xt, yt)
     fm.to_float()
@@ -138,7 +136,7 @@ RECIPES: dict[str, Recipe] = {
     "student_fitnets": Recipe(_distilled, dict(student="student", teacher="teacher", tau=4.0, lam=0.5, hints=True,
                                                **_LENET), ("teacher",), "student: FitNets hints, then KD"),
     "lenet_fixed": Recipe(_fixed, dict(base="lenet", weight_type="ap_fixed<8,3,AP_RND,AP_SAT>",
-                                       act_type="ap_fixed<8,3,AP_RND,AP_SAT>", epochs=10, lr=5e-4),
+                                       act_type="ap_fixed<8,3,AP_RND,AP_SAT>", epochs=15, lr=1e-3),
                           ("lenet",), "lenet fine-tuned with an ap_fixed<8,3> forward pass"),
 }
 
