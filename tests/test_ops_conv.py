@@ -99,8 +99,12 @@ def check(node, qg, x):
 
 @pytest.fixture
 def spy(monkeypatch):
-    calls = {"im2col": 0, "direct_exact": 0, "direct_cast": 0}
-    real_im2col, real_direct = conv_mod.im2col, conv_mod.conv_direct
+    calls = {"im2col": 0, "direct_exact": 0, "direct_cast": 0, "conv_exact": 0}
+    real_im2col, real_direct, real_exact = conv_mod.im2col, conv_mod.conv_direct, conv_mod.conv_exact
+
+    def exact(*a):
+        calls["conv_exact"] += 1
+        return real_exact(*a)
 
     def im2col(*a):
         calls["im2col"] += 1
@@ -112,6 +116,7 @@ def spy(monkeypatch):
 
     monkeypatch.setattr(conv_mod, "im2col", im2col)
     monkeypatch.setattr(conv_mod, "conv_direct", direct)
+    monkeypatch.setattr(conv_mod, "conv_exact", exact)
     return calls
 
 
@@ -131,6 +136,8 @@ def test_wide_accumulator_matches_reference(case, spy):
     node, qg, x = make(np.random.default_rng(len(str(case))), **case)
     check(node, qg, x)
     assert spy["direct_cast"] == 0      # the safe accumulator never needs per-term casts
+    # BLAS on im2col when weights are reused enough, else the exact row-wise int64 loop
+    assert (spy["im2col"], spy["conv_exact"]) == ((1, 0) if case["cout"] // case.get("groups", 1) >= 4 else (0, 1))
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -96,6 +96,41 @@ def conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, 
 
 
 @njit(cache=True, nogil=True, parallel=True)
+def conv_exact(xp, w, bias, sh, sw, dh, dw, groups, ho, wo, s_left, fshift, rw, rsg, rr, ro, relu, out):
+    """The exact int64 path of a convolution on an already padded input xp: a bound proved the
+    per-term casts are identities, so the sum is accumulated one output row at a time (the
+    inner loop runs along a contiguous input row).  Returns the final casts' overflow count."""
+    n_b = xp.shape[0]
+    cout, cg, kh, kw = w.shape
+    coutg = cout // groups
+    counts = np.zeros(n_b * cout, np.int64)
+    for t in prange(n_b * cout):
+        n = t // cout
+        oc = t % cout
+        g = oc // coutg
+        acc = np.empty(wo, np.int64)
+        cnt = 0
+        for oh in range(ho):
+            acc[:] = 0
+            for c in range(cg):
+                for i in range(kh):
+                    row = xp[n, g * cg + c, oh * sh + i * dh]
+                    for j in range(kw):
+                        wv = w[oc, c, i, j]
+                        off = j * dw
+                        for ow in range(wo):
+                            acc[ow] += row[off + ow * sw] * wv
+            for ow in range(wo):
+                y, f = requant((acc[ow] << s_left) + bias[oc], fshift, rw, rsg, rr, ro)
+                cnt += f
+                if relu and y < 0:
+                    y = 0
+                out[n, oc, oh, ow] = y
+        counts[t] = cnt
+    return counts.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def dense_exact(x, w, bias, s_left, fshift, rw, rsg, rr, ro, relu, out):
     """out[n, o] = ReLU?(cast((sum_i x[n,i]*w[o,i]) << s_left + bias[o])): the exact int64 path
     of a dense layer (a bound proved the per-term casts are identities).  Returns overflows."""
@@ -300,6 +335,12 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
         out2 = out.reshape(n_b, cout)
         overflows += int(dense_exact(x.reshape(n_b, -1), w.reshape(cout, -1), bias, -pshift, fshift,
                                      rw, rsg, rr, ro, relu, out2))
+        return out, overflows
+    if exact:
+        _, _, pb, pr = attrs.pads
+        xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr))) if any(attrs.pads) else x
+        overflows += int(conv_exact(xp, w, bias, sh, sw, dh, dw, groups, ho, wo, -pshift, fshift,
+                                    rw, rsg, rr, ro, relu, out))
         return out, overflows
     overflows += int(conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, asg, ar, ao,
                                  exact, fshift, rw, rsg, rr, ro, relu, out))
