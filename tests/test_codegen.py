@@ -140,6 +140,16 @@ def _corners():
     return make_model(nodes, {"x": [1, 2, 10, 7]}, {"y": None}, inits, name="corners"), (2, 10, 7)
 
 
+def _two_ports():
+    """Two inputs and two outputs (one of them also feeds a later layer): several m_axi ports."""
+    nodes = [helper.make_node("Add", ["a", "b"], ["s"], name="add"),
+             helper.make_node("Conv", ["s", "w", "bias"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Tanh", ["c"], ["y"], name="tanh")]
+    inits = {"w": rng_weights(1, 3, 2, 3, 3), "bias": rng_weights(2, 3, scale=0.1)}
+    return make_model(nodes, {"a": [1, 2, 5, 5], "b": [1, 2, 5, 5]}, {"y": None, "s": None}, inits,
+                      name="two_ports"), (2, 5, 5)
+
+
 CORNER_CONFIG = {"LayerName": {
     "conv1": {"Precision": {"accum": "ap_fixed<12,2,AP_RND,AP_SAT>"}},
     "dw": {"Precision": {"accum": "ap_fixed<12,3,AP_RND_CONV,AP_SAT_SYM>", "result": "ap_ufixed<10,3,AP_RND_ZERO,AP_SAT>"}},
@@ -147,7 +157,7 @@ CORNER_CONFIG = {"LayerName": {
 }}
 
 MODELS = {"mlp": _mlp, "lenet": _lenet, "squeezenet": _squeezenet, "residual": _residual, "hostile": _hostile,
-          "corners": _corners}
+          "corners": _corners, "two_ports": _two_ports}
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +170,9 @@ def built(tmp_path_factory):
         model, shape = make()
         graph = fpga_sim.load_onnx(model)
         x = np.random.default_rng(len(name)).normal(0.0, 1.0, (BATCH,) + shape)
-        for j, prec in enumerate(PRECISIONS if name != "hostile" else PRECISIONS[:1]):
+        if len(graph.inputs) > 1:
+            x = {t: np.random.default_rng(k).normal(0.0, 1.0, (BATCH,) + shape) for k, t in enumerate(graph.inputs)}
+        for j, prec in enumerate(PRECISIONS if name not in ("hostile", "two_ports") else PRECISIONS[:1]):
             config = CORNER_CONFIG if name == "corners" else None
             qg = fpga_sim.quantize(graph, calibration=x, precision=prec, config=config)
             sim = fpga_sim.simulate(qg, x, hardware=hw, trace=True)
@@ -191,6 +203,32 @@ def test_csim_equals_engine(built, name, prec):
         assert np.array_equal(r[t], sim.outputs_raw[t])
     # the comparison is not vacuous: outputs vary across the batch
     assert all(np.unique(v).size > 1 for v in r.values())
+
+
+def test_two_inputs_and_two_outputs(built):
+    c = _case(built, "two_ports", PRECISIONS[0])
+    meta = json.loads((c["dir"] / "project.json").read_text())
+    assert [p["tensor"] for p in meta["inputs"]] == ["a", "b"]
+    assert sorted(p["tensor"] for p in meta["outputs"]) == ["s", "y"]
+    for t in ("s", "y"):
+        assert np.array_equal(c["csim"][t], c["sim"].outputs_raw[t]), t
+
+
+def test_cycles_without_a_simulation_equal_simulate(built, tmp_path):
+    c = _case(built, "squeezenet", PRECISIONS[0])
+    out = codegen.write_hls(c["qg"], tmp_path / "p", hardware=Hardware(n_dsp=16))   # costs from each op
+    layers = json.loads((out / "report.json").read_text())["layers"]
+    assert [layer["predicted_cycles"] for layer in layers] == [r.cycles for r in c["sim"].layers]
+
+
+def test_host_layer_in_the_middle_is_refused(tmp_path):
+    nodes = [helper.make_node("Softmax", ["x"], ["p"], axis=1, name="softmax"),
+             helper.make_node("Gemm", ["p", "w"], ["y"], transB=1, name="fc")]
+    model = make_model(nodes, {"x": [1, 8]}, {"y": None}, {"w": rng_weights(1, 4, 8)})
+    qg = fpga_sim.quantize(fpga_sim.load_onnx(model), precision="ap_fixed<16,6>")
+    with pytest.raises(fpga_sim.UnsupportedModelError, match="'fc'.*host"):
+        codegen.write_hls(qg, tmp_path / "p")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_corner_accumulators_saturate(built):
