@@ -76,17 +76,16 @@ class Comparison:
         return min(finite, key=lambda e: e.sqnr_db) if finite else None
 
     def to_dict(self) -> dict[str, Any]:
-        def num(v: float) -> Any:
-            return v if v is None or math.isfinite(v) else str(v)
-
-        rows = []
-        for e in self.layers:
+        """Plain JSON: an infinite SQNR (bit-exact layer) is null with "exact": true."""
+        def row(e: LayerError) -> dict[str, Any]:
             d = e.to_dict()
-            d["sqnr_db"] = num(d["sqnr_db"])
-            rows.append(d)
+            d["exact"] = d["sqnr_db"] == math.inf
+            d["sqnr_db"] = d["sqnr_db"] if math.isfinite(d["sqnr_db"]) else None
+            return d
+
         return to_jsonable({
-            "layers": rows,
-            "outputs": {k: {**v.to_dict(), "sqnr_db": num(v.sqnr_db)} for k, v in self.outputs.items()},
+            "layers": [row(e) for e in self.layers],
+            "outputs": {k: row(v) for k, v in self.outputs.items()},
             "top1_agreement": self.top1_agreement,
             "accuracy_fixed": self.accuracy_fixed,
             "accuracy_float": self.accuracy_float,

@@ -1,12 +1,13 @@
 """compare: per-layer SQNR and errors against onnxruntime, agreement and accuracy."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 
-from fpga_sim.compare import compare, reference_run, sqnr_db
+from fpga_sim.compare import Comparison, LayerError, compare, reference_run, sqnr_db
 from fpga_sim.onnx_import import load_onnx
 from fpga_sim.quantize import quantize
 from tests.helpers_onnx import ort_run
@@ -49,8 +50,13 @@ def test_per_layer_errors_shrink_with_width_and_are_measured_against_onnxruntime
     assert wide.top1_agreement == 1.0
     assert wide.accuracy_float == pytest.approx(float(np.mean(ref.argmax(1) == labels)))
     assert narrow.worst() is not None and narrow.worst().sqnr_db == min(e.sqnr_db for e in narrow.layers)
-    d = wide.to_dict()
+    d = json.loads(json.dumps(wide.to_dict(), allow_nan=False))  # strict JSON
     assert len(d["layers"]) == len(g.nodes) and d["top1_agreement"] == 1.0
+    assert d["layers"][0]["sqnr_db"] == pytest.approx(wide.layers[0].sqnr_db) and d["layers"][0]["exact"] is False
+    # a bit-exact layer: SQNR +inf is written as null with exact = true
+    exact = LayerError("n", "MaxPool", "t", "ap_fixed<8,3>", math.inf, 0.0, 1.0)
+    row = Comparison([exact], {}, None).to_dict()["layers"][0]
+    assert row["sqnr_db"] is None and row["exact"] is True
 
 
 # ------------------------------------------------------- trained models: fixed point agrees

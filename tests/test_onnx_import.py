@@ -123,3 +123,17 @@ def test_unnamed_nodes_get_unique_names_from_their_outputs():
     g = load_onnx(make_model(nodes, {"x": [1, 4]}, {"y": None}))
     names = [n.name for n in g.nodes]
     assert len(set(names)) == 2 and all(names)
+
+
+def test_folded_shape_chain_runs_any_batch_like_onnxruntime():
+    """Shape is folded with the batch fixed to 1; the lowered Reshape must still take any batch."""
+    from fpga_sim.simulate import run_float
+    from tests.helpers_onnx import ort_run
+    from tests.test_passes_fold_constants import _flatten_chain
+
+    x = np.random.default_rng(0).random((3, 2, 3, 4))
+    for opset in (9, 13):
+        m = _flatten_chain(opset)
+        g = load_onnx(m)
+        assert [n.op for n in g.nodes] == ["Reshape"] and g.shapes["y"] == (24,)
+        np.testing.assert_allclose(run_float(g, x)["y"], ort_run(m, {"x": x})[0], rtol=1e-6)

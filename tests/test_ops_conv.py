@@ -137,7 +137,8 @@ def test_wide_accumulator_matches_reference(case, spy):
     check(node, qg, x)
     assert spy["direct_cast"] == 0      # the safe accumulator never needs per-term casts
     # BLAS on im2col when weights are reused enough, else the exact row-wise int64 loop
-    assert (spy["im2col"], spy["conv_exact"]) == ((1, 0) if case["cout"] // case.get("groups", 1) >= 4 else (0, 1))
+    groups = case.get("groups", 1)
+    assert (spy["im2col"], spy["conv_exact"]) == ((groups, 0) if case["cout"] // groups >= 4 else (0, 1))
 
 
 @pytest.mark.parametrize("case", CASES)
