@@ -69,7 +69,8 @@ def _compile(cmd: list[str], cwd: Path, timings: dict[str, float] | None) -> Non
         raise CheckFailed(f"g++ failed to compile the C-simulation in {str(cwd)!r}: {where}")
 
 
-def _write_inputs(path: Path, meta: dict[str, Any], raw: Mapping[str, np.ndarray]) -> int:
+def write_inputs(path: Path, meta: dict[str, Any], raw: Mapping[str, np.ndarray]) -> int:
+    """The testbench's input file: the sample count, then each sample's raw port values."""
     n = None
     chunks = []
     for port in meta["inputs"]:
@@ -92,7 +93,7 @@ def _write_inputs(path: Path, meta: dict[str, Any], raw: Mapping[str, np.ndarray
     return n
 
 
-def run_csim(out_dir: str | os.PathLike, raw_inputs: Mapping[str, np.ndarray], exe: Path | None = None,
+def run_csim(out_dir: str | os.PathLike, raw_in: Mapping[str, np.ndarray], exe: Path | None = None,
              timings: dict[str, float] | None = None, select: str | None = None) -> dict[str, np.ndarray]:
     """Run the compiled testbench on raw inputs {tensor: (batch, ...)}; raw outputs {tensor: (batch, ...)}."""
     root = Path(out_dir).resolve()
@@ -104,7 +105,7 @@ def run_csim(out_dir: str | os.PathLike, raw_inputs: Mapping[str, np.ndarray], e
     data = root / "tb_data"
     data.mkdir(exist_ok=True)
     fin, fout = data / "input.dat", data / "output.dat"
-    n = _write_inputs(fin, meta, raw_inputs)
+    n = write_inputs(fin, meta, raw_in)
     t0 = time.perf_counter()
     argv = [str(exe)] + ([select] if select is not None else []) + [str(fin), str(fout)]
     proc = subprocess.run(argv, capture_output=True, text=True)
@@ -123,7 +124,8 @@ def run_csim(out_dir: str | os.PathLike, raw_inputs: Mapping[str, np.ndarray], e
     return result
 
 
-def _raw_inputs(meta: dict[str, Any], x: Any, raw: bool) -> dict[str, np.ndarray]:
+def raw_inputs(meta: dict[str, Any], x: Any, raw: bool) -> dict[str, np.ndarray]:
+    """x (an array or {tensor: array}) -> raw int64 per input port, quantised unless raw."""
     if not isinstance(x, Mapping):
         if len(meta["inputs"]) != 1:
             raise FpgaSimError(f"the project has {len(meta['inputs'])} inputs; pass x as {{tensor: array}}")
@@ -189,7 +191,7 @@ def csim_batch(jobs: list[tuple[str | os.PathLike, Any]], build_dir: str | os.Pa
     results = []
     for i, (d, x) in enumerate(jobs):
         meta = load_project(d)
-        raw_in = _raw_inputs(meta, x, raw)
+        raw_in = raw_inputs(meta, x, raw)
         out = run_csim(d, raw_in, exe, select=str(i))
         _apply_host(meta, qgs[i] if qgs else None, raw_in, out)
         results.append(out)
@@ -206,7 +208,7 @@ def csim(out_dir: str | os.PathLike, x: Any, raw: bool = False, qg: Any = None,
     """
     root = Path(out_dir).resolve()
     meta = load_project(root)
-    raw_in = _raw_inputs(meta, x, raw)
+    raw_in = raw_inputs(meta, x, raw)
     exe = compile_csim(root, ap_types, timings=timings)
     out = run_csim(root, raw_in, exe, timings=timings)
     _apply_host(meta, qg, raw_in, out)

@@ -53,13 +53,14 @@ def _layer_reports(qg: QGraph, hardware: Any, sim: Any) -> dict[str, Any]:
 
 
 def write_hls(qg: QGraph, out_dir: str | os.PathLike, hardware: Any = None, target: str | None = None,
-              project_name: str | None = None, sim: Any = None) -> Path:
+              project_name: str | None = None, sim: Any = None, x: Any = None) -> Path:
     """Write a Vitis HLS project computing exactly what the engine computes for `qg`.
 
     hardware: `fpga_sim.Hardware` (default: `Hardware()`): sizes each layer's multipliers and
     gives the clock; target: the FPGA part for Vitis (default: hardware.part); sim: a
-    `SimResult` whose per-layer cycles go to report.json (default: each op's cost on hardware).
-    Returns the project directory.
+    `SimResult` whose per-layer cycles go to report.json (default: each op's cost on hardware);
+    x: a float input batch written to tb_data/input.dat for `make csim` and Vitis's csim
+    (default: an empty batch).  Returns the project directory.
     """
     from fpga_sim.aptypes import find_ap_types
     from fpga_sim.hardware import Hardware
@@ -85,6 +86,7 @@ def write_hls(qg: QGraph, out_dir: str | os.PathLike, hardware: Any = None, targ
     try:
         _render_all(ctx, tmp)
         _write_json(tmp, qg, ctx, hw, reports)
+        _write_tb_input(tmp, x)
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             if old.exists():
@@ -125,6 +127,18 @@ def _render_all(ctx: dict[str, Any], root: Path) -> None:
     render("project/Makefile.j2", root / "Makefile")
     render("project/build_prj.tcl.j2", root / "build_prj.tcl")
     render("project/README.md.j2", root / "README.md")
+
+
+def _write_tb_input(root: Path, x: Any) -> None:
+    """tb_data/input.dat: the batch x quantised to the input ports' types (or zero samples)."""
+    from .csim import raw_inputs, write_inputs, load_project
+
+    path = root / "tb_data" / "input.dat"
+    if x is None:
+        path.write_text("0\n")
+        return
+    meta = load_project(root)
+    write_inputs(path, meta, raw_inputs(meta, x, raw=False))
 
 
 def _write_json(root: Path, qg: QGraph, ctx: dict[str, Any], hw: Any, reports: dict[str, Any]) -> None:

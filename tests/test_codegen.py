@@ -332,3 +332,14 @@ def test_failure_mid_render_keeps_the_old_project(built, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prj"]          # no temp dirs, no half project
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert json.loads((out / "project.json").read_text())["project"] == "first"
+
+
+def test_example_batch_goes_to_tb_data(built, tmp_path):
+    c = _case(built, "lenet", PRECISIONS[1])
+    out = codegen.write_hls(c["qg"], tmp_path / "p", x=c["x"][:2])
+    lines = (out / "tb_data" / "input.dat").read_text().split("\n")
+    assert lines[0] == "2"
+    x_raw = c["qg"].tensor_types["x"].quantize(c["x"][:2]).reshape(2, -1)
+    assert [list(map(int, line.split())) for line in lines[1:3]] == x_raw.tolist()
+    empty = codegen.write_hls(c["qg"], tmp_path / "q")
+    assert (empty / "tb_data" / "input.dat").read_text() == "0\n"
