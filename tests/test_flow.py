@@ -122,3 +122,15 @@ def test_a_model_codegen_cannot_take_still_gets_a_report(tiny, tmp_path, monkeyp
     assert rec["hls_project"] is None and rec["csim"]["status"] == "skipped"
     assert "No HLS project was generated" in (out / "report.html").read_text()
     assert not (out / "hls").exists()
+
+
+def test_flow_json_is_the_report_record(tiny, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["flow", "--model", str(tiny), "--out", str(out), "--samples", "4", "--no-csim", "--json"]) == 0
+    cap = capsys.readouterr()
+    assert cap.err == ""                                       # --json: no progress, no tables
+    printed = json.loads(cap.out)
+    saved = json.loads((out / "report.json").read_text())
+    assert printed["report"] == str(out / "report.html")
+    assert printed["simulation"] == saved["simulation"] and printed["comparison"] == saved["comparison"]
+    assert printed["csim"]["status"] == "skipped" and "--no-csim" in printed["csim"]["reason"]
