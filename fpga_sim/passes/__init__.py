@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from .base import NodePass, Pass, run_passes
+from .fold_affine import FoldScaleShift
 from .fold_batchnorm import FoldBatchNorm
 from .fold_constants import FoldConstants
 from .fuse_relu import FuseRelu
@@ -12,10 +13,12 @@ from .matmul_add import MatMulAddToGemm
 from .remove_identity import RemoveIdentity
 from .state import OnnxState
 
-ONNX_PASSES: tuple[Pass, ...] = (FoldConstants(), RemoveIdentity(), FoldBatchNorm(), MatMulAddToGemm())
+ONNX_PASSES: tuple[Pass, ...] = (
+    FoldConstants(), RemoveIdentity(), FoldBatchNorm(), MatMulAddToGemm(), FoldScaleShift(),
+)
 GRAPH_PASSES: tuple[Pass, ...] = (FuseRelu(),)
 
 __all__ = [
     "Pass", "NodePass", "run_passes", "OnnxState", "FoldConstants", "RemoveIdentity",
-    "FoldBatchNorm", "MatMulAddToGemm", "FuseRelu", "ONNX_PASSES", "GRAPH_PASSES",
+    "FoldBatchNorm", "FoldScaleShift", "MatMulAddToGemm", "FuseRelu", "ONNX_PASSES", "GRAPH_PASSES",
 ]
