@@ -262,3 +262,11 @@ def test_compression_shows_in_the_cost():
     assert shared.energy_pj["dram_read"] < plain.energy_pj["dram_read"]
     assert CONV.work(node, qg, hw).nonzero_weight_words is None       # not computed when unused
     assert CONV.work(node, qg).nonzero_weight_words == np.count_nonzero(wq)
+
+
+@pytest.mark.parametrize("rnd", ROUNDING)
+def test_every_result_rounding_mode_on_the_per_term_path(rnd, spy):
+    node, qg, x = make(np.random.default_rng(8), c=3, h=7, w=7, cout=4, k=3, pads=(1, 1, 1, 1),
+                       acc="ap_fixed<14,6,AP_RND_CONV,AP_WRAP>", res=f"ap_fixed<7,3,{rnd},AP_SAT_SYM>", scale=1.0)
+    check(node, qg, x)
+    assert spy["direct_cast"] == 1
