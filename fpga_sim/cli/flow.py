@@ -214,8 +214,9 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
             with out.step(f"generate HLS C++ for {hw.part}", steps):
                 import codegen
 
-                codegen.write_hls(qg, hls_tmp, hardware=hw, target=hw.part, sim=sim)
                 from .hls import CHECK_SAMPLES, _save_check
+
+                codegen.write_hls(qg, hls_tmp, hardware=hw, target=hw.part, sim=sim, x=data.x[:CHECK_SAMPLES])
 
                 _save_check(hls_tmp, data.x, sim, CHECK_SAMPLES)
         except FpgaSimError as exc:   # e.g. an op without an HLS template: the simulation is still worth a report

@@ -63,7 +63,7 @@ def cmd_codegen(args: argparse.Namespace, out: Output) -> int:
     import codegen
 
     with out.step(f"write the HLS project for {hw.part}"):
-        project = Path(codegen.write_hls(qg, args.out, hardware=hw, target=hw.part, sim=sim))
+        project = Path(codegen.write_hls(qg, args.out, hardware=hw, target=hw.part, sim=sim, x=x))
         _save_check(project, x, sim)
     if out.json_mode:
         out.json({"project": str(project.resolve()), "part": hw.part, "precision": precision,
