@@ -162,8 +162,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
     precision = inputs.check_precision(args.precision)
     hw = inputs.load_hardware(args.hw, args.target)
     check_replaceable(args.out)
-    if args.config and not Path(args.config).is_file():
-        raise inputs.FpgaSimError(f"--config file {args.config!r} does not exist")
+    inputs.check_config(args.config)
 
     spec = args.model or inputs.DEFAULT_MODEL
     if inputs.is_onnx_path(spec):

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, FpgaSimError
+from ..errors import FpgaSimError
 
 DEFAULT_MODEL = "lenet"
 DEFAULT_PRECISION = "ap_fixed<16,6>"
@@ -154,6 +154,12 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
     return value
+
+
+def check_config(config: str | None) -> None:
+    """Fail before any work when --config names no file."""
+    if config and not Path(config).is_file():
+        raise FpgaSimError(f"--config file {config!r} does not exist")
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:

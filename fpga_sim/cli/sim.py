@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..errors import FpgaSimError
 from . import flow, inputs
 from .console import Output, fmt, kv_table, layer_table
 
@@ -12,8 +13,7 @@ def _prepare(args: argparse.Namespace, out: Output, *, labels: bool) -> tuple[An
     """Model, graph, data (from --input/--labels or the default data), hardware and integer graph."""
     precision = inputs.check_precision(args.precision)
     hw = inputs.load_hardware(args.hw, args.target)
-    if args.config and not inputs.Path(args.config).is_file():
-        raise inputs.FpgaSimError(f"--config file {args.config!r} does not exist")
+    inputs.check_config(args.config)
     with out.step("load model"):
         model = inputs.resolve_model(args.model, cache_dir=args.cache_dir, progress=not out.quiet)
         graph = inputs.load_graph(model.onnx_path)
@@ -26,7 +26,7 @@ def _prepare(args: argparse.Namespace, out: Output, *, labels: bool) -> tuple[An
         if labels and args.labels:
             y = inputs.load_array(args.labels, "--labels").astype(int).ravel()[:len(x)]
             if len(y) != len(x):
-                raise inputs.FpgaSimError(f"--labels has {len(y)} labels for {len(x)} inputs")
+                raise FpgaSimError(f"--labels has {len(y)} labels for {len(x)} inputs")
         cal = inputs.as_batch(inputs.load_array(args.calibration, "--calibration"), shape) if args.calibration else x
         data = inputs.Dataset(f"inputs from {args.input}", cal, x, y)
     else:

@@ -108,6 +108,7 @@ def cmd_compress(args: argparse.Namespace, out: Output) -> int:
     names = args.method or list(METHODS)
     precision_flag = inputs.check_precision(args.precision)
     base_hw = inputs.load_hardware(args.hw, args.target)
+    inputs.check_config(args.config)
     data = inputs.default_data((1, 8, 8), samples=args.samples)
     rows: list[dict[str, Any]] = []
     for name in names:
