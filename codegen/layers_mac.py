@@ -32,6 +32,8 @@ def _weights(spec: LayerSpec, node: Node, qg: QGraph, n_out_channels: int) -> No
         spec.types["bias"] = t_w
         spec.params.append(("bias", np.zeros(n_out_channels, dtype=np.int64), t_w))
     spec.const("activation", "fsim::ACT_RELU" if node.activation == "relu" else "fsim::ACT_NONE", "int")
+    # wrapping sums are exact in any order: the kernel may add a cycle's products apart first
+    spec.const("partial_sums", t_acc.overflow == "AP_WRAP")
 
 
 def _parallel(spec: LayerSpec, k: int, n_mult: int, n_out: int) -> None:

@@ -127,10 +127,10 @@ def _corners():
                               dilations=[1, 2], name="conv1"),
              helper.make_node("Clip", ["c1", "lo", "hi"], ["r1"], name="relu6"),
              helper.make_node("Conv", ["r1", "w2"], ["c2"], group=4, pads=[1, 1, 1, 1], strides=[2, 2], name="dw"),
-             helper.make_node("Mul", ["c2", "sc"], ["m"], name="scale"),
-             helper.make_node("AveragePool", ["m"], ["ap"], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1],
+             helper.make_node("AveragePool", ["c2"], ["ap"], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1],
                               count_include_pad=1, name="avg"),
-             helper.make_node("Tanh", ["ap"], ["t"], name="tanh"),
+             helper.make_node("Mul", ["ap", "sc"], ["m"], name="scale"),   # not after a conv: not folded
+             helper.make_node("Tanh", ["m"], ["t"], name="tanh"),
              helper.make_node("Flatten", ["t"], ["f"], axis=1),
              helper.make_node("Gemm", ["f", "w3", "b3"], ["y"], transB=1, name="fc")]
     inits = {"w1": rng_weights(1, 4, 2, 3, 3), "b1": rng_weights(2, 4, scale=0.5),

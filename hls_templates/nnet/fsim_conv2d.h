@@ -6,6 +6,10 @@
 // (k_par = M, out_par = 1); when K < M, floor(M/K) outputs in parallel (k_par = K,
 // out_par = M/K).  The pipelined K loop below has exactly out_par * k_par multiplies in flight.
 // Products are added to the accumulator in order k = (ci, ky, kx), bias first, as the engine does.
+// When the accumulator wraps (AP_WRAP, the default and the safe type's mode), sums are exact
+// modulo 2^W in any order, so the k_par products of a cycle are first summed apart and added to
+// the accumulator once: one loop-carried add per cycle instead of k_par, the same bits.  A
+// saturating accumulator keeps the strict order (saturation does not reassociate).
 #ifndef FSIM_CONV2D_H_
 #define FSIM_CONV2D_H_
 
@@ -28,6 +32,7 @@ struct conv2d_config {
     static const unsigned k_par = 1;     // products of one output per cycle
     static const unsigned out_par = 1;   // outputs computed side by side
     static const unsigned n_mult = 1;    // k_par * out_par
+    static const bool partial_sums = false;   // accumulator wraps: add the k_par products apart first
 };
 
 template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class out_t, class ws_t, class bs_t>
@@ -66,6 +71,7 @@ OUTPUTS:
                 const unsigned oy = (o % plane) / CONFIG_T::out_w;
                 const unsigned ox = o % CONFIG_T::out_w;
                 const unsigned g = co / cout_g;
+                acc_t part = 0;
             PAR_K:
                 for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
 #pragma HLS UNROLL
@@ -79,8 +85,13 @@ OUTPUTS:
                     if (iy < 0 || iy >= int(CONFIG_T::in_h) || ix < 0 || ix >= int(CONFIG_T::in_w)) continue;
                     const in_t x = in[((g * cin_g + ci) * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
                     const acc_t prod = x * param<w_t>(w[co * n_k + k]);   // exact product, cast to acc_t
-                    acc[p] += prod;
+                    if (CONFIG_T::partial_sums) {
+                        part += prod;
+                    } else {
+                        acc[p] += prod;
+                    }
                 }
+                if (CONFIG_T::partial_sums) acc[p] += part;
             }
         }
     RESULTS:

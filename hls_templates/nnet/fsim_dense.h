@@ -3,7 +3,9 @@
 //
 // K = n_in products per output.  As in the simulated machine: when K >= M one output at a time,
 // ceil(K/M) cycles each (k_par = M, out_par = 1); when K < M, floor(M/K) outputs side by side
-// (k_par = K, out_par = M/K).  Products are added in input order, bias first, as the engine does.
+// (k_par = K, out_par = M/K).  Products are added in input order, bias first, as the engine does;
+// with a wrapping accumulator the k_par products of a cycle are summed apart first (exact modulo
+// 2^W, see fsim_conv2d.h).
 #ifndef FSIM_DENSE_H_
 #define FSIM_DENSE_H_
 
@@ -16,6 +18,7 @@ struct dense_config {
     static const bool has_bias = true;
     static const int activation = ACT_NONE;
     static const unsigned k_par = 1, out_par = 1, n_mult = 1;
+    static const bool partial_sums = false;   // accumulator wraps: add the k_par products apart first
 };
 
 template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class out_t, class ws_t, class bs_t>
@@ -45,14 +48,20 @@ ROWS:
                 for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
 #pragma HLS UNROLL
                     if (o0 + p >= CONFIG_T::n_out) continue;
+                    acc_t part = 0;
                 PAR_K:
                     for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
 #pragma HLS UNROLL
                         const unsigned k = k0 + kk;
                         if (k >= CONFIG_T::n_in) continue;
                         const acc_t prod = in[k] * param<w_t>(w[(o0 + p) * CONFIG_T::n_in + k]);  // exact, cast to acc_t
-                        acc[p] += prod;
+                        if (CONFIG_T::partial_sums) {
+                            part += prod;
+                        } else {
+                            acc[p] += prod;
+                        }
                     }
+                    if (CONFIG_T::partial_sums) acc[p] += part;
                 }
             }
         RESULTS:
