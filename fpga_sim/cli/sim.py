@@ -66,11 +66,13 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
 
     table = Table(title=f"{model.name}: fixed point ({args.precision}) vs float, {rec['samples']} samples of "
                         f"{rec['data']}", title_justify="left")
-    for col, just in (("layer", "left"), ("tensor", "left"), ("SQNR dB", "right"), ("max abs error", "right")):
+    for col, just in (("layer", "left"), ("tensor", "left"), ("type", "left"), ("SQNR dB", "right"),
+                      ("max abs error", "right"), ("max abs value", "right"), ("overflows", "right")):
         table.add_column(col, justify=just)
     for row in rec["layers"]:
-        table.add_row(escape(row["name"]), escape(row["tensor"]), "exact" if row["exact"] else fmt(row["sqnr_db"]),
-                      fmt(row["max_abs_error"]))
+        table.add_row(escape(row["name"]), escape(row["tensor"]), escape(row["type"]),
+                      "exact" if row["exact"] else fmt(row["sqnr_db"]), fmt(row["max_abs_error"]),
+                      fmt(row["max_abs_ref"]), fmt(row["overflows"]))
     out.print(table)
     summary = {"top-1 agreement": _pct(rec["agreement"])}
     if rec["accuracy_float"] is not None:
