@@ -7,12 +7,10 @@ the initial value; the sum is cast to the result type, then the fused ReLU.
 Two exact ways to compute it (`run_fixed` picks):
 - fast: when every product casts exactly (accumulator keeps all product fraction bits) and a
   bound |bias| + max|x| * sum|w| (per output channel) proves no partial sum can leave the
-  accumulator, the per-term casts are identities, so the layer is an integer GEMM.  8-bit
-  layers run as onnxruntime's exact int32 ConvInteger (`ort_int8.py`); wider ones through
-  float BLAS on im2col columns (float32 when the bound is below 2**24, two float32 limbs, or
-  float64 below 2**53: every partial sum is then an exactly representable integer); a Numba
-  epilogue applies the bias and the final cast.  Small or depthwise groups and dense layers at
-  small batch use exact int64 loops that read each weight once.
+  accumulator, the per-term casts are identities, so the layer is an integer GEMM.  It runs
+  through float BLAS on im2col columns (float32 when the bound is below 2**24, float64 below
+  2**53: every partial sum is then an exactly representable integer), and a Numba epilogue
+  applies the bias and the final cast.  Small or depthwise groups use a direct int64 loop.
 - exact per term: a Numba loop applying every cast (rounding/overflow events counted).
 The dense op reuses these kernels as a 1x1 convolution on a 1x1 image.
 """
@@ -31,7 +29,6 @@ from ..fixed_kernels import requant
 from ..graph import Node
 from ..machine import LayerWork, cost_layer
 from .base import Op, op
-from .ort_int8 import conv_integer
 
 if TYPE_CHECKING:
     from ..graph import QGraph
@@ -40,7 +37,6 @@ if TYPE_CHECKING:
 
 F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
-USE_ORT_INT8 = True     # 8-bit layers: exact int32 ConvInteger in onnxruntime (see ort_int8.py)
 
 
 @dataclass(frozen=True)
@@ -213,27 +209,6 @@ def gemm_epilogue(acc, s_left, limb_bits, bias, oc0, hw, fshift, rw, rsg, rr, ro
     return counts.sum()
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def int_epilogue(acc, s_left, bias, fshift, rw, rsg, rr, ro, relu, out):
-    """out[n,oc,p] = ReLU?(cast(acc[n,oc,p] << s_left + bias[oc])) for an exact integer sum
-    acc (N, Cout, HW).  Returns the overflow count of the final cast."""
-    n_b, cout, hw = acc.shape
-    counts = np.zeros(n_b * cout, np.int64)
-    for t in prange(n_b * cout):
-        n = t // cout
-        oc = t % cout
-        b = bias[oc]
-        cnt = 0
-        for p in range(hw):
-            y, f = requant((np.int64(acc[n, oc, p]) << s_left) + b, fshift, rw, rsg, rr, ro)
-            cnt += f
-            if relu and y < 0:
-                y = 0
-            out[n, oc, p] = y
-        counts[t] = cnt
-    return counts.sum()
-
-
 @njit(cache=True, nogil=True)
 def abs_max(a):
     """max |a| of a 1-d int64 array without a temporary."""
@@ -343,14 +318,7 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
     # BLAS pays when a weight is reused over enough output pixels and the GEMM is not tiny;
     # otherwise (dense at small batch, depthwise) the int64 loop reads the weights once.
     big_enough = k >= 16 and coutg >= 4 and n_b * ho * wo >= 16
-    wsum_max = int(wsum.max()) if cout else 0
-    if exact and big_enough and USE_ORT_INT8:
-        acc32 = conv_integer(x, w, attrs, xmax, wsum_max)
-        if acc32 is not None:
-            overflows += int(int_epilogue(acc32.reshape(n_b, cout, ho * wo), -pshift, bias, fshift,
-                                          rw, rsg, rr, ro, relu, out.reshape(n_b, cout, ho * wo)))
-            return out, overflows
-    plan = gemm_plan(xmax, wsum_max) if exact and big_enough else None
+    plan = gemm_plan(xmax, int(wsum.max()) if cout else 0) if exact and big_enough else None
     if plan is not None:
         dtype, limb_bits = plan
         ncols = n_b * ho * wo * (2 if limb_bits else 1)
