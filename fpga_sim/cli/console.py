@@ -35,6 +35,11 @@ class Output:
         if not self.quiet:
             self.console.print(*objects, **kw)
 
+    def note(self, text: str) -> None:
+        """A progress remark (stderr, like the tick lines), silent under --quiet/--json."""
+        if not self.quiet:
+            self.err.print(text, markup=False, highlight=False)
+
     def result(self, text: str) -> None:
         """A line that survives --quiet (e.g. the path of what was written); not shown with --json."""
         if not self.json_mode:

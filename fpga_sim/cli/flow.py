@@ -169,7 +169,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
         with out.step(f"model {spec}", steps):
             model = inputs.resolve_model(spec)
     else:  # training prints its own progress bar, so no spinner around it
-        out.print(f"model {spec}: training or reusing the cached checkpoint", markup=False)
+        out.note(f"model {spec}: training it, or reusing its cached checkpoint")
         start = time.perf_counter()
         model = inputs.resolve_model(spec, cache_dir=args.cache_dir, progress=not out.quiet)
         seconds = time.perf_counter() - start
