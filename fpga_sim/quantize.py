@@ -1,7 +1,7 @@
 """`quantize`: a float `Graph` -> a `QGraph` with an ap_fixed type on every tensor.
 
 Types come from, in rising priority: the default `precision`; `config["LayerType"][op]`;
-`config["LayerName"][node or input tensor]`.  The config follows hls4ml's layout so its users
+`config["LayerName"][name]`, where name is a node, the ONNX tensor a node produces, or an input.  The config follows hls4ml's layout so its users
 feel at home::
 
     [Model]
@@ -153,17 +153,25 @@ def _resolve_overrides(graph: Graph, cfg: dict[str, Any]) -> tuple[dict[str, Any
     for k in by_type:
         if k not in ops:
             raise ConfigError(f"LayerType.{k}: the graph has no layer of that type; its types: {', '.join(sorted(ops))}")
-    names = [n.name for n in graph.nodes] + list(graph.inputs)
+    # a layer is named by its node name or by the (ONNX) name of the tensor it produces
+    alias = {n.outputs[0]: n.name for n in graph.nodes if n.outputs}
+    alias.update({n.name: n.name for n in graph.nodes})
+    alias.update({t: t for t in graph.inputs})
     for k in by_name:
-        if k not in names:
-            raise ConfigError(f"LayerName.{k}: the graph has no layer or input of that name; names: {', '.join(names)}")
+        if k not in alias:
+            names = [n.name for n in graph.nodes] + list(graph.inputs)
+            raise ConfigError(f"LayerName.{k}: the graph has no layer, output tensor or input of that name; "
+                              f"layers and inputs: {', '.join(names)}")
+    named: dict[str, list[str]] = {}
+    for k in by_name:
+        named.setdefault(alias[k], []).append(k)
     per: dict[str, dict[str, Any]] = {}
     for n in graph.nodes:
         d: dict[str, Any] = {}
         if n.op in by_type:
             d.update(_slots(by_type[n.op], f"LayerType.{n.op}"))
-        if n.name in by_name:
-            d.update(_slots(by_name[n.name], f"LayerName.{n.name}"))
+        for k in named.get(n.name, []):
+            d.update(_slots(by_name[k], f"LayerName.{k}"))
         per[n.name] = d
     for t in graph.inputs:
         per[t] = _slots(by_name[t], f"LayerName.{t}") if t in by_name else {}

@@ -89,6 +89,7 @@ def _train_mlp_numpy(x: np.ndarray, y: np.ndarray, hidden: int = 32, steps: int 
     return p
 
 
+@pytest.mark.slow
 def test_trained_mlp_at_ap_fixed_16_6_agrees_with_float_on_99_percent():
     from onnx import helper
 
@@ -112,6 +113,7 @@ def test_trained_mlp_at_ap_fixed_16_6_agrees_with_float_on_99_percent():
     assert abs(c.accuracy_fixed - c.accuracy_float) <= 0.01
 
 
+@pytest.mark.slow
 def test_trained_cnn_exported_by_torch_agrees_at_ap_fixed_16_6():
     torch = pytest.importorskip("torch", reason="torch trains and exports the CNN (optional 'models' extra)")
     import io

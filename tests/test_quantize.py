@@ -42,7 +42,7 @@ def test_hls4ml_style_overrides_by_name_and_type(graph, tmp_path):
         "LayerName": {
             conv.name: {"Precision": {"weight": "ap_fixed<8,2>", "bias": "ap_fixed<10,4>",
                                       "result": "ap_fixed<14,6,AP_RND,AP_SAT>", "accum": "ap_fixed<20,10>"}},
-            dense[-1].name: {"Precision": {"result": "ap_fixed<24,10>"}},
+            dense[-1].outputs[0]: {"Precision": {"result": "ap_fixed<24,10>"}},  # by its ONNX tensor name
             "x": {"Precision": {"result": "ap_ufixed<8,1>"}},
         },
     }
@@ -64,13 +64,13 @@ def test_hls4ml_style_overrides_by_name_and_type(graph, tmp_path):
         '[Model]\nPrecision = "fixed<18,8>"\n[LayerType.Dense]\nPrecision = "ap_fixed<12,4>"\n'
         f'[LayerName."{conv.name}".Precision]\nweight = "ap_fixed<8,2>"\nbias = "ap_fixed<10,4>"\n'
         'result = "ap_fixed<14,6,AP_RND,AP_SAT>"\naccum = "ap_fixed<20,10>"\n'
-        f'[LayerName."{dense[-1].name}".Precision]\nresult = "ap_fixed<24,10>"\n'
+        f'[LayerName."{dense[-1].outputs[0]}".Precision]\nresult = "ap_fixed<24,10>"\n'
         '[LayerName.x.Precision]\nresult = "ap_ufixed<8,1>"\n')
     assert quantize(graph, config=toml).layer_types == qg.layer_types
 
 
 @pytest.mark.parametrize("cfg,match", [
-    ({"LayerName": {"nope": {"Precision": "ap_fixed<8,3>"}}}, "LayerName.nope: the graph has no layer"),
+    ({"LayerName": {"nope": {"Precision": "ap_fixed<8,3>"}}}, "LayerName.nope: the graph has no layer, output tensor or input"),
     ({"LayerType": {"Softmax": {"Precision": "ap_fixed<8,3>"}}}, "LayerType.Softmax: the graph has no layer of that type"),
     ({"Model": {"ReuseFactor": 4}}, "Model.ReuseFactor is an hls4ml setting.*Hardware"),
     ({"Model": {"Precison": "ap_fixed<8,3>"}}, "Model.Precison is not known; accepted: Precision"),
