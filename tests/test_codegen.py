@@ -289,6 +289,9 @@ def test_multipliers_follow_the_machine(built):
     k = 6 * 3 * 3   # K = 54 >= M = 16: one output at a time, 16 products per cycle
     m = c["sim"].layer("conv2").multipliers
     assert m <= k and f"k_par = {m};" in text and "out_par = 1;" in text
+    assert "partial_sums = true;" in text            # the safe accumulator wraps: products summed apart
+    corner = _case(built, "corners", PRECISIONS[0])["dir"] / "firmware" / "layers"
+    assert "partial_sums = false;" in next(corner.glob("*conv1*.h")).read_text()   # AP_SAT keeps the order
 
 
 def test_compile_error_names_file_and_line(built, tmp_path):
