@@ -145,7 +145,7 @@ def _value_shape(vi: onnx.ValueInfoProto) -> tuple | None:
     return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim)
 
 
-def _infer(st: OnnxState, elem: dict[str, int]) -> None:
+def _infer(st: OnnxState, elem: dict[str, int], source: str) -> None:
     """Shape inference on a skeleton of the current state (big constants enter as typed inputs)."""
     inputs, inits = [], []
     for name in st.inputs:
@@ -165,7 +165,7 @@ def _infer(st: OnnxState, elem: dict[str, int]) -> None:
     try:
         inferred = onnx.shape_inference.infer_shapes(m, check_type=False, strict_mode=False, data_prop=True)
     except Exception as e:  # noqa: BLE001
-        raise UnsupportedModelError(f"shape inference failed: {str(e).strip().splitlines()[0]}") from None
+        raise UnsupportedModelError(f"{source}: ONNX shape inference failed: {str(e).strip().splitlines()[0]}") from None
     for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
         s = _value_shape(vi)
         if s is not None:
@@ -266,11 +266,11 @@ def prepare(model: str | os.PathLike | ModelProto, fuse: bool = True) -> tuple[O
     proto = _check(proto, source)
     st, elem = _state(proto, source)
     for _ in range(10):  # fold, infer the shapes folded constants reveal, fold again
-        _infer(st, elem)
+        _infer(st, elem, source)
         counts = run_passes(st, ONNX_PASSES if fuse else ONNX_PASSES[:2])
         if not any(counts.values()):
             break
-    _infer(st, elem)
+    _infer(st, elem, source)
     _name_nodes(st)
     return st, source, proto.graph.name or Path(source).stem
 
