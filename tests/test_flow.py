@@ -134,3 +134,47 @@ def test_flow_json_is_the_report_record(tiny, tmp_path, capsys):
     assert printed["report"] == str(out / "report.html")
     assert printed["simulation"] == saved["simulation"] and printed["comparison"] == saved["comparison"]
     assert printed["csim"]["status"] == "skipped" and "--no-csim" in printed["csim"]["reason"]
+
+
+def _flow_with_csim(monkeypatch, tiny, out, fake_csim):
+    import codegen
+
+    monkeypatch.setattr(codegen, "csim", fake_csim)
+    return main(["flow", "--model", str(tiny), "--out", str(out), "--samples", "4", "--csim-samples", "2", "--quiet"])
+
+
+@pytest.mark.slow
+@pytest.mark.gxx
+def test_a_csim_mismatch_exits_1_with_the_report_written(tiny, tmp_path, monkeypatch, capsys):
+    import codegen
+
+    real = codegen.csim
+
+    def off_by_one(project, x, **kwargs):
+        got = real(project, x, **kwargs)
+        first = next(iter(got))
+        got[first] = got[first].copy()
+        got[first].flat[1] += 1
+        return got
+
+    out = tmp_path / "out"
+    assert _flow_with_csim(monkeypatch, tiny, out, off_by_one) == 1
+    err = capsys.readouterr().err
+    assert "check failed" in err and "1 of 6 output values" in err and "flat index 1" in err
+    rec = json.loads((out / "report.json").read_text())
+    assert (rec["csim"]["status"], rec["csim"]["mismatches"], rec["csim"]["values"]) == ("fail", 1, 6)
+    assert "1 of 6 output values differ" in (out / "report.html").read_text()
+
+
+def test_a_csim_that_does_not_compile_keeps_the_project_for_debugging(tiny, tmp_path, monkeypatch, capsys):
+    from fpga_sim.errors import CheckFailed
+
+    def compile_error(project, x, **kwargs):
+        raise CheckFailed(f"g++ failed to compile the C-simulation in {str(project)!r}: firmware/top.cpp:3: error")
+
+    out = tmp_path / "out"
+    assert _flow_with_csim(monkeypatch, tiny, out, compile_error) == 1
+    err = capsys.readouterr().err
+    assert "firmware/top.cpp:3" in err and str(out / "hls") in err and ".tmp-" not in err
+    assert (out / "hls" / "build_prj.tcl").is_file()
+    assert json.loads((out / "report.json").read_text())["csim"]["status"] == "fail"

@@ -230,8 +230,12 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
         else:
             n = min(args.csim_samples, len(data.x))
             expected = {t: v[:n] for t, v in sim.outputs_raw.items()}
-            with out.step(f"C-simulate the HLS project with g++ on {n} samples", steps):
-                record["csim"] = run_csim(hls_tmp, data.x[:n], expected, qg)
+            try:
+                with out.step(f"C-simulate the HLS project with g++ on {n} samples", steps):
+                    record["csim"] = run_csim(hls_tmp, data.x[:n], expected, qg)
+            except CheckFailed as exc:    # g++ or the testbench failed: keep the project and report it
+                record["csim"] = {"status": "fail", "samples": int(n), "values": 0, "mismatches": 0,
+                                  "reason": str(exc).replace(str(tmp), str(final_out)), "seconds": None}
         record["wall_seconds"] = round(time.perf_counter() - t0, 2)
         with out.step("write the report", steps):
             from ..report import write_report
@@ -281,6 +285,8 @@ def cmd_flow(args: argparse.Namespace, out: Output) -> int:
     if record.get("hls_error"):
         raise FpgaSimError(f"{record['hls_error'].rstrip('.')}; the report without the HLS project is {record['report']}")
     csim = record.get("csim") or {}
+    if csim.get("status") == "fail" and not csim.get("values"):
+        raise CheckFailed(f"{csim['reason'].rstrip('.')}; the report is {record['report']}")
     if csim.get("status") == "fail":
         raise CheckFailed(f"the g++ C-simulation differs from the engine on {csim['mismatches']} of "
                           f"{csim['values']} output values; {csim['reason']}; the report is {record['report']}")
