@@ -245,7 +245,14 @@ def quantize(
         if isinstance(accum, Auto):
             raise ConfigError(f"layer {n.name}: accum cannot be 'auto'; leave it out for a type that cannot overflow")
         if accum is None:
-            accum = op.safe_accum(n, in_types, weight)
+            try:
+                accum = op.safe_accum(n, in_types, weight)
+            except ValueError as e:  # FpgaSimError included: no type that wide exists
+                raise ConfigError(
+                    f"layer {n.name} ({n.op}): no accumulator that cannot overflow exists for inputs "
+                    f"{', '.join(map(str, in_types))} and weights {weight} ({e}); narrow those types or "
+                    f"give the layer an accum type"
+                ) from None
         types = LayerTypes(result=result, weight=weight, bias=bias, accum=accum)
         layer_types[n.name] = types
         for t in n.outputs:

@@ -119,3 +119,9 @@ def test_auto_precision_picks_integer_bits_from_calibration_ranges(graph):
         if "weight" in n.params:
             w = qg.layer_types[n.name].weight
             assert w.width == 12 and w.int_bits == int_bits_for(float(np.abs(n.params["weight"]).max()))
+
+
+def test_types_too_wide_for_a_safe_accumulator_name_the_layer(graph):
+    conv = next(n for n in graph.nodes if n.op == "Conv")
+    with pytest.raises(ConfigError, match=f"layer {conv.name} \\(Conv\\): no accumulator that cannot overflow"):
+        quantize(graph, precision="ap_fixed<32,16>")
