@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import helper
 
 from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.onnx_import import LoweringContext, load_onnx, prepare
