@@ -48,10 +48,28 @@ def compile_csim(out_dir: str | os.PathLike, ap_types: str | os.PathLike | None 
     exe = root / f"{project}_csim"
     # one translation unit: ap_fixed.h is parsed once (the Makefile builds the two files apart)
     unity = root / "tb" / "csim_unity.cpp"
-    unity.write_text(f'#include "{project}_tb.cpp"\n#include "../firmware/{project}.cpp"\n')
+    text = f'#include "{project}_tb.cpp"\n#include "../firmware/{project}.cpp"\n'
+    if not unity.is_file() or unity.read_text() != text:
+        unity.write_text(text)
     cmd = [cxx, *flags, f"-I{_ap_types(ap_types)}", f"-I{root / 'firmware'}", "-o", str(exe), str(unity)]
+    stamp = root / "tb" / ".csim_command"
+    if _up_to_date(exe, stamp, cmd, root):
+        if timings is not None:
+            timings["compile_s"] = 0.0
+        return exe
+    stamp.unlink(missing_ok=True)
     _compile(cmd, root, timings)
+    stamp.write_text("\n".join(cmd))
     return exe
+
+
+def _up_to_date(exe: Path, stamp: Path, cmd: list[str], root: Path) -> bool:
+    """A binary built by the same command and newer than every source is reused, not rebuilt."""
+    if not (exe.is_file() and stamp.is_file()) or stamp.read_text() != "\n".join(cmd):
+        return False
+    sources = [p for d in ("firmware", "tb") for p in (root / d).rglob("*") if p.suffix in (".h", ".cpp")]
+    built = exe.stat().st_mtime
+    return all(p.stat().st_mtime < built for p in sources)
 
 
 def _compile(cmd: list[str], cwd: Path, timings: dict[str, float] | None) -> None:

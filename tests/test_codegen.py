@@ -17,6 +17,7 @@ import pytest
 from onnx import helper
 
 import codegen
+from codegen.csim import _up_to_date
 import fpga_sim
 from fpga_sim.errors import CheckFailed, ConfigError
 from fpga_sim.hardware import Hardware
@@ -346,3 +347,19 @@ def test_example_batch_goes_to_tb_data(built, tmp_path):
     assert [list(map(int, line.split())) for line in lines[1:3]] == x_raw.tolist()
     empty = codegen.write_hls(c["qg"], tmp_path / "q")
     assert (empty / "tb_data" / "input.dat").read_text() == "0\n"
+
+
+def test_single_project_csim_and_build_reuse(built):
+    """`codegen.csim` on its own (its own g++ build), reused while the sources are unchanged."""
+    c = _case(built, "two_ports", PRECISIONS[0])
+    first: dict[str, float] = {}
+    got = codegen.csim(c["dir"], c["x"], timings=first)
+    assert all(np.array_equal(got[t], c["sim"].outputs_raw[t]) for t in ("s", "y"))
+    assert first["compile_s"] > 0 and first["run_s"] > 0
+    again: dict[str, float] = {}
+    codegen.csim(c["dir"], c["x"], timings=again)
+    assert again["compile_s"] == 0.0
+    layer = next((c["dir"] / "firmware" / "layers").glob("*.h"))
+    layer.write_text(layer.read_text() + "\n")   # any edit makes the binary stale
+    stamp = c["dir"] / "tb" / ".csim_command"
+    assert not _up_to_date(c["dir"] / "two_ports0_csim", stamp, stamp.read_text().split("\n"), c["dir"])
