@@ -99,7 +99,15 @@ def check(node, qg, x):
 
 @pytest.fixture
 def spy(monkeypatch):
-    calls = {"im2col": 0, "direct_exact": 0, "direct_cast": 0, "conv_exact": 0}
+    calls = {"im2col": 0, "direct_exact": 0, "direct_cast": 0, "conv_exact": 0, "ort": 0}
+    real_ort = conv_mod.conv_integer
+
+    def ort(*a):
+        r = real_ort(*a)
+        calls["ort"] += r is not None
+        return r
+
+    monkeypatch.setattr(conv_mod, "conv_integer", ort)
     real_im2col, real_direct, real_exact = conv_mod.im2col, conv_mod.conv_direct, conv_mod.conv_exact
 
     def exact(*a):
@@ -131,14 +139,19 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("use_ort", [True, False])
 @pytest.mark.parametrize("case", CASES)
-def test_wide_accumulator_matches_reference(case, spy):
+def test_wide_accumulator_matches_reference(case, use_ort, spy, monkeypatch):
+    monkeypatch.setattr(conv_mod, "USE_ORT_INT8", use_ort)
     node, qg, x = make(np.random.default_rng(len(str(case))), **case)
     check(node, qg, x)
     assert spy["direct_cast"] == 0      # the safe accumulator never needs per-term casts
-    # BLAS on im2col when weights are reused enough, else the exact row-wise int64 loop
+    # 8-bit: onnxruntime's ConvInteger, or BLAS on im2col when weights are reused enough;
+    # else the exact row-wise int64 loop
     groups = case.get("groups", 1)
-    assert (spy["im2col"], spy["conv_exact"]) == ((groups, 0) if case["cout"] // groups >= 4 else (0, 1))
+    big = case["cout"] // groups >= 4
+    assert (spy["ort"], spy["im2col"], spy["conv_exact"]) == (
+        (1, 0, 0) if big and use_ort else (0, groups, 0) if big else (0, 0, 1))
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -150,12 +163,13 @@ def test_narrow_accumulators_overflow_and_round_per_term(case, acc, spy):
 
 
 @pytest.mark.parametrize("rnd", ROUNDING)
-@pytest.mark.parametrize("ovf", ["AP_WRAP", "AP_SAT"])
-def test_every_result_rounding_mode_on_the_fast_path(rnd, ovf, spy):
+@pytest.mark.parametrize("ovf,use_ort", [("AP_WRAP", True), ("AP_SAT", False)])
+def test_every_result_rounding_mode_on_the_fast_path(rnd, ovf, use_ort, spy, monkeypatch):
+    monkeypatch.setattr(conv_mod, "USE_ORT_INT8", use_ort)
     node, qg, x = make(np.random.default_rng(3), c=4, h=8, w=8, cout=8, k=3, pads=(1, 1, 1, 1),
                        res=f"ap_fixed<7,3,{rnd},{ovf}>", scale=1.0)
     check(node, qg, x)
-    assert spy["im2col"] == 1 and spy["direct_cast"] == 0
+    assert (spy["ort"], spy["im2col"], spy["direct_cast"]) == ((1, 0, 0) if use_ort else (0, 1, 0))
 
 
 def test_unsigned_input_and_fast_path_float64():
@@ -182,7 +196,17 @@ def test_limb_and_float64_gemm_paths(tin, tw, spy):
     t = qg.tensor_types["x"]
     x = t.quantize(rng.uniform(t.min, t.max, x.shape))      # full-range inputs: large bounds
     check(node, qg, x)
-    assert spy["im2col"] == 1
+    assert spy["im2col"] == 1 and spy["ort"] == 0       # 16-bit inputs: not an 8-bit ConvInteger
+
+
+def test_ort_int8_refuses_what_it_cannot_do_exactly():
+    from fpga_sim.ops.ort_int8 import conv_integer
+    a = ConvAttrs((1, 1))
+    x = np.full((1, 2, 2, 2), 200)
+    w = np.ones((2, 2, 1, 1), np.int64)
+    assert conv_integer(x, w, a, 200, 2) is not None           # unsigned 8-bit values: zero point 0
+    assert conv_integer(x - 400, w, a, 200, 2) is None         # needs 9 bits
+    assert conv_integer(x, w, a, 1 << 16, 1 << 15) is None     # could leave int32
 
 
 def test_safe_accum_never_overflows_at_the_type_extremes():

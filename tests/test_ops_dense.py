@@ -65,7 +65,8 @@ def make(rng, n_in, n_out, *, acc=None, tin="ap_fixed<8,3>", tw="ap_fixed<8,1>",
 
 
 @pytest.mark.parametrize("n_in,n_out,acc,batch", [
-    (40, 8, None, 20),                           # fast GEMM path
+    (40, 8, None, 20),                           # fast path: onnxruntime ConvInteger (8-bit)
+    (40, 8, "ap_fixed<40,20>", 20),              # products shifted left into a finer accumulator
     (40, 8, None, 3),                            # small batch: direct exact int64 loop
     (5, 3, None, 3),
     (40, 8, "ap_fixed<12,4>", 3),                # narrow wrapping accumulator: per-term casts
@@ -85,6 +86,7 @@ def test_matches_reference(n_in, n_out, acc, batch):
 
 
 def test_fast_path_is_taken(monkeypatch):
+    monkeypatch.setattr(conv_mod, "USE_ORT_INT8", False)
     calls = []
     real = conv_mod.im2col
     monkeypatch.setattr(conv_mod, "im2col", lambda *a: calls.append(1) or real(*a))

@@ -7,10 +7,12 @@ the initial value; the sum is cast to the result type, then the fused ReLU.
 Two exact ways to compute it (`run_fixed` picks):
 - fast: when every product casts exactly (accumulator keeps all product fraction bits) and a
   bound |bias| + max|x| * sum|w| (per output channel) proves no partial sum can leave the
-  accumulator, the per-term casts are identities, so the layer is an integer GEMM.  It runs
-  through float BLAS on im2col columns (float32 when the bound is below 2**24, float64 below
-  2**53: every partial sum is then an exactly representable integer), and a Numba epilogue
-  applies the bias and the final cast.  Small or depthwise groups use a direct int64 loop.
+  accumulator, the per-term casts are identities, so the layer is an integer GEMM.  8-bit
+  layers run as onnxruntime's exact int32 ConvInteger (`ort_int8.py`); wider ones through
+  float BLAS on im2col columns (float32 when the bound is below 2**24, two float32 limbs, or
+  float64 below 2**53: every partial sum is then an exactly representable integer); a Numba
+  epilogue applies the bias and the final cast.  Small or depthwise groups and dense layers at
+  small batch use exact int64 loops that read each weight once.
 - exact per term: a Numba loop applying every cast (rounding/overflow events counted).
 The dense op reuses these kernels as a 1x1 convolution on a 1x1 image.
 """
@@ -29,6 +31,7 @@ from ..fixed_kernels import requant
 from ..graph import Node
 from ..machine import LayerWork, cost_layer
 from .base import Op, op
+from .ort_int8 import conv_integer
 
 if TYPE_CHECKING:
     from ..graph import QGraph
@@ -37,6 +40,10 @@ if TYPE_CHECKING:
 
 F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
+USE_ORT_INT8 = True     # 8-bit layers: exact int32 ConvInteger in onnxruntime (see ort_int8.py)
+# Memory-light passes (im2col, epilogues) are serial: on a shared 2-core machine a parallel
+# region waits for a descheduled thread (measured: 1 ms best, 20-60 ms median under load), while
+# the serial pass takes 2 ms.  The compute-heavy loops (per-term casts, exact int64) stay parallel.
 
 
 @dataclass(frozen=True)
@@ -152,7 +159,7 @@ def dense_exact(x, w, bias, s_left, fshift, rw, rsg, rr, ro, relu, out):
     return counts.sum()
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols):
     """cols[(c,i,j), n*ho*wo + oh*wo + ow] = x[n, ch0+c, ih, iw] (0 in the padding).  With
     limb_bits > 0, x is split into two limbs: the low limb (x & (2**limb_bits - 1)) fills
@@ -161,7 +168,7 @@ def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols):
     hw = ho * wo
     big = n_b * hw
     mask = (np.int64(1) << limb_bits) - 1
-    for r in prange(cg * kh * kw):
+    for r in range(cg * kh * kw):
         c = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
@@ -182,7 +189,7 @@ def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols):
     return 0
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def gemm_epilogue(acc, s_left, limb_bits, bias, oc0, hw, fshift, rw, rsg, rr, ro, relu, out):
     """out[n, oc0+oc, p] = ReLU?(cast((int(acc[oc, col]) [+ int(acc[oc, L+col]) << limb_bits])
     << s_left + bias[oc0+oc])), col = n*hw+p: the GEMM results are exact integers here.
@@ -191,7 +198,7 @@ def gemm_epilogue(acc, s_left, limb_bits, bias, oc0, hw, fshift, rw, rsg, rr, ro
     big = ncols // 2 if limb_bits > 0 else ncols
     n_b = big // hw
     counts = np.zeros(coutg, np.int64)
-    for oc in prange(coutg):
+    for oc in range(coutg):
         b = bias[oc0 + oc]
         cnt = 0
         for n in range(n_b):
@@ -206,6 +213,27 @@ def gemm_epilogue(acc, s_left, limb_bits, bias, oc0, hw, fshift, rw, rsg, rr, ro
                     y = 0
                 out[n, oc0 + oc, p] = y
         counts[oc] = cnt
+    return counts.sum()
+
+
+@njit(cache=True, nogil=True)
+def int_epilogue(acc, s_left, bias, fshift, rw, rsg, rr, ro, relu, out):
+    """out[n,oc,p] = ReLU?(cast(acc[n,oc,p] << s_left + bias[oc])) for an exact integer sum
+    acc (N, Cout, HW).  Returns the overflow count of the final cast."""
+    n_b, cout, hw = acc.shape
+    counts = np.zeros(n_b * cout, np.int64)
+    for t in range(n_b * cout):
+        n = t // cout
+        oc = t % cout
+        b = bias[oc]
+        cnt = 0
+        for p in range(hw):
+            y, f = requant((np.int64(acc[n, oc, p]) << s_left) + b, fshift, rw, rsg, rr, ro)
+            cnt += f
+            if relu and y < 0:
+                y = 0
+            out[n, oc, p] = y
+        counts[t] = cnt
     return counts.sum()
 
 
@@ -318,7 +346,14 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
     # BLAS pays when a weight is reused over enough output pixels and the GEMM is not tiny;
     # otherwise (dense at small batch, depthwise) the int64 loop reads the weights once.
     big_enough = k >= 16 and coutg >= 4 and n_b * ho * wo >= 16
-    plan = gemm_plan(xmax, int(wsum.max()) if cout else 0) if exact and big_enough else None
+    wsum_max = int(wsum.max()) if cout else 0
+    if exact and big_enough and USE_ORT_INT8:
+        acc32 = conv_integer(x, w, attrs, xmax, wsum_max)
+        if acc32 is not None:
+            overflows += int(int_epilogue(acc32.reshape(n_b, cout, ho * wo), -pshift, bias, fshift,
+                                          rw, rsg, rr, ro, relu, out.reshape(n_b, cout, ho * wo)))
+            return out, overflows
+    plan = gemm_plan(xmax, wsum_max) if exact and big_enough else None
     if plan is not None:
         dtype, limb_bits = plan
         ncols = n_b * ho * wo * (2 if limb_bits else 1)
