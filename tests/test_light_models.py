@@ -78,9 +78,15 @@ def test_light_model_matches_onnxruntime_at_224(name):
     t = wide.sim.totals
     assert t["cycles"] > 0 and t["macs"] > 0 and t["overflows"] == 0
     if name != "squeezenet":
-        return  # the default-precision run below is shown once, on the cheapest model (0.35 G MACs)
+        return  # the default and auto runs below are shown once, on the cheapest model (0.35 G MACs)
     # the default type runs too; it loses precision (and says where) but the same layers are reported
     default = compare(model, quantize(g), x, reference=wide.reference)
     assert [e.name for e in default.layers] == [e.name for e in wide.layers]
     assert default.outputs[g.outputs[0]].sqnr_db < out.sqnr_db
     assert default.sim.totals["overflows"] == sum(r.overflows for r in default.sim.layers) + default.sim.totals["input_overflows"]
+    # auto precision at the same 16-bit budget, calibrated on two other images, recovers it:
+    # integer bits per tensor from its range (values beyond it saturate, AP_SAT)
+    cal = np.random.default_rng(1).random((2, 3, 224, 224))
+    auto = compare(model, quantize(g, calibration=cal, precision="auto<16>"), x, reference=wide.reference)
+    assert auto.outputs[g.outputs[0]].sqnr_db >= MIN_SQNR_DB and auto.top1_agreement == 1.0
+    assert auto.outputs[g.outputs[0]].sqnr_db > default.outputs[g.outputs[0]].sqnr_db + 30
