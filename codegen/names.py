@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-# C++20 keywords and alternative tokens, plus names the generated code defines itself.
+# C++20 keywords and alternative tokens, names from the C/C++ headers and ap_types headers the
+# generated code includes (a tensor "size" must not typedef size_t), and names it defines itself.
 CPP_KEYWORDS = frozenset("""
 alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t
 char32_t class compl concept const consteval constexpr constinit const_cast continue co_await
@@ -21,6 +22,12 @@ short signed sizeof static static_assert static_cast struct switch template this
 throw true try typedef typeid typename union unsigned using virtual void volatile wchar_t while
 xor xor_eq final override import module main std fsim ap_fixed ap_ufixed ap_int ap_uint NULL
 assert printf
+int8_t int16_t int32_t int64_t uint8_t uint16_t uint32_t uint64_t intptr_t uintptr_t intmax_t
+uintmax_t size_t ssize_t ptrdiff_t FILE EOF stdin stdout stderr fopen fclose fprintf fscanf
+sprintf snprintf exit abort atoi atol strcmp strlen memcpy memset malloc free
+ap_fixed_base ap_int_base ap_private ap_range_ref ap_bit_ref ap_concat_ref ssdm_int ssdm_int_sim
+AP_TRN AP_TRN_ZERO AP_RND AP_RND_ZERO AP_RND_MIN_INF AP_RND_INF AP_RND_CONV AP_WRAP AP_SAT
+AP_SAT_ZERO AP_SAT_SYM AP_WRAP_SM AP_MAX AP_MIN AP_ABS AP_INT_MAX_W
 """.split())
 
 _BAD = re.compile(r"[^A-Za-z0-9]+")

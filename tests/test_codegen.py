@@ -95,10 +95,11 @@ def _residual():
     return make_model(nodes, {"x": [1, 1, 8, 8]}, {"y": None}, inits, name="residual"), (1, 8, 8)
 
 
-# Names a C++ file cannot hold raw: spaces, quotes, comment terminators, keywords, a
-# preprocessor line, non-ASCII, and names that collide once sanitised.
-HOSTILE = {"x": "in put \"x\"", "c1": "int", "r1": "*/ r1 /*", "c2": "r1 */", "s": "s\\\"um",
-           "bn": "class", "lk": "#define main", "pd": "pad-ded", "sg": "pad ded", "y": "y = 1; //"}
+# Names a C++ file cannot hold raw: spaces, quotes, backslashes, comment terminators, keywords,
+# standard and ap_types names (size -> size_t, uint8 -> uint8_t, AP_TRN), a preprocessor line,
+# non-ASCII, and names that collide once sanitised.
+HOSTILE = {"x": "in put \"x\"", "c1": "int", "r1": "*/ r1 /*", "c2": "r1 */", "s": "size",
+           "bn": "class", "lk": "#define main", "pd": "uint8", "sg": "y = 1; // \\\"", "y": "AP_TRN"}
 
 
 def _hostile():
