@@ -31,6 +31,9 @@ NNET = TEMPLATES / "nnet"
 
 def environment() -> jinja2.Environment:
     """Jinja with StrictUndefined: a missing context value is an error, never an empty string."""
+    if not (NNET / "fsim_common.h").is_file():
+        raise FpgaSimError(f"the HLS templates are not at {str(TEMPLATES)!r}; codegen needs the repository's "
+                           "hls_templates/ beside codegen/ (install from a checkout: pip install -e .)")
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         undefined=jinja2.StrictUndefined,
