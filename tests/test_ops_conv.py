@@ -108,6 +108,15 @@ def spy(monkeypatch):
         return r
 
     monkeypatch.setattr(conv_mod, "conv_integer", ort)
+    calls["ort_f32"] = 0
+    real_f32 = conv_mod.conv_float32_limbs
+
+    def ort_f32(*a):
+        r = real_f32(*a)
+        calls["ort_f32"] += r is not None
+        return r
+
+    monkeypatch.setattr(conv_mod, "conv_float32_limbs", ort_f32)
     real_im2col, real_direct, real_exact = conv_mod.im2col, conv_mod.conv_direct, conv_mod.conv_exact
 
     def exact(*a):
@@ -142,7 +151,7 @@ CASES = [
 @pytest.mark.parametrize("use_ort", [True, False])
 @pytest.mark.parametrize("case", CASES)
 def test_wide_accumulator_matches_reference(case, use_ort, spy, monkeypatch):
-    monkeypatch.setattr(conv_mod, "USE_ORT_INT8", use_ort)
+    monkeypatch.setattr(conv_mod, "USE_ORT", use_ort)
     node, qg, x = make(np.random.default_rng(len(str(case))), **case)
     check(node, qg, x)
     assert spy["direct_cast"] == 0      # the safe accumulator never needs per-term casts
@@ -165,7 +174,7 @@ def test_narrow_accumulators_overflow_and_round_per_term(case, acc, spy):
 @pytest.mark.parametrize("rnd", ROUNDING)
 @pytest.mark.parametrize("ovf,use_ort", [("AP_WRAP", True), ("AP_SAT", False)])
 def test_every_result_rounding_mode_on_the_fast_path(rnd, ovf, use_ort, spy, monkeypatch):
-    monkeypatch.setattr(conv_mod, "USE_ORT_INT8", use_ort)
+    monkeypatch.setattr(conv_mod, "USE_ORT", use_ort)
     node, qg, x = make(np.random.default_rng(3), c=4, h=8, w=8, cout=8, k=3, pads=(1, 1, 1, 1),
                        res=f"ap_fixed<7,3,{rnd},{ovf}>", scale=1.0)
     check(node, qg, x)
@@ -187,16 +196,28 @@ def test_gemm_plan_picks_an_exact_float_format():
     assert conv_mod.gemm_plan(1 << 30, 1 << 30) is None
 
 
-@pytest.mark.parametrize("tin,tw", [("ap_fixed<16,6>", "ap_fixed<8,2>"), ("ap_fixed<16,6>", "ap_fixed<16,2>"),
-                                    ("ap_ufixed<16,6>", "ap_fixed<8,2>")])
-def test_limb_and_float64_gemm_paths(tin, tw, spy):
+@pytest.mark.parametrize("use_ort", [True, False])
+@pytest.mark.parametrize("tin,tw,f32", [("ap_fixed<16,6>", "ap_fixed<8,2>", True), ("ap_fixed<16,6>", "ap_fixed<16,2>", False),
+                                        ("ap_ufixed<16,6>", "ap_fixed<8,2>", True)])
+def test_limb_and_float64_gemm_paths(tin, tw, f32, use_ort, spy, monkeypatch):
+    monkeypatch.setattr(conv_mod, "USE_ORT", use_ort)
     rng = np.random.default_rng(11)
     node, qg, x = make(rng, c=8, h=7, w=7, cout=4, k=3, pads=(1, 1, 1, 1), tin=tin, tw=tw,
                        res="ap_fixed<18,8,AP_RND_ZERO,AP_SAT>", scale=2.0)
     t = qg.tensor_types["x"]
     x = t.quantize(rng.uniform(t.min, t.max, x.shape))      # full-range inputs: large bounds
     check(node, qg, x)
-    assert spy["im2col"] == 1 and spy["ort"] == 0       # 16-bit inputs: not an 8-bit ConvInteger
+    assert spy["ort"] == 0                               # 16-bit inputs: not an 8-bit ConvInteger
+    # float32 (two limbs) through onnxruntime's Conv, else BLAS (float64 always BLAS)
+    assert (spy["ort_f32"], spy["im2col"]) == ((1, 0) if use_ort and f32 else (0, 1))
+
+
+def test_float32_conv_exact_on_a_blocked_layout_shape(spy):
+    # 16 channels in and out: onnxruntime may pick its NCHWc kernels; still exact integers
+    node, qg, x = make(np.random.default_rng(12), c=16, h=14, w=14, cout=16, k=3, pads=(1, 1, 1, 1),
+                       tin="ap_fixed<16,6>", tw="ap_fixed<8,1>", res="ap_fixed<16,6,AP_RND,AP_SAT>")
+    check(node, qg, x)
+    assert spy["ort_f32"] == 1
 
 
 def test_ort_int8_refuses_what_it_cannot_do_exactly():

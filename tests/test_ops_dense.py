@@ -86,7 +86,7 @@ def test_matches_reference(n_in, n_out, acc, batch):
 
 
 def test_fast_path_is_taken(monkeypatch):
-    monkeypatch.setattr(conv_mod, "USE_ORT_INT8", False)
+    monkeypatch.setattr(conv_mod, "USE_ORT", False)
     calls = []
     real = conv_mod.im2col
     monkeypatch.setattr(conv_mod, "im2col", lambda *a: calls.append(1) or real(*a))

@@ -31,7 +31,7 @@ from ..fixed_kernels import requant
 from ..graph import Node
 from ..machine import LayerWork, cost_layer
 from .base import Op, op
-from .ort_int8 import conv_integer
+from .ort_int8 import conv_float32_limbs, conv_integer
 
 if TYPE_CHECKING:
     from ..graph import QGraph
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
-USE_ORT_INT8 = True     # 8-bit layers: exact int32 ConvInteger in onnxruntime (see ort_int8.py)
+USE_ORT = True          # exact integer sums through onnxruntime's ConvInteger / float32 Conv (ort_int8.py)
 # Memory-light passes (im2col, epilogues) are serial: on a shared 2-core machine a parallel
 # region waits for a descheduled thread (measured: 1 ms best, 20-60 ms median under load), while
 # the serial pass takes 2 ms.  The compute-heavy loops (per-term casts, exact int64) stay parallel.
@@ -238,6 +238,27 @@ def int_epilogue(acc, s_left, bias, fshift, rw, rsg, rr, ro, relu, out):
 
 
 @njit(cache=True, nogil=True)
+def limb_epilogue(acc, n_b, limb_bits, s_left, bias, fshift, rw, rsg, rr, ro, relu, out):
+    """Like int_epilogue for exact integer-valued float sums acc (N or 2N, Cout, HW); with
+    limb_bits > 0 the sum is acc[n] + acc[N+n] << limb_bits."""
+    _, cout, hw = acc.shape
+    cnt = 0
+    for n in range(n_b):
+        for oc in range(cout):
+            b = bias[oc]
+            for p in range(hw):
+                v = np.int64(acc[n, oc, p])
+                if limb_bits > 0:
+                    v += np.int64(acc[n_b + n, oc, p]) << limb_bits
+                y, f = requant((v << s_left) + b, fshift, rw, rsg, rr, ro)
+                cnt += f
+                if relu and y < 0:
+                    y = 0
+                out[n, oc, p] = y
+    return cnt
+
+
+@njit(cache=True, nogil=True)
 def abs_max(a):
     """max |a| of a 1-d int64 array without a temporary."""
     m = np.int64(0)
@@ -347,13 +368,19 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
     # otherwise (dense at small batch, depthwise) the int64 loop reads the weights once.
     big_enough = k >= 16 and coutg >= 4 and n_b * ho * wo >= 16
     wsum_max = int(wsum.max()) if cout else 0
-    if exact and big_enough and USE_ORT_INT8:
+    if exact and big_enough and USE_ORT:
         acc32 = conv_integer(x, w, attrs, xmax, wsum_max)
         if acc32 is not None:
             overflows += int(int_epilogue(acc32.reshape(n_b, cout, ho * wo), -pshift, bias, fshift,
                                           rw, rsg, rr, ro, relu, out.reshape(n_b, cout, ho * wo)))
             return out, overflows
     plan = gemm_plan(xmax, wsum_max) if exact and big_enough else None
+    if plan is not None and plan[0] is np.float32 and USE_ORT:
+        accf = conv_float32_limbs(x, w, attrs, plan[1])
+        if accf is not None:
+            overflows += int(limb_epilogue(accf.reshape(accf.shape[0], cout, ho * wo), n_b, plan[1], -pshift, bias,
+                                           fshift, rw, rsg, rr, ro, relu, out.reshape(n_b, cout, ho * wo)))
+            return out, overflows
     if plan is not None:
         dtype, limb_bits = plan
         ncols = n_b * ho * wo * (2 if limb_bits else 1)

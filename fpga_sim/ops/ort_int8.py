@@ -77,3 +77,47 @@ def conv_integer(x: np.ndarray, w: np.ndarray, attrs: Any, xmax: int, wsum_max: 
         return sess.run(None, {"x": xu, "w": wu})[0]
     except Exception:          # onnxruntime missing or refusing the geometry: the BLAS path takes over
         return None
+
+
+def _float_session(key: tuple, c: int, w_shape: tuple[int, ...], attrs: Any) -> Any:
+    with _LOCK:
+        if key in _SESSIONS:
+            _SESSIONS.move_to_end(key)
+            return _SESSIONS[key]
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=list(attrs.kernel_shape),
+                            strides=list(attrs.strides), pads=list(attrs.pads), dilations=list(attrs.dilations),
+                            group=int(attrs.groups))
+    g = helper.make_graph([node], "conv_f32_exact",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c, None, None]),
+                           helper.make_tensor_value_info("w", TensorProto.FLOAT, list(w_shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    with _LOCK:
+        _SESSIONS[key] = sess
+        while len(_SESSIONS) > _MAX_SESSIONS:
+            _SESSIONS.popitem(last=False)
+    return sess
+
+
+def conv_float32_limbs(x: np.ndarray, w: np.ndarray, attrs: Any, limb_bits: int) -> np.ndarray | None:
+    """sum_k x*w through onnxruntime's float32 Conv, exact because the caller's bound keeps every
+    partial sum an integer below 2**24 (see conv.gemm_plan).  With limb_bits > 0, x is split
+    into lo = x & (2**b - 1) and hi = x >> b, stacked along the batch: returns float32 (2N, ...)
+    whose first N samples are the low limb's sums, else (N, ...).  None if onnxruntime refuses."""
+    if limb_bits:
+        mask = (1 << limb_bits) - 1
+        xs = np.concatenate([x & mask, x >> limb_bits]).astype(np.float32)
+    else:
+        xs = x.astype(np.float32)
+    key = ("f32", x.shape[1:], w.shape, attrs)
+    try:
+        return _float_session(key, x.shape[1], w.shape, attrs).run(None, {"x": xs, "w": w.astype(np.float32)})[0]
+    except Exception:          # onnxruntime missing or refusing the geometry: the BLAS path takes over
+        return None
