@@ -153,6 +153,8 @@ def raw_inputs(meta: dict[str, Any], x: Any, raw: bool) -> dict[str, np.ndarray]
         if port["tensor"] not in x:
             raise FpgaSimError(f"input {port['tensor']!r} missing from x; inputs: {[p['tensor'] for p in meta['inputs']]}")
         a = np.asarray(x[port["tensor"]])
+        if a.shape == tuple(port["shape"]):   # one sample without its batch axis, as simulate takes it
+            a = a[None]
         raw_in[port["tensor"]] = a.astype(np.int64) if raw else Fixed.parse(port["type"]).quantize(a)
     return raw_in
 
