@@ -27,7 +27,7 @@ class Output:
         self.json_mode = json_mode
         self.quiet = quiet or json_mode
         # Piped or captured output gets a wide console so per-layer tables are not squeezed to 80 columns.
-        width = None if sys.stdout.isatty() else 160
+        width = None if sys.stdout.isatty() else 200
         self.console = Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width)
         self.err = Console(file=sys.stderr, highlight=False)
 

@@ -99,6 +99,7 @@ def _measure(trained: Any, scheme: str, precision: str, hw: Any, data: inputs.Da
             "storage_scheme": scheme, "bytes": int(storage.model_size(trained.model, scheme)["bytes"]),
             "cycles": int(t["cycles"]), "dram_words": int(t["dram_reads"] + t["dram_writes"]),
             "energy_nj": float(t["energy_total_pj"]) / 1e3, "precision": precision,
+            "overflows": int(t.get("overflows", 0)),
             "hardware": {k: v for k, v in hw.to_dict().items() if k in ("skip_zero_weights", "weights_as_codebook")}}
 
 
@@ -128,16 +129,22 @@ def cmd_compress(args: argparse.Namespace, out: Output) -> int:
         return 0
     from rich.table import Table
 
-    table = Table(title=f"compression on the digits test split ({len(data.x)} samples; size as stored, "
-                        "simulated per inference)", title_justify="left")
-    for col in ("method", "model", "float acc", "fixed acc", "precision", "params", "non-zero", "bytes", "rate",
-                "cycles", "DRAM words", "energy nJ", "energy ×"):
-        table.add_column(col, justify="left" if col in ("method", "model", "precision") else "right")
+    precisions = sorted({r["precision"] for r in rows})
+    table = Table(title=f"compression on the digits test split ({len(data.x)} samples), "
+                        f"{' / '.join(precisions)}; size as stored, machine costs per inference", title_justify="left")
+    cols = ["method", "model", "stored", "float acc", "fixed acc", "overflows"] + (
+        ["precision"] if len(precisions) > 1 else []) + ["params", "non-zero", "bytes", "rate", "cycles",
+                                                          "DRAM words", "energy nJ", "energy ×"]
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("method", "model", "stored", "precision") else "right",
+                         no_wrap=True)
     for r in rows:
-        table.add_row(r["method"] if r["role"] == "baseline" else "", f"{r['model']} ({r['storage_scheme']})",
-                      f"{100 * r['accuracy_float']:.2f}%", f"{100 * r['accuracy_fixed']:.2f}%", r["precision"],
-                      fmt(r["params"]), fmt(r["nonzero_params"]), fmt(r["bytes"]), f"{r['compression_rate']:.1f}x",
-                      fmt(r["cycles"]), fmt(r["dram_words"]), fmt(r["energy_nj"]), f"{r['energy_ratio']:.2f}")
+        cells = [r["method"] if r["role"] == "baseline" else "", r["model"], r["storage_scheme"],
+                 f"{100 * r['accuracy_float']:.2f}%", f"{100 * r['accuracy_fixed']:.2f}%", fmt(r["overflows"])]
+        cells += [r["precision"]] if len(precisions) > 1 else []
+        cells += [fmt(r["params"]), fmt(r["nonzero_params"]), fmt(r["bytes"]), f"{r['compression_rate']:.1f}x",
+                  fmt(r["cycles"]), fmt(r["dram_words"]), fmt(r["energy_nj"]), f"{r['energy_ratio']:.2f}"]
+        table.add_row(*cells)
         if r["role"] == "compressed":
             table.add_section()
     out.print(table)
