@@ -1,4 +1,9 @@
-"""Exact 8-bit integer convolution through onnxruntime's ConvInteger (a helper, not an op).
+"""Exact integer convolution sums through onnxruntime (a helper of ops/conv.py, not an op).
+
+Two routes, both exact and both checked against per-term references in tests/test_ops_conv.py:
+- 8-bit values: ConvInteger (u8 x u8 -> int32), below;
+- integer-valued float32 Conv (`conv_float32_limbs`) when a bound keeps every partial sum
+  below 2**24, with the input split into two limbs when one is not enough.
 
 When a layer's raw inputs and weights fit in 8 bits and a bound proves the sum cannot leave
 int32, onnxruntime's u8 x u8 -> int32 ConvInteger computes sum_k x*w exactly, faster than a
@@ -14,6 +19,7 @@ from threading import Lock
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 INT32_EXACT = 1 << 31
 _SESSIONS: "OrderedDict[tuple, Any]" = OrderedDict()
@@ -79,6 +85,20 @@ def conv_integer(x: np.ndarray, w: np.ndarray, attrs: Any, xmax: int, wsum_max: 
         return None
 
 
+@njit(cache=True, nogil=True)
+def split_limbs(x, limb_bits, out):
+    """out[:n] = x & (2**b - 1), out[n:] = x >> b as float32 in one pass (out[:] = x if b == 0)."""
+    n = x.size
+    if limb_bits == 0:
+        for i in range(n):
+            out[i] = x[i]
+        return
+    mask = (np.int64(1) << limb_bits) - 1
+    for i in range(n):
+        out[i] = x[i] & mask
+        out[n + i] = x[i] >> limb_bits
+
+
 def _float_session(key: tuple, c: int, w_shape: tuple[int, ...], attrs: Any) -> Any:
     with _LOCK:
         if key in _SESSIONS:
@@ -111,11 +131,8 @@ def conv_float32_limbs(x: np.ndarray, w: np.ndarray, attrs: Any, limb_bits: int)
     partial sum an integer below 2**24 (see conv.gemm_plan).  With limb_bits > 0, x is split
     into lo = x & (2**b - 1) and hi = x >> b, stacked along the batch: returns float32 (2N, ...)
     whose first N samples are the low limb's sums, else (N, ...).  None if onnxruntime refuses."""
-    if limb_bits:
-        mask = (1 << limb_bits) - 1
-        xs = np.concatenate([x & mask, x >> limb_bits]).astype(np.float32)
-    else:
-        xs = x.astype(np.float32)
+    xs = np.empty((x.shape[0] * (2 if limb_bits else 1),) + x.shape[1:], np.float32)
+    split_limbs(x.reshape(-1), limb_bits, xs.reshape(-1))
     key = ("f32", x.shape[1:], w.shape, attrs)
     try:
         return _float_session(key, x.shape[1], w.shape, attrs).run(None, {"x": xs, "w": w.astype(np.float32)})[0]
