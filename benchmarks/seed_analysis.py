@@ -101,7 +101,7 @@ def ort_conv(node: Node, x: np.ndarray):
 
 def per_term_reference(node: Node, qg: Any, x: np.ndarray) -> np.ndarray:
     """The same layer through the Numba loop that casts every product and sum (no fast path)."""
-    from fpga_sim.ops.conv import conv_direct
+    from fpga_sim.ops.mac_kernels import conv_direct
 
     lt = qg.layer_types[node.name]
     tin, acc, res = qg.tensor_types[node.inputs[0]], lt.accum, lt.result

@@ -4,7 +4,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import fpga_sim.ops.conv as conv_mod
+import fpga_sim.ops.mac_kernels as conv_mod
 from fpga_sim.errors import FpgaSimError
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.fixed_kernels import ROUNDING

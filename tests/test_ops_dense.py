@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import fpga_sim.ops.conv as conv_mod
+import fpga_sim.ops.mac_kernels as conv_mod
 import fpga_sim.ops.dense  # noqa: F401  (registers Dense)
 from fpga_sim.errors import FpgaSimError
 from fpga_sim.fixed import Fixed, product_type

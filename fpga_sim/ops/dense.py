@@ -1,7 +1,7 @@
 """Dense: y = W x + b over the last axis (ONNX Gemm, or MatMul with a constant right operand).
 
-Weights are (out_features, in_features).  The integer arithmetic is the convolution's (see
-`ops/conv.py`): a dense layer is a 1x1 convolution on a 1x1 image, so it shares the fast
+Weights are (out_features, in_features).  The integer arithmetic is the MAC engine's (see
+`ops/mac_kernels.py`): a dense layer is a 1x1 convolution on a 1x1 image, so it shares the fast
 exact GEMM path and the per-term-cast Numba loop.  MatMul + Add fusion and BatchNorm folding
 are graph passes (`passes/`), not lowering.
 """
@@ -17,7 +17,8 @@ from ..fixed import Fixed
 from ..graph import Node
 from ..machine import LayerWork, cost_layer
 from .base import Op, op
-from .conv import ConvAttrs, layer_types_of, mac_layer_work, mac_safe_accum, run_mac_fixed
+from .conv import ConvAttrs
+from .mac_kernels import layer_types_of, mac_layer_work, mac_safe_accum, run_mac_fixed
 
 if TYPE_CHECKING:
     from ..graph import QGraph

@@ -1,0 +1,414 @@
+"""The multiply-accumulate engine shared by Conv and Dense: exact HLS arithmetic, fast.
+
+HLS arithmetic (ARCHITECTURE.md): each product is exact, cast to the accumulator type, summed
+in the accumulator type (overflow applied per add); the bias, cast to the accumulator type, is
+the initial value; the sum is cast to the result type, then the fused ReLU.
+
+Two exact ways to compute it (`run_mac_fixed` picks):
+- fast: when every product casts exactly (accumulator keeps all product fraction bits) and a
+  bound |bias| + max|x| * sum|w| (per output channel) proves no partial sum can leave the
+  accumulator, the per-term casts are identities, so the layer is an integer GEMM.  8-bit
+  layers run as onnxruntime's exact int32 ConvInteger, float32-exact ones (one or two input
+  limbs) as onnxruntime's float32 Conv (`ort_int8.py`), the rest through float BLAS on im2col
+  columns (float32 below 2**24, float64 below 2**53: every partial sum is then an exactly
+  representable integer); a Numba epilogue applies the bias and the final cast.  Small or
+  depthwise groups and dense layers at small batch use exact int64 loops that read each
+  weight once.
+- exact per term: a Numba loop applying every cast (rounding/overflow events counted).
+A dense layer is a 1x1 convolution on a 1x1 image here.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numba import njit, prange
+
+from ..errors import ConfigError
+from ..fixed import Fixed, product_type
+from ..fixed_kernels import requant
+from ..graph import Node
+from ..machine import LayerWork
+from .ort_int8 import conv_float32_limbs, conv_integer
+
+if TYPE_CHECKING:
+    from ..graph import QGraph
+    from ..hardware import Hardware
+
+F32_EXACT = 1 << 24
+F64_EXACT = 1 << 53
+USE_ORT = True          # exact integer sums through onnxruntime's ConvInteger / float32 Conv (ort_int8.py)
+# Memory-light passes (im2col, epilogues) are serial: on a shared 2-core machine a parallel
+# region waits for a descheduled thread (measured: 1 ms best, 20-60 ms median under load), while
+# the serial pass takes 2 ms.  The compute-heavy loops (per-term casts, exact int64) stay parallel.
+
+
+# ----------------------------------------------------------------------------- kernels
+@njit(cache=True, nogil=True, parallel=True)
+def conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, asg, ar, ao,
+                exact, fshift, rw, rsg, rr, ro, relu, out):
+    """out[n,oc,oh,ow] with every product/add cast in the accumulator type (exact=False), or
+    plain int64 sums when a bound proved those casts are identities (exact=True, pshift <= 0).
+    Returns the number of overflow events (product casts, adds, final casts)."""
+    n_b, _, h, wdt = x.shape
+    cout, cg, kh, kw = w.shape
+    coutg = cout // groups
+    counts = np.zeros(n_b * cout, np.int64)
+    for t in prange(n_b * cout):
+        n = t // cout
+        oc = t % cout
+        g = oc // coutg
+        cnt = 0
+        for oh in range(ho):
+            for ow in range(wo):
+                acc = bias[oc]
+                for c in range(cg):
+                    ch = g * cg + c
+                    for i in range(kh):
+                        ih = oh * sh - pt + i * dh
+                        if ih < 0 or ih >= h:
+                            continue
+                        for j in range(kw):
+                            iw = ow * sw - pl + j * dw
+                            if iw < 0 or iw >= wdt:
+                                continue
+                            prod = x[n, ch, ih, iw] * w[oc, c, i, j]
+                            if exact:
+                                acc += prod << (-pshift)
+                            else:
+                                term, f1 = requant(prod, pshift, aw, asg, ar, ao)
+                                acc, f2 = requant(acc + term, 0, aw, asg, ar, ao)
+                                cnt += f1 + f2
+                y, f = requant(acc, fshift, rw, rsg, rr, ro)
+                cnt += f
+                if relu and y < 0:
+                    y = 0
+                out[n, oc, oh, ow] = y
+        counts[t] = cnt
+    return counts.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def conv_exact(xp, w, bias, sh, sw, dh, dw, groups, ho, wo, s_left, fshift, rw, rsg, rr, ro, relu, out):
+    """The exact int64 path of a convolution on an already padded input xp: a bound proved the
+    per-term casts are identities, so the sum is accumulated one output row at a time (the
+    inner loop runs along a contiguous input row).  Returns the final casts' overflow count."""
+    n_b = xp.shape[0]
+    cout, cg, kh, kw = w.shape
+    coutg = cout // groups
+    counts = np.zeros(n_b * cout, np.int64)
+    for t in prange(n_b * cout):
+        n = t // cout
+        oc = t % cout
+        g = oc // coutg
+        acc = np.empty(wo, np.int64)
+        cnt = 0
+        for oh in range(ho):
+            acc[:] = 0
+            for c in range(cg):
+                for i in range(kh):
+                    row = xp[n, g * cg + c, oh * sh + i * dh]
+                    for j in range(kw):
+                        wv = w[oc, c, i, j]
+                        off = j * dw
+                        for ow in range(wo):
+                            acc[ow] += row[off + ow * sw] * wv
+            for ow in range(wo):
+                y, f = requant((acc[ow] << s_left) + bias[oc], fshift, rw, rsg, rr, ro)
+                cnt += f
+                if relu and y < 0:
+                    y = 0
+                out[n, oc, oh, ow] = y
+        counts[t] = cnt
+    return counts.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def dense_exact(x, w, bias, s_left, fshift, rw, rsg, rr, ro, relu, out):
+    """out[n, o] = ReLU?(cast((sum_i x[n,i]*w[o,i]) << s_left + bias[o])): the exact int64 path
+    of a dense layer (a bound proved the per-term casts are identities).  Returns overflows."""
+    n_b, n_in = x.shape
+    n_out = w.shape[0]
+    counts = np.zeros(n_out, np.int64)
+    for o in prange(n_out):
+        cnt = 0
+        for n in range(n_b):
+            acc = np.int64(0)
+            for i in range(n_in):
+                acc += x[n, i] * w[o, i]
+            y, f = requant((acc << s_left) + bias[o], fshift, rw, rsg, rr, ro)
+            cnt += f
+            if relu and y < 0:
+                y = 0
+            out[n, o] = y
+        counts[o] = cnt
+    return counts.sum()
+
+
+@njit(cache=True, nogil=True)
+def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols):
+    """cols[(c,i,j), n*ho*wo + oh*wo + ow] = x[n, ch0+c, ih, iw] (0 in the padding).  With
+    limb_bits > 0, x is split into two limbs: the low limb (x & (2**limb_bits - 1)) fills
+    columns [0, L) and the high limb (x >> limb_bits) columns [L, 2L), L = n*ho*wo."""
+    n_b, _, h, wdt = x.shape
+    hw = ho * wo
+    big = n_b * hw
+    mask = (np.int64(1) << limb_bits) - 1
+    for r in range(cg * kh * kw):
+        c = r // (kh * kw)
+        i = (r // kw) % kh
+        j = r % kw
+        for n in range(n_b):
+            base = n * hw
+            for oh in range(ho):
+                ih = oh * sh - pt + i * dh
+                row = base + oh * wo
+                inside = 0 <= ih < h
+                for ow in range(wo):
+                    iw = ow * sw - pl + j * dw
+                    v = x[n, ch0 + c, ih, iw] if inside and 0 <= iw < wdt else np.int64(0)
+                    if limb_bits > 0:
+                        cols[r, row + ow] = v & mask
+                        cols[r, big + row + ow] = v >> limb_bits
+                    else:
+                        cols[r, row + ow] = v
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def gemm_epilogue(acc, s_left, limb_bits, bias, oc0, hw, fshift, rw, rsg, rr, ro, relu, out):
+    """out[n, oc0+oc, p] = ReLU?(cast((int(acc[oc, col]) [+ int(acc[oc, L+col]) << limb_bits])
+    << s_left + bias[oc0+oc])), col = n*hw+p: the GEMM results are exact integers here.
+    Returns the overflow count of the final cast."""
+    coutg, ncols = acc.shape
+    big = ncols // 2 if limb_bits > 0 else ncols
+    n_b = big // hw
+    counts = np.zeros(coutg, np.int64)
+    for oc in range(coutg):
+        b = bias[oc0 + oc]
+        cnt = 0
+        for n in range(n_b):
+            for p in range(hw):
+                col = n * hw + p
+                v = np.int64(acc[oc, col])
+                if limb_bits > 0:
+                    v += np.int64(acc[oc, big + col]) << limb_bits
+                y, f = requant((v << s_left) + b, fshift, rw, rsg, rr, ro)
+                cnt += f
+                if relu and y < 0:
+                    y = 0
+                out[n, oc0 + oc, p] = y
+        counts[oc] = cnt
+    return counts.sum()
+
+
+@njit(cache=True, nogil=True)
+def int_epilogue(acc, s_left, bias, fshift, rw, rsg, rr, ro, relu, out):
+    """out[n,oc,p] = ReLU?(cast(acc[n,oc,p] << s_left + bias[oc])) for an exact integer sum
+    acc (N, Cout, HW).  Returns the overflow count of the final cast."""
+    n_b, cout, hw = acc.shape
+    counts = np.zeros(n_b * cout, np.int64)
+    for t in range(n_b * cout):
+        n = t // cout
+        oc = t % cout
+        b = bias[oc]
+        cnt = 0
+        for p in range(hw):
+            y, f = requant((np.int64(acc[n, oc, p]) << s_left) + b, fshift, rw, rsg, rr, ro)
+            cnt += f
+            if relu and y < 0:
+                y = 0
+            out[n, oc, p] = y
+        counts[t] = cnt
+    return counts.sum()
+
+
+@njit(cache=True, nogil=True)
+def limb_epilogue(acc, n_b, limb_bits, s_left, bias, fshift, rw, rsg, rr, ro, relu, out):
+    """Like int_epilogue for exact integer-valued float sums acc (N or 2N, Cout, HW); with
+    limb_bits > 0 the sum is acc[n] + acc[N+n] << limb_bits."""
+    _, cout, hw = acc.shape
+    cnt = 0
+    for n in range(n_b):
+        for oc in range(cout):
+            b = bias[oc]
+            for p in range(hw):
+                v = np.int64(acc[n, oc, p])
+                if limb_bits > 0:
+                    v += np.int64(acc[n_b + n, oc, p]) << limb_bits
+                y, f = requant((v << s_left) + b, fshift, rw, rsg, rr, ro)
+                cnt += f
+                if relu and y < 0:
+                    y = 0
+                out[n, oc, p] = y
+    return cnt
+
+
+@njit(cache=True, nogil=True)
+def abs_max(a):
+    """max |a| of a 1-d int64 array without a temporary."""
+    m = np.int64(0)
+    for i in range(a.size):
+        v = a[i] if a[i] >= 0 else -a[i]
+        if v > m:
+            m = v
+    return m
+
+
+@njit(cache=True, nogil=True)
+def row_abs_sums(a):
+    """sum |a[r, :]| per row of a 2-d int64 array without a temporary."""
+    out = np.zeros(a.shape[0], np.int64)
+    for r in range(a.shape[0]):
+        s = np.int64(0)
+        for j in range(a.shape[1]):
+            v = a[r, j]
+            s += v if v >= 0 else -v
+        out[r] = s
+    return out
+
+
+@njit(cache=True, nogil=True)
+def cast_flags(src, shift, w, sg, r, o, out, flags):
+    """out[i], flags[i] = requant(src[i]) (per-channel bias casts)."""
+    for i in range(src.size):
+        out[i], flags[i] = requant(src[i], shift, w, sg, r, o)
+
+
+# ----------------------------------------------------------------------------- fixed point
+def layer_types_of(node: Node, qg: "QGraph", safe: Any) -> tuple[Fixed, Fixed, Fixed | None, Fixed, Fixed]:
+    """(input, weight, bias, accum, result) types of a MAC layer, checked for int64 arithmetic."""
+    lt = qg.layer_types.get(node.name)
+    if lt is None or lt.weight is None:
+        raise ConfigError(f"node {node.name!r} ({node.op}) has no weight type in the quantised graph")
+    tin = qg.tensor_types[node.inputs[0]]
+    acc = lt.accum or safe(node, [tin], lt.weight)
+    if tin.width + lt.weight.width > 63:
+        raise ConfigError(f"node {node.name!r} ({node.op}): input {tin} x weight {lt.weight} products exceed "
+                          f"63 bits; the engine accepts input width + weight width <= 63")
+    if acc.width > 62:
+        raise ConfigError(f"node {node.name!r} ({node.op}): accumulator {acc} is wider than the 62 bits the engine accepts")
+    return tin, lt.weight, lt.bias, acc, lt.result
+
+
+def mac_safe_accum(k: int, tin: Fixed, weight: Fixed) -> Fixed:
+    """Narrowest accumulator holding any sum of k products and one product-sized bias exactly."""
+    p = product_type(tin, weight)
+    width = p.width + math.ceil(math.log2(k + 1))
+    return Fixed(width, width - p.frac, p.signed)
+
+
+def gemm_plan(xmax: int, wsum_max: int) -> tuple[type, int] | None:
+    """(float dtype, limb bits) under which BLAS computes sum_k x*w exactly, or None.
+
+    Every partial sum of a dot product is bounded by max|x| * sum|w|; float32 is exact below
+    2**24, float64 below 2**53.  When float32 alone is too narrow, x is split into two limbs
+    (x = hi * 2**b + lo, 0 <= lo < 2**b) whose GEMMs are float32-exact: two float32 GEMMs
+    move the same bytes as one float64 GEMM and run faster on BLAS."""
+    if xmax * wsum_max < F32_EXACT:
+        return np.float32, 0
+    b = (max(xmax, 1).bit_length() + 1) // 2
+    if max((1 << b) - 1, (xmax >> b) + 1) * wsum_max < F32_EXACT:
+        return np.float32, b
+    if xmax * wsum_max < F64_EXACT:
+        return np.float64, 0
+    return None
+
+
+def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: tuple,
+                  attrs: Any, out_hw: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """Bit-accurate conv of raw x (N,C,H,W) with raw w (Cout,Cg,kh,kw): (raw out, overflows)."""
+    tin, tw, tb, acc, res = types
+    x = np.ascontiguousarray(x, dtype=np.int64)
+    w = np.ascontiguousarray(w, dtype=np.int64)
+    n_b = x.shape[0]
+    cout, cg, kh, kw = w.shape
+    ho, wo = out_hw
+    aw, asg, ar, ao = acc.codes
+    rw, rsg, rr, ro = res.codes
+    bias = np.zeros(cout, np.int64)
+    overflows = 0
+    if b is not None:
+        if tb is None:
+            raise ConfigError(f"node {node.name!r} ({node.op}) has a bias but no bias type")
+        flags = np.zeros(cout, np.bool_)
+        cast_flags(np.ascontiguousarray(b, dtype=np.int64).reshape(-1), tb.frac - acc.frac, aw, asg, ar, ao, bias, flags)
+        overflows += int(flags.sum()) * n_b * ho * wo
+    pshift = tin.frac + tw.frac - acc.frac
+    fshift = acc.frac - res.frac
+    relu = node.activation == "relu"
+    out = np.empty((n_b, cout, ho, wo), np.int64)
+    (sh, sw), (pt, pl, _, _), (dh, dw), groups = attrs.strides, attrs.pads, attrs.dilations, attrs.groups
+    xmax = int(abs_max(x.reshape(-1))) if x.size else 0
+    wsum = row_abs_sums(w.reshape(cout, -1))
+    exact = pshift <= 0
+    if exact:
+        s = -pshift
+        bound = np.abs(bias) + (xmax * wsum.astype(object) << s)
+        limit = acc.max_raw if acc.signed else -1
+        exact = bool(max(bound) <= limit) if acc.signed else bool(
+            x.min(initial=0) >= 0 and w.min(initial=0) >= 0 and bias.min(initial=0) >= 0 and max(bound) <= acc.max_raw)
+    coutg = cout // groups
+    k = cg * kh * kw
+    # BLAS pays when a weight is reused over enough output pixels and the GEMM is not tiny;
+    # otherwise (dense at small batch, depthwise) the int64 loop reads the weights once.
+    big_enough = k >= 16 and coutg >= 4 and n_b * ho * wo >= 16
+    wsum_max = int(wsum.max()) if cout else 0
+    if exact and big_enough and USE_ORT:
+        acc32 = conv_integer(x, w, attrs, xmax, wsum_max)
+        if acc32 is not None:
+            overflows += int(int_epilogue(acc32.reshape(n_b, cout, ho * wo), -pshift, bias, fshift,
+                                          rw, rsg, rr, ro, relu, out.reshape(n_b, cout, ho * wo)))
+            return out, overflows
+    plan = gemm_plan(xmax, wsum_max) if exact and big_enough else None
+    if plan is not None and plan[0] is np.float32 and USE_ORT:
+        accf = conv_float32_limbs(x, w, attrs, plan[1])
+        if accf is not None:
+            overflows += int(limb_epilogue(accf.reshape(accf.shape[0], cout, ho * wo), n_b, plan[1], -pshift, bias,
+                                           fshift, rw, rsg, rr, ro, relu, out.reshape(n_b, cout, ho * wo)))
+            return out, overflows
+    if plan is not None:
+        dtype, limb_bits = plan
+        ncols = n_b * ho * wo * (2 if limb_bits else 1)
+        cols = np.empty((k, ncols), dtype)
+        out3 = out.reshape(n_b, cout, ho * wo)
+        wf = w.reshape(cout, k).astype(dtype)
+        for g in range(groups):
+            im2col(x, g * cg, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols)
+            accf = wf[g * coutg:(g + 1) * coutg] @ cols
+            overflows += int(gemm_epilogue(accf, -pshift, limb_bits, bias, g * coutg, ho * wo, fshift,
+                                           rw, rsg, rr, ro, relu, out3))
+        return out, overflows
+    if exact and kh == kw == 1 and x.shape[2] == x.shape[3] == 1 and groups == 1:
+        out2 = out.reshape(n_b, cout)
+        overflows += int(dense_exact(x.reshape(n_b, -1), w.reshape(cout, -1), bias, -pshift, fshift,
+                                     rw, rsg, rr, ro, relu, out2))
+        return out, overflows
+    if exact:
+        _, _, pb, pr = attrs.pads
+        xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr))) if any(attrs.pads) else x
+        overflows += int(conv_exact(xp, w, bias, sh, sw, dh, dw, groups, ho, wo, -pshift, fshift,
+                                    rw, rsg, rr, ro, relu, out))
+        return out, overflows
+    overflows += int(conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, asg, ar, ao,
+                                 exact, fshift, rw, rsg, rr, ro, relu, out))
+    return out, overflows
+
+
+def mac_layer_work(node: Node, qg: "QGraph", outputs: int, k: int, input_words: int, safe: Any,
+                   hw: "Hardware | None" = None) -> LayerWork:
+    """LayerWork of a conv/dense node from its types and raw (or float) parameters.  The
+    non-zero count and codebook width are computed only when `hw` uses them (or hw is None)."""
+    tin, tw, tb, acc, res = layer_types_of(node, qg, safe)
+    params = qg.qparams.get(node.name) or node.params
+    w = np.asarray(params["weight"])
+    nb = int(np.asarray(params["bias"]).size) if "bias" in params else 0
+    nonzero = int(np.count_nonzero(w)) if hw is None or hw.skip_zero_weights else None
+    cb = None
+    if hw is None or hw.weights_as_codebook:
+        cb = max(1, math.ceil(math.log2(max(int(np.unique(w).size), 2))))
+    return LayerWork(name=node.name, op=node.op, outputs=int(outputs), macs_per_output=int(k),
+                     input_words=int(input_words), weight_words=int(w.size) + nb, input_bits=tin.width,
+                     weight_bits=tw.width, output_bits=res.width, accum_bits=acc.width,
+                     nonzero_weight_words=nonzero, codebook_bits=cb, bias_words=nb)
