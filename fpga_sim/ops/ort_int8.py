@@ -1,4 +1,4 @@
-"""Exact integer convolution sums through onnxruntime (a helper of ops/conv.py, not an op).
+"""Exact integer convolution sums through onnxruntime (a helper of ops/mac_kernels.py, not an op).
 
 Two routes, both exact and both checked against per-term references in tests/test_ops_conv.py:
 - 8-bit values: ConvInteger (u8 x u8 -> int32), below;
