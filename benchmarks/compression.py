@@ -121,20 +121,21 @@ def print_table(result: dict[str, Any]) -> None:
     sim = "cycles" in result["rows"][0]
     t = Table(title=f"Compression on sklearn digits ({result['test_samples']} test images), "
                     f"baseline {result['baseline']} = {result['baseline_bytes']:,} bytes")
-    cols = ["model", "top-1", "params", "size [B]", "compression"]
+    cols = ["model", "top-1", "params", "size (B)", "compression"]
     if sim:
-        cols += ["sim top-1", "cycles", "DRAM words", "energy [uJ]", "hardware"]
+        cols += ["sim top-1", "cycles", "MACs", "DRAM words", "DRAM bytes", "energy (uJ)", "hardware"]
     for c in cols:
         t.add_column(c, justify="left" if c in ("model", "hardware") else "right")
     for r in result["rows"]:
         cells = [r["model"], f"{100 * r['top1']:.2f}%", f"{r['params']:,}", f"{r['size_bytes']:,}",
                  f"{r['compression']:.1f}x"]
         if sim:
-            cells += [f"{100 * r['sim_top1']:.2f}%", f"{r['cycles']:,}", f"{r['dram_words']:,}",
+            cells += [f"{100 * r['sim_top1']:.2f}%", f"{r['cycles']:,}", f"{r['macs']:,}", f"{r['dram_words']:,}",
+                      f"{r['dram_bytes']:,}",
                       f"{r['energy_uj']:.2f}", ", ".join(o.replace("_weights", "").replace("weights_as_", "")
                                                         for o in r["hardware"]) or "-"]
         t.add_row(*cells)
-    con = Console()
+    con = Console(width=max(Console().width, 170))
     con.print(t)
     for name, ok in result["targets"].items():
         con.print(f"  {'[green]met' if ok else '[red]missed'}[/]: {name}")
