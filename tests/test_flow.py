@@ -132,6 +132,7 @@ def test_flow_json_is_the_report_record(tiny, tmp_path, capsys):
     printed = json.loads(cap.out)
     saved = json.loads((out / "report.json").read_text())
     assert printed["report"] == str(out / "report.html")
+    assert printed["command"].startswith("fpga-sim flow --model ") and printed["command"].endswith(" --json")
     assert printed["simulation"] == saved["simulation"] and printed["comparison"] == saved["comparison"]
     assert printed["csim"]["status"] == "skipped" and "--no-csim" in printed["csim"]["reason"]
 

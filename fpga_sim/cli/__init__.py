@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:       # argparse: --help/--version (0) or usage error (2)
         return int(exc.code or 0)
+    args.argv = list(sys.argv[1:] if argv is None else argv)     # reports record how they were made
     out = Output(json_mode=args.json, quiet=args.quiet)
     try:
         return int(args.run(args, out) or 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
         "title": f"fpga-sim: {model.name} at {precision} on {hw.part}",
         "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "versions": {"fpga_sim": __version__},
+        "command": "fpga-sim " + shlex.join(str(a) for a in getattr(args, "argv", ["flow"])),
         "model": {"name": model.name, "onnx": str(Path(model.onnx_path).resolve()),
                   "inputs": {t: list(graph.shapes[t]) for t in graph.inputs},
                   "outputs": {t: list(graph.shapes[t]) for t in graph.outputs},
