@@ -93,10 +93,11 @@ def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_ti
     cycles, FIFO-stall cycles, read-stall cycles, cycles the read port moved data).
 
     Steady state is skipped exactly: the machine is deterministic, and its next cycles depend
-    on the outputs left in the tile and the words written only through the thresholds `left > p`
-    and `written < n_out`.  When, at the cycle an output completes, the whole state (tile,
-    accumulation counter, output register, FIFO, port credits, load progress) equals the state
-    at an earlier completion, the cycles in between repeat; as many whole periods as keep both
+    on the outputs left in the tile, the words written and the words left in the tile being
+    loaded only through the thresholds `left > p`, `written < n_out` and `tile_left > words a
+    cycle can move`.  When, at the cycle an output completes, the rest of the state (tile,
+    accumulation counter, output register, FIFO, port credits, tiles loaded) equals the state
+    at an earlier completion, the cycles in between repeat; as many whole periods as keep the
     thresholds untouched are applied at once, then stepping resumes."""
     cap = trace_busy.size
     out_base, out_rem = n_out // n_tiles, n_out % n_tiles
@@ -116,6 +117,7 @@ def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_ti
     rcredit = 0
     wcap = w_num + w_den - 1
     rcap = r_num + r_den - 1
+    rmax = rcap // r_den            # most words the read port moves in one cycle
     last = 0
     compute = 0
     stall_fifo = 0
@@ -166,6 +168,8 @@ def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_ti
             tile_left -= take
             if take > 0:
                 read_busy += 1
+                if busy == 0:
+                    completed = True     # a loading-only cycle is an event too (see the skip below)
             while loaded < n_tiles and tile_left == 0:
                 loaded += 1
                 tile_left = rd_base + (1 if loaded < rd_rem else 0)
@@ -191,20 +195,29 @@ def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_ti
             for e in range(min(n_ring, RING)):
                 r = ring[e]
                 if (r[0] == cp and r[1] == counter and r[2] == pending and r[3] == occ and r[4] == wcredit
-                        and r[5] == rcredit and r[6] == loaded and r[7] == tile_left):
+                        and r[5] == rcredit and r[6] == loaded):
                     period = cycle - r[8]
                     dl = r[9] - left
                     dw = written - r[10]
-                    if dl <= 0 or dw <= 0:
+                    dr = r[7] - tile_left
+                    if dl < 0 or dw < 0 or dr < 0 or (dl == 0 and dr == 0):
                         continue
-                    n = (left - p - 1) // dl
-                    nw = (n_out - 1 - written) // dw
-                    if nw < n:
-                        n = nw
+                    n = n_out
+                    if dl > 0:
+                        n = (left - p - 1) // dl
+                    if dw > 0:
+                        nw = (n_out - 1 - written) // dw
+                        if nw < n:
+                            n = nw
+                    if dr > 0:   # a load in flight: stay clear of the cycle the tile completes
+                        nr = (tile_left - rmax - 1) // dr
+                        if nr < n:
+                            n = nr
                     if n >= 1:
                         cycle += n * period
                         left -= n * dl
                         written += n * dw
+                        tile_left -= n * dr
                         compute += n * (compute - r[11])
                         stall_fifo += n * (stall_fifo - r[12])
                         stall_read += n * (stall_read - r[13])
