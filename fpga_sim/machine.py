@@ -14,6 +14,8 @@ Each cycle, in order:
 3. DRAM write port: drains the FIFO and then the output register at the write bandwidth (a
    result can pass straight through in the cycle it is produced); what is not written moves
    into the FIFO (`fifo_depth` words), the rest stays in the output register.
+Steady states are skipped exactly (see `step_machine`): a layer of millions of cycles costs
+about a millisecond, and `cost_layer(..., skip_steady_state=False)` steps every cycle.
 Fractional bandwidths are exact rationals: a port earns num/den words per cycle and may bank at
 most one cycle's worth beyond a whole word, so an idle port cannot burst.  The layer's cycle
 count is the cycle of its last DRAM write plus the pipeline latency.
