@@ -15,7 +15,7 @@ from .layers import LayerSpec, builder, op_of, size, split_parallel
 
 
 def _weights(spec: LayerSpec, node: Node, qg: QGraph, n_out_channels: int) -> None:
-    from fpga_sim.ops.conv import layer_types_of
+    from fpga_sim.ops.mac_kernels import layer_types_of
 
     # the engine's own resolution of the types (accumulator defaults to the op's safe_accum)
     _, t_w, t_b, t_acc, _ = layer_types_of(node, qg, op_of(node.op).safe_accum)
