@@ -29,7 +29,7 @@ class Output:
         # Piped or captured output gets a wide console so per-layer tables are not squeezed to 80 columns.
         width = None if sys.stdout.isatty() else 200
         self.console = Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width)
-        self.err = Console(file=sys.stderr, highlight=False)
+        self.err = Console(file=sys.stderr, highlight=False, width=None if sys.stderr.isatty() else 200)
 
     def print(self, *objects: Any, **kw: Any) -> None:
         if not self.quiet:
