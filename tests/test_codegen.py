@@ -143,12 +143,14 @@ def _corners():
 
 
 def _two_ports():
-    """Two inputs and two outputs (one of them also feeds a later layer): several m_axi ports."""
+    """Two inputs and three outputs (one also feeds a later layer), and a dense layer applied to
+    every row of a (C, H, W) tensor: several m_axi ports, the dense kernel's row loop."""
     nodes = [helper.make_node("Add", ["a", "b"], ["s"], name="add"),
              helper.make_node("Conv", ["s", "w", "bias"], ["c"], pads=[1, 1, 1, 1], name="conv"),
-             helper.make_node("Tanh", ["c"], ["y"], name="tanh")]
-    inits = {"w": rng_weights(1, 3, 2, 3, 3), "bias": rng_weights(2, 3, scale=0.1)}
-    return make_model(nodes, {"a": [1, 2, 5, 5], "b": [1, 2, 5, 5]}, {"y": None, "s": None}, inits,
+             helper.make_node("Tanh", ["c"], ["y"], name="tanh"),
+             helper.make_node("MatMul", ["y", "wm"], ["z"], name="rows")]   # dense on each of 3x5 rows
+    inits = {"w": rng_weights(1, 3, 2, 3, 3), "bias": rng_weights(2, 3, scale=0.1), "wm": rng_weights(3, 5, 4)}
+    return make_model(nodes, {"a": [1, 2, 5, 5], "b": [1, 2, 5, 5]}, {"y": None, "s": None, "z": None}, inits,
                       name="two_ports"), (2, 5, 5)
 
 
@@ -207,12 +209,13 @@ def test_csim_equals_engine(built, name, prec):
     assert all(np.unique(v).size > 1 for v in r.values())
 
 
-def test_two_inputs_and_two_outputs(built):
+def test_two_inputs_three_outputs_and_row_dense(built):
     c = _case(built, "two_ports", PRECISIONS[0])
     meta = json.loads((c["dir"] / "project.json").read_text())
     assert [p["tensor"] for p in meta["inputs"]] == ["a", "b"]
-    assert sorted(p["tensor"] for p in meta["outputs"]) == ["s", "y"]
-    for t in ("s", "y"):
+    assert sorted(p["tensor"] for p in meta["outputs"]) == ["s", "y", "z"]
+    assert c["sim"].outputs_raw["z"].shape == (BATCH, 3, 5, 4)
+    for t in ("s", "y", "z"):
         assert np.array_equal(c["csim"][t], c["sim"].outputs_raw[t]), t
 
 
