@@ -41,20 +41,23 @@ def cross_entropy(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch
     return F.cross_entropy(model(xb), yb)
 
 
-def _progress(enabled: bool, total: int, label: str):
+def _progress(enabled: bool):
+    """A rich progress bar over epochs (disabled: prints nothing)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), transient=True,
-                    disable=not enabled)
-    return prog, label, total
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), transient=True, disable=not enabled)
 
 
 def train(model: nn.Module, x: np.ndarray, y: np.ndarray, config: TrainConfig | None = None, *,
           loss_fn: LossFn = cross_entropy, params: Iterable[torch.Tensor] | None = None,
           before_step: Hook | None = None, after_step: Hook | None = None,
           progress: bool = True, label: str = "train", threads: int = 1) -> list[float]:
-    """Train in place with Adam on (x, y); returns the mean loss per epoch.  Deterministic per seed."""
+    """Train in place with Adam on (x, y); returns the mean loss per epoch.  Deterministic per seed.
+
+    threads=1 by default: on a shared 2-core machine torch's second thread spin-waits and made
+    training ~10x slower in measurement.  Runs are bit-identical for a given seed and thread count.
+    """
     cfg = config or TrainConfig()
     if len(x) != len(y) or len(x) == 0:
         raise FpgaSimError(f"training data has {len(x)} inputs and {len(y)} labels; need equal, non-zero counts")
@@ -68,9 +71,9 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, config: TrainConfig | 
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * steps_per_epoch))
              if cfg.cosine else None)
     history: list[float] = []
-    prog, label, total = _progress(progress, cfg.epochs, label)
+    prog = _progress(progress)
     with prog:
-        task = prog.add_task(label, total=total, status="")
+        task = prog.add_task(label, total=cfg.epochs, status="")
         for epoch in range(cfg.epochs):
             model.train()
             order = torch.randperm(len(xt), generator=gen)
