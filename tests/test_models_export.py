@@ -5,7 +5,7 @@ import torch
 
 from models.data import load_digits_split
 from models.export import PLAIN_OPS, export_onnx, onnx_predict, verify_onnx
-from models.zoo import ARCHS, build
+from models.zoo import build
 
 
 @pytest.mark.parametrize("name", ["mlp", "lenet", "student", "squeezenet", "squeezenet_bypass"])
