@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes for CI (well under a minute)")
     ap.add_argument("--json", metavar="FILE", help="write the full result as JSON here")
+    ap.add_argument("--text", metavar="FILE", help="also write the printed tables as plain text here")
     ap.add_argument("--only", metavar="SECTIONS", help=f"comma-separated subset of {','.join(SECTIONS)}")
     ap.add_argument("--threads", type=int, metavar="N",
                     help="threads for every peer alike (BLAS, Numba, onnxruntime); default: each library's own")
@@ -169,9 +170,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     result = run(args.quick, only)
     result["threads"] = args.threads
+    from rich.console import Console
+
     from .table import render
 
-    render(result)
+    console = Console(width=170, record=bool(args.text))
+    render(result, console)
+    if args.text:
+        with open(args.text, "w", encoding="utf-8") as f:
+            f.write(console.export_text())
     if args.json:
         from fpga_sim.results import to_jsonable
 
