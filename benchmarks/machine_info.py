@@ -91,7 +91,8 @@ def machine() -> dict[str, Any]:
         "os": platform.platform(),
         "python_executable": sys.executable,
         "blas": blas_info(),
-        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "numba_threads": numba.get_num_threads(),
+        "numba_max_threads": numba.config.NUMBA_NUM_THREADS,
         "numba_threading_layer": _numba_layer(),
         "env": {k: os.environ[k] for k in env_keys if k in os.environ},
     }

@@ -52,7 +52,8 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
     v = result.get("versions", {})
     con.print(f"[bold]fpga-sim benchmarks[/] ({result.get('mode')}) on {m.get('cpu')}, "
               f"{m.get('usable_cpus')} cores, {m.get('memory_gib')} GiB; BLAS {blas_line(m)}; "
-              f"numba threads {m.get('numba_threads')}")
+              f"numba threads {m.get('numba_threads')}; runner --threads {result.get('threads') or 'default'}; "
+              f"load average {', '.join(f'{v:.1f}' for v in m.get('load_average', []))}")
     con.print("versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val))
     if m.get("env"):
         con.print(f"env: {m['env']}")
