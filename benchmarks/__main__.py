@@ -66,20 +66,20 @@ def targets_of(sections: dict[str, Any]) -> list[dict[str, Any]]:
     for r in sections.get("layers") or []:
         if isinstance(r, dict) and "target_vs_ort" in r:
             out.append({"target": f"{r['case']} at {r['precision']} >= {r['target_vs_ort']}x onnxruntime float32",
-                        "measured": r["vs_ort"], "met": r["target_met"]})
+                        "measured": r["vs_ort"], "unit": "x", "met": r["target_met"]})
     for r in sections.get("networks") or []:
         if isinstance(r, dict) and "target_s_per_image" in r:
             out.append({"target": f"{r['network']} with {r['n_dsp']} DSPs < {r['target_s_per_image']} s per image",
-                        "measured": r["sim_s_per_image"], "met": r["target_met"]})
+                        "measured": r["sim_s_per_image"], "unit": "s", "met": r["target_met"]})
     s = sections.get("vs_hls4ml")
     for r in (s or {}).get("rows", []) if isinstance(s, dict) else []:
         if "target_speedup" in r:
             out.append({"target": f"{r['model']}: >= {r['target_speedup']:.0f}x hls4ml C-simulation samples/s",
-                        "measured": r["speedup"], "met": r["target_met"]})
+                        "measured": r["speedup"], "unit": "x", "met": r["target_met"]})
     m = sections.get("memory")
     if isinstance(m, dict) and "target_mib" in m:
         out.append({"target": f"{m['network']} peak RSS < {m['target_mib']:.0f} MiB",
-                    "measured": m["sim_peak_mib"], "met": m["target_met"]})
+                    "measured": m["sim_peak_mib"], "unit": "MiB", "met": m["target_met"]})
     return out
 
 

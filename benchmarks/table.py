@@ -65,6 +65,7 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
     _peers(con, "vs our generated HLS C++ (g++ -O2)", s.get("vs_gxx"), "gxx")
     _startup(con, s.get("startup"))
     _memory(con, s.get("memory"))
+    _targets(con, result.get("targets", []))
     checks = result.get("checks", [])
     n_ok = sum(1 for c in checks if c["passed"])
     con.print(f"bit-exactness checks: {n_ok}/{len(checks)} passed")
@@ -135,15 +136,16 @@ def _peers(con: Console, title: str, sec: Any, peer: str) -> None:
     if _err(con, title, sec):
         return
     t = Table(title=title, title_justify="left")
-    for c in ("model", "batch", f"{peer} compile", f"{peer} samples/s", "fpga-sim samples/s", "speedup",
-              "target", "bit exact"):
+    for c in ("model", "batch", f"{peer} compile", "fpga-sim 1st call", f"{peer} samples/s", "fpga-sim samples/s",
+              "speedup", "target", "bit exact"):
         t.add_column(c, justify="left" if c == "model" else "right")
     for r in sec["rows"]:
         if "error" in r:
-            t.add_row(r["model"], str(r["batch"]), f"[red]{r['error'][:90]}[/]", *[""] * 5)
+            t.add_row(r["model"], str(r["batch"]), f"[red]{r['error'][:90]}[/]", *[""] * 6)
             continue
         tgt = f">= {r['target_speedup']:.0f}x {_met(r)}" if "target_speedup" in r else ""
-        t.add_row(r["model"], str(r["batch"]), _s(r.get(f"{peer}_compile_s")), _si(r[f"{peer}_samples_per_s"]),
+        t.add_row(r["model"], str(r["batch"]), _s(r.get(f"{peer}_compile_s")), _s(r.get("fpga_sim_first_call_s")),
+                  _si(r[f"{peer}_samples_per_s"]),
                   _si(r["fpga_sim_samples_per_s"]), _x(r["speedup"]), tgt,
                   f"{_ok(r['bit_exact'])} ({r['mismatches']} of {r['outputs']} differ)")
     con.print(t)
@@ -174,3 +176,18 @@ def _memory(con: Console, sec: Any) -> None:
     con.print(f"[bold]{title}[/] ({sec['network']}, one image, each in a fresh process): fpga-sim "
               f"{sec['sim_peak_mib']:.0f} MiB (simulate {_s(sec['fpga_sim'].get('simulate_s'))}), onnxruntime "
               f"{sec['ort_peak_mib']:.0f} MiB ({_x(sec['sim_vs_ort'])}){tgt}")
+
+
+def _targets(con: Console, targets: list[dict[str, Any]]) -> None:
+    if not targets:
+        return
+    t = Table(title="Issue targets", title_justify="left")
+    t.add_column("target")
+    t.add_column("measured", justify="right")
+    t.add_column("status", justify="right")
+    for g in targets:
+        v = g["measured"]
+        unit = g.get("unit", "")
+        shown = "-" if v is None else (f"{v:.3g}x" if unit == "x" else f"{v:.4g} {unit}")
+        t.add_row(g["target"], shown, _met({"target_met": g["met"]}))
+    con.print(t)
