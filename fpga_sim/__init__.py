@@ -10,6 +10,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+from . import _numba_cache
+
+_numba_cache.activate()      # before any kernel compiles: see _numba_cache.py
+
 _EXPORTS = {
     "Fixed": "fixed",
     "product_type": "fixed",

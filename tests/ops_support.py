@@ -69,7 +69,7 @@ def overflow_ref(q: int, t: Fixed) -> tuple[int, bool]:
         return 0, True
     if q > hi:
         return hi, True
-    return (-hi if (t.overflow == "AP_SAT_SYM" and t.signed) else lo), True
+    return (-hi if sym else lo), True
 
 
 def value_ref(raw: int, t: Fixed) -> Fraction:
