@@ -2,7 +2,7 @@
 
 In the full run both processes share a fresh NUMBA_CACHE_DIR, so the first is cold whatever
 caches the checkout already holds (on 2 busy cores a full compile takes minutes of CPU); the
-quick run uses the checkout's own cache as it finds it, so CI does not compile everything twice.
+quick run uses fpga-sim's own cache (`fpga_sim/_numba_cache.py`) as it finds it, so CI does not compile everything twice.
 The second process shows what every later run of a user pays.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ def run(quick: bool) -> dict[str, Any]:
             cold = child(["startup"], env)
             warm = child(["startup"], env)
     out: dict[str, Any] = {"model": "small CNN (2 conv, max-pool, global pool, 1x1 conv) on 8x8, batch 4",
-                           "first_process_cache": "as found in the checkout" if quick else "fresh (cold)",
+                           "first_process_cache": "as found (fpga-sim's cache)" if quick else "fresh (cold)",
                            "cold": cold, "warm": warm}
     if "error" not in cold and "error" not in warm:
         out["first_call_cold_s"] = cold["first_simulate_s"]

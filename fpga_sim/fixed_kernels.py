@@ -91,8 +91,8 @@ def requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: in
     """Requantise raw v: drop `shift` fractional bits (or append -shift zero bits), round,
     handle overflow.  shift = src_frac - dst_frac.  Returns (raw, overflowed).
 
-    Call it from other Numba kernels.  (Numba's cache does not notice when this changes: after
-    editing this module, clear the __pycache__ of modules whose cached kernels call it.)
+    Call it from other Numba kernels.  (Numba's cache would not notice when this changes under
+    a cached caller; `_numba_cache` keys the whole cache on every kernel source instead.)
     """
     return _requant(v, shift, width, signed, rnd, ovf)
 
