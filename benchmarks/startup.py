@@ -1,8 +1,9 @@
 """Start-up cost: a first process (Numba compiles the kernels) against a second with the cache warm.
 
 In the full run both processes share a fresh NUMBA_CACHE_DIR, so the first is cold whatever
-caches the checkout already holds (on 2 busy cores a full compile takes minutes of CPU); the
-quick run uses fpga-sim's own cache (`fpga_sim/_numba_cache.py`) as it finds it, so CI does not compile everything twice.
+caches already exist (on 2 busy cores a full compile takes minutes of CPU); the quick run
+uses fpga-sim's own cache (`fpga_sim/_numba_cache.py`) as it finds it, so CI does not compile
+everything twice.
 The second process shows what every later run of a user pays.
 """
 from __future__ import annotations
