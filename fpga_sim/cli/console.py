@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from ..report.jsonsafe import json_safe
+from ..report.numbers import fmt
 
 
 class Output:
@@ -73,23 +74,6 @@ class Output:
         """The tick line a finished step leaves behind."""
         if not self.quiet:
             self.err.print(f"[green]✓[/green] {escape(description)} [dim]({seconds:.1f} s)[/dim]", highlight=False)
-
-
-def fmt(value: Any) -> str:
-    """Numbers for a terminal table: integers with separators, floats to 4 significant digits."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if value != value:
-            return "n/a"
-        if value in (float("inf"), float("-inf")):
-            return "∞" if value > 0 else "-∞"
-        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
 
 
 def layer_table(layers: list[dict[str, Any]], title: str = "per layer (one inference)") -> Table:

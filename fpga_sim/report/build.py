@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from ..results import to_jsonable
 from . import plots
 from .jsonsafe import json_safe
+from .numbers import fmt
 
 FIGURES = {
     "roofline": "roofline.png",
@@ -66,25 +66,6 @@ def summarise(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    """Numbers for people: integers with thousands separators, floats to a few significant digits."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "∞" if value > 0 else "-∞"
-        if math.isnan(value):
-            return "n/a"
-        if value == int(value) and abs(value) < 1e15:
-            return f"{int(value):,}"
-        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
-
-
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
@@ -93,7 +74,7 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("fpga_sim.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters["num"] = _fmt
+    env.filters["num"] = lambda value, digits=3: fmt(value, digits)
     env.filters["pct"] = _pct
     return env
 
