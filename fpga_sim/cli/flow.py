@@ -160,10 +160,8 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
 
     steps: list[dict[str, Any]] = []
     t0 = time.perf_counter()
-    precision = inputs.check_precision(args.precision)
-    hw = inputs.load_hardware(args.hw, args.target)
+    precision, hw = inputs.checked_options(args)
     check_replaceable(args.out)
-    inputs.check_config(args.config)
 
     spec = args.model or inputs.DEFAULT_MODEL
     if inputs.is_onnx_path(spec):

@@ -45,12 +45,8 @@ def _load_check(project: Path) -> tuple[np.ndarray, dict[str, np.ndarray]] | Non
 
 
 def cmd_codegen(args: argparse.Namespace, out: Output) -> int:
-    precision = inputs.check_precision(args.precision)
-    hw = inputs.load_hardware(args.hw, args.target)
-    inputs.check_config(args.config)
-    with out.step("load model"):
-        model = inputs.resolve_model(args.model, cache_dir=args.cache_dir, progress=not out.quiet)
-        graph = inputs.load_graph(model.onnx_path)
+    precision, hw = inputs.checked_options(args)
+    _, graph = inputs.load_model(args, out)
     shape = tuple(graph.shapes[graph.inputs[0]])
     if args.calibration:
         cal = inputs.as_batch(inputs.load_array(args.calibration, "--calibration"), shape, "--calibration")

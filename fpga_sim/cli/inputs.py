@@ -70,6 +70,22 @@ def load_hardware(hw_file: str | None, target: str | None = None, **overrides: A
     return hw.replace(**changes) if changes else hw
 
 
+def checked_options(args: argparse.Namespace) -> tuple[str, Any]:
+    """(precision, hardware) from the options every model command shares, checked (with the
+    --config file) before any slow work starts."""
+    precision = check_precision(args.precision)
+    hw = load_hardware(args.hw, args.target)
+    check_config(args.config)
+    return precision, hw
+
+
+def load_model(args: argparse.Namespace, out: Any) -> tuple[ModelSource, Any]:
+    """The model named by args.model (trained or reused if bundled) and its float graph."""
+    with out.step("load model"):
+        model = resolve_model(args.model, cache_dir=args.cache_dir, progress=not out.quiet)
+        return model, load_graph(model.onnx_path)
+
+
 def check_precision(precision: str) -> str:
     """Fail early, naming the flag, on a precision the quantiser cannot parse (ap_fixed<...>, auto<W>)."""
     from ..quantize import parse_type

@@ -11,12 +11,8 @@ from .console import Output, fmt, kv_table, layer_table
 
 def _prepare(args: argparse.Namespace, out: Output, *, labels: bool) -> tuple[Any, ...]:
     """Model, graph, data (from --input/--labels or the default data), hardware and integer graph."""
-    precision = inputs.check_precision(args.precision)
-    hw = inputs.load_hardware(args.hw, args.target)
-    inputs.check_config(args.config)
-    with out.step("load model"):
-        model = inputs.resolve_model(args.model, cache_dir=args.cache_dir, progress=not out.quiet)
-        graph = inputs.load_graph(model.onnx_path)
+    precision, hw = inputs.checked_options(args)
+    model, graph = inputs.load_model(args, out)
     shape = tuple(graph.shapes[graph.inputs[0]])
     if args.input:
         x = inputs.as_batch(inputs.load_array(args.input), shape)

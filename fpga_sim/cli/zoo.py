@@ -107,9 +107,7 @@ def cmd_compress(args: argparse.Namespace, out: Output) -> int:
     import models
 
     names = args.method or list(METHODS)
-    precision_flag = inputs.check_precision(args.precision)
-    base_hw = inputs.load_hardware(args.hw, args.target)
-    inputs.check_config(args.config)
+    precision_flag, base_hw = inputs.checked_options(args)
     data = inputs.default_data((1, 8, 8), samples=args.samples)
     rows: list[dict[str, Any]] = []
     for name in names:
