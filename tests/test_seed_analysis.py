@@ -32,14 +32,57 @@ def test_energy_rows_fixed_vs_float32(result):
     assert ops["32 bit DRAM read"] == 640 and ops["32 bit int ADD"] == pytest.approx(0.1)
 
 
+def _closed_form(k: int) -> tuple[int, int, int, str]:
+    """(outputs, compute cycles, write cycles, bound) of a k x k kernel on the lecture's machine,
+    from DESIGN.md's schedule alone: 13x13 image, 5 kernels, M = 25 multipliers, 1 write/cycle."""
+    outputs, kk, m = 5 * (13 - k + 1) ** 2, k * k, 25
+    compute = outputs * -(-kk // m) if kk >= m else -(-outputs // (m // kk))
+    writes = outputs
+    bound = "bandwidth" if compute < writes else "balanced" if compute == writes else "compute"
+    return outputs, compute, writes, bound
+
+
 def test_sweep_turns_from_bandwidth_to_compute(result):
     sweep = result["sweep"]
     assert [r["k"] for r in sweep] == list(range(1, 14))
-    assert all(r["bound"] == "bandwidth" for r in sweep if r["k"] < result["turn_kernel"])
-    assert all(r["bound"] in ("balanced", "compute") for r in sweep if r["k"] >= result["turn_kernel"])
-    for r in sweep:   # the simulated cycles equal the larger of the two closed-form limits here
-        assert r["cycles"] == max(r["compute_only_cycles"], r["write_only_cycles"])
+    for r in sweep:   # every point against the closed form, not against the engine's own limits
+        outputs, compute, writes, bound = _closed_form(r["k"])
+        assert (r["outputs"], r["compute_only_cycles"], r["write_only_cycles"]) == (outputs, compute, writes), r["k"]
+        assert (r["cycles"], r["bound"]) == (max(compute, writes), bound), r["k"]
+    # 4x4 (16 MACs, one output per cycle) is the first kernel that keeps up with the write port
+    assert result["turn_kernel"] == min(k for k in range(1, 14) if _closed_form(k)[3] != "bandwidth") == 4
+    assert result["compute_bound_from"] == min(k for k in range(1, 14) if _closed_form(k)[3] == "compute") == 6
     json.loads(dumps(result))
+
+
+# The lecture's 45 nm table (pJ at 32 bits), typed here from the slide, not read from the code.
+INT_ADD, FLOAT_ADD, INT_MULT, FLOAT_MULT, SRAM_READ, DRAM = 0.1, 0.9, 3.1, 3.7, 5.0, 640.0
+
+
+def test_energies_by_hand_from_the_lecture_table(result):
+    """Each row's energy, counted by hand: every MAC one multiply, one add and two SRAM reads,
+    every output one DRAM write; nothing read from DRAM (data in SRAM).  16-bit operands scale
+    the 32-bit figures as documented: multiplies by (16/32)^2, adds and memory by bits/32."""
+    for r in result["rows"]:
+        k = r["k"]
+        outputs = 5 * (13 - k + 1) ** 2
+        macs = outputs * k * k
+        node, qg = lecture_layer(k)
+        acc_bits = qg.layer_types[node.name].accum.width
+        fixed = {"mult": macs * INT_MULT * (16 / 32) ** 2, "add": macs * INT_ADD * acc_bits / 32,
+                 "sram_read": 2 * macs * SRAM_READ * 16 / 32, "sram_write": 0.0, "dram_read": 0.0,
+                 "dram_write": outputs * DRAM * 16 / 32}
+        f32 = {"mult": macs * FLOAT_MULT, "add": macs * FLOAT_ADD, "sram_read": 2 * macs * SRAM_READ,
+               "sram_write": 0.0, "dram_read": 0.0, "dram_write": outputs * DRAM}
+        assert r["energy_breakdown_pj"] == pytest.approx(fixed), r["kernel"]
+        assert r["energy_float32_breakdown_pj"] == pytest.approx(f32), r["kernel"]
+        assert r["energy_pj"] == pytest.approx(sum(fixed.values()))
+        assert r["energy_float32_pj"] == pytest.approx(sum(f32.values()))
+        mem = fixed["sram_read"] + fixed["dram_write"]
+        assert r["memory_energy_share"] == pytest.approx(mem / sum(fixed.values()))
+    # e.g. 1x1 in float32: 845 x (3.7 + 0.9 + 2 x 5) + 845 x 640 pJ
+    one = next(r for r in result["rows"] if r["kernel"] == "1x1")
+    assert one["energy_float32_pj"] == pytest.approx(553_137.0)
 
 
 def test_other_hardware_changes_the_answer():
