@@ -158,31 +158,40 @@ def _bad(capsys, *argv) -> str:
 def test_missing_model_file(capsys, tmp_path):
     msg = _bad(capsys, "simulate", tmp_path / "nope.onnx")
     assert "nope.onnx" in msg and "does not exist" in msg
+    assert ".onnx file or a bundled model name" in msg          # and what is accepted instead
 
 
 def test_malformed_onnx(capsys, tmp_path):
     bad = tmp_path / "garbage.onnx"
     bad.write_bytes(b"this is not a protobuf \x00\xff\x13")
-    assert "garbage.onnx" in _bad(capsys, "simulate", bad)
+    msg = _bad(capsys, "simulate", bad)
+    assert "garbage.onnx" in msg and "ModelProto" in msg        # what it is not, and what is expected
 
 
 @pytest.mark.parametrize("precision", ["ap_fixed<abc>", "float16", "ap_fixed<8,3,AP_NOPE>"])
 def test_bad_precision(capsys, tiny, precision):
-    assert "--precision" in _bad(capsys, "simulate", tiny, "--precision", precision)
+    msg = _bad(capsys, "simulate", tiny, "--precision", precision)
+    assert "--precision" in msg and repr(precision) in msg and "accepted: " in msg
+    assert ("AP_RND_CONV" if "AP_NOPE" in precision else "ap_fixed<W,I>") in msg
 
 
-@pytest.mark.parametrize("line, field", [("n_dsp = 0", "n_dsp"), ("dram_write_words_per_cycle = -1.0",
-                                                                  "dram_write_words_per_cycle"),
-                                         ("n_dsps = 4", "n_dsps"), ("part = \"xc9nope\"", "xc9nope")])
-def test_bad_hardware_toml(capsys, tiny, tmp_path, line, field):
+@pytest.mark.parametrize("line, field, accepted", [
+    ("n_dsp = 0", "n_dsp", "must be a positive integer"),
+    ("dram_write_words_per_cycle = -1.0", "dram_write_words_per_cycle", "must be a positive number"),
+    ("n_dsps = 4", "'n_dsps'", "accepted: part, n_dsp,"),
+    ("part = \"xc9nope\"", "'xc9nope'", "known parts: xc7a35t, xc7z020")])
+def test_bad_hardware_toml(capsys, tiny, tmp_path, line, field, accepted):
     hw = tmp_path / "hw.toml"
     hw.write_text(line + "\n")
     msg = _bad(capsys, "simulate", tiny, "--hw", hw)
-    assert field in msg and "hw.toml" in msg
+    assert field in msg and "hw.toml" in msg and accepted in msg
 
 
 def test_bad_target_part(capsys, tiny):
-    assert "xc0bogus" in _bad(capsys, "simulate", tiny, "--target", "xc0bogus")
+    from fpga_sim.parts import PARTS
+
+    msg = _bad(capsys, "simulate", tiny, "--target", "xc0bogus")
+    assert "'xc0bogus'" in msg and "known parts: " in msg and all(name in msg for name in PARTS)
 
 
 def test_input_of_the_wrong_shape(capsys, tiny, tmp_path):
@@ -190,16 +199,19 @@ def test_input_of_the_wrong_shape(capsys, tiny, tmp_path):
     np.save(x, np.zeros((2, 3, 3)))
     msg = _bad(capsys, "simulate", tiny, "--input", x)
     assert "(2, 3, 3)" in msg and "--input" in msg
+    assert "(1, 6, 6) per sample" in msg and "(N, 1, 6, 6)" in msg      # the shapes it would take
 
 
 def test_unreadable_input_array(capsys, tiny, tmp_path):
     x = tmp_path / "x.npy"
     x.write_text("not numpy")
-    assert "x.npy" in _bad(capsys, "simulate", tiny, "--input", x)
+    msg = _bad(capsys, "simulate", tiny, "--input", x)
+    assert "x.npy" in msg and "--input" in msg and "not a readable .npy array" in msg
 
 
 def test_csim_of_a_missing_project(capsys, tmp_path):
-    assert "does not exist" in _bad(capsys, "csim", tmp_path / "none")
+    msg = _bad(capsys, "csim", tmp_path / "none")
+    assert repr(str(tmp_path / "none")) in msg and "does not exist" in msg and "fpga-sim codegen" in msg
 
 
 # ------------------------------------------------------------------------------ codegen + csim (g++)
@@ -259,4 +271,5 @@ def test_bad_config_value(capsys, tiny, tmp_path):
     cfg = tmp_path / "q.toml"
     cfg.write_text('[LayerName.conv.Precision]\naccum = "ap_fixed<6>"\n')
     msg = _bad(capsys, "simulate", tiny, "--config", cfg)
-    assert "q.toml" in msg and "LayerName.conv" in msg and "ap_fixed<6>" in msg
+    assert "q.toml" in msg and "LayerName.conv" in msg and "'ap_fixed<6>'" in msg
+    assert "accepted: ap_fixed<W,I>" in msg
