@@ -39,9 +39,9 @@ def test_dsp_width_rules():
     ({"dram_read_words_per_cycle": 0}, "dram_read_words_per_cycle must be a positive number"),
     ({"part": "xc9z999"}, "unknown FPGA part 'xc9z999'; known parts: .*xczu9eg"),
     ({"part": "xc7z020", "n_dsp": 221}, "n_dsp=221 does not fit part xc7z020, which has 220 DSP slices"),
-    ({"part": "xc7z020", "sram_bytes": 10 ** 7}, "sram_bytes=10000000 does not fit part xc7z020"),
+    ({"part": "xc7z020", "sram_bytes": 10 ** 7}, "sram_bytes=10000000 does not fit part xc7z020, which has 645120 bytes"),
     ({"fifo_depth": -1}, "fifo_depth must be a non-negative integer"),
-    ({"energy_table": "nope.toml"}, "energy_table 'nope.toml'"),
+    ({"energy_table": "nope.toml"}, r"energy_table 'nope.toml' is neither a built-in table \(45nm\) nor an existing TOML"),
 ])
 def test_impossible_settings(kw, msg):
     with pytest.raises(FpgaSimError, match=msg):
@@ -71,5 +71,5 @@ def test_replace_revalidates_and_follows_the_part():
     h = Hardware(part="xc7z020", n_dsp=25)
     assert h.dsp_a_bits == 25
     assert h.replace(part="xczu9eg").dsp_a_bits == 27
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="n_dsp must be a positive integer, got 0"):
         h.replace(n_dsp=0)
