@@ -1,6 +1,8 @@
 """Atomic output directories: a failure leaves the previous output (or nothing), never half of one."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from fpga_sim.cli.files import atomic_dir
@@ -19,7 +21,7 @@ def test_success_creates_the_directory(tmp_path):
 
 
 def test_failure_leaves_nothing(tmp_path):
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="boom"):   # the body's own error, passed through
         with atomic_dir(tmp_path / "out") as d:
             (d / "half.txt").write_text("half")
             raise RuntimeError("boom")
@@ -29,7 +31,7 @@ def test_failure_leaves_nothing(tmp_path):
 def test_failure_keeps_the_previous_output(tmp_path):
     with atomic_dir(tmp_path / "out") as d:
         (d / "report.json").write_text("old")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="boom"):   # the body's own error, passed through
         with atomic_dir(tmp_path / "out") as d:
             (d / "report.json").write_text("new, half")
             raise RuntimeError("boom")
@@ -44,7 +46,7 @@ def test_refuses_to_replace_a_directory_that_is_not_ours(tmp_path):
     mine = tmp_path / "thesis"
     mine.mkdir()
     (mine / "chapter1.tex").write_text("precious")
-    with pytest.raises(FpgaSimError, match="not an fpga-sim output"):
+    with pytest.raises(FpgaSimError, match=re.escape(f"'{mine}' exists and is not an fpga-sim output; choose another --out")):
         with atomic_dir(mine):
             pass
     assert (mine / "chapter1.tex").read_text() == "precious"

@@ -82,7 +82,8 @@ def test_bad_input_stops_before_anything_is_written(tiny, tmp_path, capsys):
     hw.write_text("n_dsp = 0\n")
     out = tmp_path / "out"
     assert main(["flow", "--model", str(tiny), "--out", str(out), "--hw", str(hw)]) == 2
-    assert "n_dsp" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "hw.toml" in err and "n_dsp must be a positive integer, got 0" in err
     assert list(tmp_path.iterdir()) == [hw]
 
 
