@@ -29,6 +29,13 @@ def test_default_precision_everywhere_and_safe_accumulators(graph):
             assert lt.weight == T16 and lt.bias == T16
             in_types = [qg.tensor_types[t] for t in n.inputs]
             assert lt.accum == get_op(n.op).safe_accum(n, in_types, lt.weight) and lt.accum.width > 32
+            # by hand: a 16x16-bit product is 32 bits with 20 fractional bits; K products and the
+            # bias need ceil(log2(K + 1)) more bits (conv1 K = 9, fc1 K = 36, fc2 K = 8)
+            k = int(np.prod(n.params["weight"].shape[1:]))
+            width = 32 + int(np.ceil(np.log2(k + 1)))
+            assert lt.accum == Fixed(width, width - 20), (n.name, str(lt.accum))
+            # and the worst case really fits: (K + 1) products of (-2^15)^2
+            assert (k + 1) * 2**30 <= lt.accum.max_raw
             np.testing.assert_array_equal(qg.qparams[n.name]["weight"], T16.quantize(n.params["weight"]))
             np.testing.assert_array_equal(qg.qparams[n.name]["bias"], T16.quantize(n.params["bias"]))
 
@@ -85,11 +92,11 @@ def test_config_errors_name_what_is_wrong(graph, cfg, match):
 
 
 def test_config_file_errors(graph, tmp_path):
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="config file '.*none.toml' does not exist"):
         quantize(graph, config=tmp_path / "none.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[Model\nPrecision=")
-    with pytest.raises(ConfigError, match="is not valid TOML"):
+    with pytest.raises(ConfigError, match="config file '.*bad.toml' is not valid TOML: Expected"):
         quantize(graph, config=bad)
 
 
