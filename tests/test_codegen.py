@@ -255,6 +255,7 @@ def test_mlp_host_softmax_stays_out_of_the_top(built):
 
 def test_hostile_names_compile_and_match(built):
     c = _case(built, "hostile", PRECISIONS[0])
+    assert set(c["qg"].graph.outputs) <= set(c["csim"])      # the loop below compares something
     for t, raw in c["csim"].items():
         assert np.array_equal(raw, c["sim"].tensors_raw[t]), t
     sources = [p for p in c["dir"].rglob("*") if p.suffix in (".h", ".cpp", ".tcl") or p.name == "Makefile"]
@@ -313,9 +314,9 @@ def test_compile_error_names_file_and_line(built, tmp_path):
 
 def test_failed_generation_leaves_nothing(built, tmp_path):
     qg = _case(built, "mlp", PRECISIONS[0])["qg"]
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"project_name 'class' is not accepted; a C\+\+ identifier"):
         codegen.write_hls(qg, tmp_path / "prj", project_name="class")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"'xc7z020; rm -rf /' is not a part name; accepted: letters, digits"):
         codegen.write_hls(qg, tmp_path / "prj", target="xc7z020; rm -rf /")
     assert list(tmp_path.iterdir()) == []
 
@@ -333,9 +334,9 @@ def test_failure_mid_render_keeps_the_old_project(built, tmp_path, monkeypatch):
         raise RuntimeError("disk full")   # ... then a failure before the rename
 
     monkeypatch.setattr(writer, "_render_all", render_then_fail)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="disk full"):      # the injected failure, not another one
         codegen.write_hls(qg, tmp_path / "prj", project_name="second")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="disk full"):
         codegen.write_hls(qg, tmp_path / "new", project_name="second")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prj"]          # no temp dirs, no half project
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
@@ -358,7 +359,7 @@ def test_single_project_csim_and_build_reuse(built):
     c = _case(built, "two_ports", PRECISIONS[0])
     first: dict[str, float] = {}
     got = codegen.csim(c["dir"], c["x"], timings=first)
-    assert all(np.array_equal(got[t], c["sim"].outputs_raw[t]) for t in ("s", "y"))
+    assert all(np.array_equal(got[t], c["sim"].outputs_raw[t]) for t in ("s", "y", "z"))
     assert first["compile_s"] > 0 and first["run_s"] > 0
     again: dict[str, float] = {}
     codegen.csim(c["dir"], c["x"], timings=again)
