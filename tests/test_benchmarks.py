@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,8 +146,11 @@ def test_quick_other_sections_report_or_say_why_not(quick_result):
     s = result["sections"]
     net = s["networks"][0]
     assert net["cycles_per_image"] > 0 and net["sim_s_per_image"] > 0 and net["ort_s_per_image"] > 0
-    assert "skipped" in s["vs_hls4ml"] or all("bit_exact" in r for r in s["vs_hls4ml"]["rows"])
-    if "skipped" not in s["vs_gxx"]:
-        assert all(r["bit_exact"] for r in s["vs_gxx"]["rows"])
+    # --quick always skips the two g++ comparisons (codegen's tests build and compare instead):
+    # they must say so, rather than a branch here that never runs.
+    for sec in ("vs_hls4ml", "vs_gxx"):
+        assert set(s[sec]) == {"skipped"} and s[sec]["skipped"], (sec, s[sec])
+        if shutil.which("g++"):   # (without g++ the reason is that g++ is missing)
+            assert s[sec]["skipped"].startswith("quick mode:"), (sec, s[sec])
     assert s["startup"]["first_call_cold_s"] > 0 and s["startup"]["first_call_warm_s"] > 0
     assert s["memory"]["sim_peak_mib"] > 0 and s["memory"]["ort_peak_mib"] > 0
