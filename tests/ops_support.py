@@ -178,14 +178,16 @@ def lecture_cost(op, node, qg):
 
 
 def check_element_cost(op, node, qg, ops_per_output: int):
-    """A non-MAC layer: no MACs, adds = outputs x ops, at least one cycle per DRAM write word,
-    and ceil(ops / 25) cycles per output when the lanes are the bottleneck."""
+    """A non-MAC layer: no MACs, adds = outputs x ops, and exactly the closed-form cycles of the
+    lecture's machine (25 lanes, 1 DRAM write per cycle, no FIFO, zero latency): an output takes
+    ceil(ops / 25) cycles when ops > 25, otherwise the write port takes one cycle per output."""
     rep = lecture_cost(op, node, qg)
     outputs = int(np.prod(qg.graph.shapes[node.outputs[0]]))
     assert rep.on_accelerator and rep.outputs == outputs and rep.macs == 0
     assert rep.adds == outputs * ops_per_output
-    per_output = -(-ops_per_output // 25)
-    assert rep.cycles >= max(outputs, outputs * per_output if ops_per_output > 25 else 0)
-    assert rep.cycles <= outputs * per_output + outputs + 2
+    k = max(ops_per_output, 1)              # a copy still takes one lane operation
+    compute = outputs * -(-k // 25) if k >= 25 else -(-outputs // (25 // k))
+    assert rep.cycles == max(compute, outputs), (rep.cycles, outputs, ops_per_output)
+    assert rep.bound == ("bandwidth" if compute < outputs else "balanced" if compute == outputs else "compute")
     assert rep.dram_writes == outputs and rep.energy_pj["dram_write"] > 0
     return rep
