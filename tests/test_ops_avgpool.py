@@ -2,6 +2,8 @@
 float against onnxruntime (count_include_pad, ceil_mode, dilations, auto_pad)."""
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -71,8 +73,11 @@ def test_avgpool_fixed_matches_reference(case):
         x = random_raw(rng, t_in, (2, 2, 7, 8))
         (y,), n = op.run_fixed(node, [x], qg)
         t_rc = reciprocal_type(node, qg.layer_types["n0"])
-        ref, nref = reference(x, node.attrs, window_counts(node.attrs, 7, 8), t_in, t_acc, t_rc,
-                              qg.qparams["n0"]["recip"], t_out)
+        counts = window_counts(node.attrs, 7, 8)   # (checked against onnxruntime through run_float)
+        recip = qg.qparams["n0"]["recip"]
+        for c in np.unique(np.multiply.outer(*counts)):   # the table is 1/count, rounded in recip_t
+            assert recip[c] == to_type_ref(Fraction(1, int(c)), t_rc)[0], (c, str(t_rc))
+        ref, nref = reference(x, node.attrs, counts, t_in, t_acc, t_rc, recip, t_out)
         np.testing.assert_array_equal(y, ref)
         assert n == nref
 
