@@ -7,20 +7,22 @@ the initial value; the sum is cast to the result type, then the fused ReLU.
 Two exact ways to compute it (`run_mac_fixed` picks):
 - fast: when every product casts exactly (accumulator keeps all product fraction bits) and a
   bound |bias| + max|x| * sum|w| (per output channel) proves no partial sum can leave the
-  accumulator, the per-term casts are identities, so the layer is an integer GEMM.  8-bit
-  layers run as onnxruntime's exact int32 ConvInteger, float32-exact ones (one or two input
-  limbs) as onnxruntime's float32 Conv (`ort_int8.py`), the rest through float BLAS on im2col
-  columns (float32 below 2**24, float64 below 2**53: every partial sum is then an exactly
-  representable integer); a Numba epilogue applies the bias and the final cast.  Small or
-  depthwise groups and dense layers at small batch use exact int64 loops that read each
-  weight once.
+  accumulator, the per-term casts are identities, so the layer is an integer GEMM.  With
+  enough output pixels it runs in onnxruntime (`ort_int8.py`): one float32 Conv when the
+  bound on the actual data stays below 2**24, else 8-bit ConvInteger, else a float32 Conv on
+  input channel slices or limbs; without onnxruntime through float BLAS on im2col columns
+  (float32 below 2**24, float64 below 2**53: every partial sum is then an exactly
+  representable integer).  One fused pass (`mac_epilogue.py`) adds the parts, the bias and
+  applies the final cast.  Dense layers at small batch and small groups use exact int64
+  loops that read each weight once (dense: from a narrow copy cached with the weights,
+  `weight_cache.py`).
 - exact per term: a Numba loop applying every cast (rounding/overflow events counted).
 A dense layer is a 1x1 convolution on a 1x1 image here.
 """
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from numba import njit, prange
@@ -30,7 +32,9 @@ from ..fixed import Fixed, product_type
 from ..fixed_kernels import requant
 from ..graph import Node
 from ..machine import LayerWork
-from .ort_int8 import conv_float32_limbs, conv_integer
+from .mac_epilogue import cast_params, fused_epilogue
+from .ort_int8 import MAX_SLICES, ort_sums
+from .weight_cache import derived
 
 if TYPE_CHECKING:
     from ..graph import QGraph
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
 F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
 USE_ORT = True          # exact integer sums through onnxruntime's ConvInteger / float32 Conv (ort_int8.py)
+ORT_MIN_OUTPUTS = 16    # fewer output pixels per output channel: a session run costs more than the loop
 # Memory-light passes (im2col, epilogues) are serial: on a shared 2-core machine a parallel
 # region waits for a descheduled thread (measured: 1 ms best, 20-60 ms median under load), while
 # the serial pass takes 2 ms.  The compute-heavy loops (per-term casts, exact int64) stay parallel.
@@ -177,96 +182,43 @@ def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols):
 
 
 @njit(cache=True, nogil=True)
-def gemm_epilogue(acc, s_left, limb_bits, bias, oc0, hw, fshift, rw, rsg, rr, ro, relu, out):
-    """out[n, oc0+oc, p] = ReLU?(cast((int(acc[oc, col]) [+ int(acc[oc, L+col]) << limb_bits])
-    << s_left + bias[oc0+oc])), col = n*hw+p: the GEMM results are exact integers here.
-    Returns the overflow count of the final cast."""
-    coutg, ncols = acc.shape
-    big = ncols // 2 if limb_bits > 0 else ncols
-    n_b = big // hw
-    counts = np.zeros(coutg, np.int64)
-    for oc in range(coutg):
-        b = bias[oc0 + oc]
-        cnt = 0
-        for n in range(n_b):
-            for p in range(hw):
-                col = n * hw + p
-                v = np.int64(acc[oc, col])
-                if limb_bits > 0:
-                    v += np.int64(acc[oc, big + col]) << limb_bits
-                y, f = requant((v << s_left) + b, fshift, rw, rsg, rr, ro)
-                cnt += f
-                if relu and y < 0:
-                    y = 0
-                out[n, oc0 + oc, p] = y
-        counts[oc] = cnt
-    return counts.sum()
-
-
-@njit(cache=True, nogil=True)
-def int_epilogue(acc, s_left, bias, fshift, rw, rsg, rr, ro, relu, out):
-    """out[n,oc,p] = ReLU?(cast(acc[n,oc,p] << s_left + bias[oc])) for an exact integer sum
-    acc (N, Cout, HW).  Returns the overflow count of the final cast."""
-    n_b, cout, hw = acc.shape
-    counts = np.zeros(n_b * cout, np.int64)
-    for t in range(n_b * cout):
-        n = t // cout
-        oc = t % cout
-        b = bias[oc]
-        cnt = 0
-        for p in range(hw):
-            y, f = requant((np.int64(acc[n, oc, p]) << s_left) + b, fshift, rw, rsg, rr, ro)
-            cnt += f
-            if relu and y < 0:
-                y = 0
-            out[n, oc, p] = y
-        counts[t] = cnt
-    return counts.sum()
-
-
-@njit(cache=True, nogil=True)
-def limb_epilogue(acc, n_b, limb_bits, s_left, bias, fshift, rw, rsg, rr, ro, relu, out):
-    """Like int_epilogue for exact integer-valued float sums acc (N or 2N, Cout, HW); with
-    limb_bits > 0 the sum is acc[n] + acc[N+n] << limb_bits."""
-    _, cout, hw = acc.shape
-    cnt = 0
+def channel_abs_max(x):
+    """max |x[:, c, :]| per channel of an (N, C, HW) int64 array, without a temporary."""
+    n_b, c_in, hw = x.shape
+    out = np.zeros(c_in, np.int64)
     for n in range(n_b):
-        for oc in range(cout):
-            b = bias[oc]
-            for p in range(hw):
-                v = np.int64(acc[n, oc, p])
-                if limb_bits > 0:
-                    v += np.int64(acc[n_b + n, oc, p]) << limb_bits
-                y, f = requant((v << s_left) + b, fshift, rw, rsg, rr, ro)
-                cnt += f
-                if relu and y < 0:
-                    y = 0
-                out[n, oc, p] = y
-    return cnt
-
-
-@njit(cache=True, nogil=True)
-def abs_max(a):
-    """max |a| of a 1-d int64 array without a temporary."""
-    m = np.int64(0)
-    for i in range(a.size):
-        v = a[i] if a[i] >= 0 else -a[i]
-        if v > m:
-            m = v
-    return m
-
-
-@njit(cache=True, nogil=True)
-def row_abs_sums(a):
-    """sum |a[r, :]| per row of a 2-d int64 array without a temporary."""
-    out = np.zeros(a.shape[0], np.int64)
-    for r in range(a.shape[0]):
-        s = np.int64(0)
-        for j in range(a.shape[1]):
-            v = a[r, j]
-            s += v if v >= 0 else -v
-        out[r] = s
+        for c in range(c_in):
+            m = out[c]
+            for i in range(hw):
+                v = x[n, c, i]
+                m = max(m, v if v >= 0 else -v)
+            out[c] = m
     return out
+
+
+@njit(cache=True, nogil=True)
+def slice_abs_sums(w, parts):
+    """out[oc, j] = sum |w[oc, c, :]| over slice j of `parts` equal slices of the Cg input
+    channels, for a (Cout, Cg, taps) int64 array."""
+    cout, cg, taps = w.shape
+    size = cg // parts
+    out = np.zeros((cout, parts), np.int64)
+    for oc in range(cout):
+        for c in range(cg):
+            s = np.int64(0)
+            for t in range(taps):
+                v = w[oc, c, t]
+                s += v if v >= 0 else -v
+            out[oc, c // size] += s
+    return out
+
+
+def abs_sums(w: np.ndarray) -> dict[int, np.ndarray]:
+    """{J: slice_abs_sums(w, J)} for every J <= MAX_SLICES dividing the channels per group:
+    the weight side of the bounds (J = 1: sum |w| per output channel)."""
+    cout, cg = w.shape[:2]
+    w3 = w.reshape(cout, cg, -1)
+    return {j: slice_abs_sums(w3, j) for j in range(1, min(cg, MAX_SLICES) + 1) if cg % j == 0}
 
 
 @njit(cache=True, nogil=True)
@@ -316,6 +268,25 @@ def gemm_plan(xmax: int, wsum_max: int) -> tuple[type, int] | None:
     return None
 
 
+def _cached(cache: dict | None, key: str, make: Callable[[], Any]) -> Any:
+    """cache[key], made once (made every call when the weights cannot be cached)."""
+    if cache is None:
+        return make()
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
+def narrowest(w: np.ndarray) -> np.ndarray:
+    """w in the narrowest of int8/16/32/64 holding its values: fewer bytes for a loop that is
+    bound by reading the weights once (a dense layer at small batch)."""
+    lo, hi = int(w.min(initial=0)), int(w.max(initial=0))
+    for t in (np.int8, np.int16, np.int32):
+        if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+            return w.astype(t)
+    return w
+
+
 def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: tuple,
                   attrs: Any, out_hw: tuple[int, int]) -> tuple[np.ndarray, int]:
     """Bit-accurate conv of raw x (N,C,H,W) with raw w (Cout,Cg,kh,kw): (raw out, overflows)."""
@@ -340,8 +311,11 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
     relu = node.activation == "relu"
     out = np.empty((n_b, cout, ho, wo), np.int64)
     (sh, sw), (pt, pl, _, _), (dh, dw), groups = attrs.strides, attrs.pads, attrs.dilations, attrs.groups
-    xmax = int(abs_max(x.reshape(-1))) if x.size else 0
-    wsum = row_abs_sums(w.reshape(cout, -1))
+    xmax_ch = channel_abs_max(x.reshape(n_b, x.shape[1], x.shape[2] * x.shape[3]))
+    xmax = int(xmax_ch.max(initial=0))
+    cache = derived(w)
+    sums = _cached(cache, "abs_sums", lambda: abs_sums(w))
+    wsum = sums[1][:, 0]
     exact = pshift <= 0
     if exact:
         s = -pshift
@@ -351,39 +325,34 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
             x.min(initial=0) >= 0 and w.min(initial=0) >= 0 and bias.min(initial=0) >= 0 and max(bound) <= acc.max_raw)
     coutg = cout // groups
     k = cg * kh * kw
+    out3 = out.reshape(n_b, cout, ho * wo)
+    cast = cast_params(fshift, rw, rsg, rr, ro)
+    if exact and USE_ORT and cache is not None and n_b * ho * wo >= ORT_MIN_OUTPUTS:
+        got = ort_sums(x, w, attrs, xmax_ch, sums, cache)
+        if got is not None:
+            overflows += int(fused_epilogue(got[0].reshape(n_b, groups, -1, coutg, ho * wo), got[1], -pshift, bias,
+                                            cast, relu, out3))
+            return out, overflows
     # BLAS pays when a weight is reused over enough output pixels and the GEMM is not tiny;
     # otherwise (dense at small batch, depthwise) the int64 loop reads the weights once.
     big_enough = k >= 16 and coutg >= 4 and n_b * ho * wo >= 16
-    wsum_max = int(wsum.max()) if cout else 0
-    if exact and big_enough and USE_ORT:
-        acc32 = conv_integer(x, w, attrs, xmax, wsum_max)
-        if acc32 is not None:
-            overflows += int(int_epilogue(acc32.reshape(n_b, cout, ho * wo), -pshift, bias, fshift,
-                                          rw, rsg, rr, ro, relu, out.reshape(n_b, cout, ho * wo)))
-            return out, overflows
-    plan = gemm_plan(xmax, wsum_max) if exact and big_enough else None
-    if plan is not None and plan[0] is np.float32 and USE_ORT:
-        accf = conv_float32_limbs(x, w, attrs, plan[1])
-        if accf is not None:
-            overflows += int(limb_epilogue(accf.reshape(accf.shape[0], cout, ho * wo), n_b, plan[1], -pshift, bias,
-                                           fshift, rw, rsg, rr, ro, relu, out.reshape(n_b, cout, ho * wo)))
-            return out, overflows
+    plan = gemm_plan(xmax, int(wsum.max(initial=0))) if exact and big_enough else None
     if plan is not None:
         dtype, limb_bits = plan
-        ncols = n_b * ho * wo * (2 if limb_bits else 1)
-        cols = np.empty((k, ncols), dtype)
-        out3 = out.reshape(n_b, cout, ho * wo)
+        nj = 2 if limb_bits else 1
+        cols = np.empty((k, n_b * ho * wo * nj), dtype)
         wf = w.reshape(cout, k).astype(dtype)
+        shifts = np.array([0, limb_bits][:nj], np.int64)
         for g in range(groups):
             im2col(x, g * cg, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols)
-            accf = wf[g * coutg:(g + 1) * coutg] @ cols
-            overflows += int(gemm_epilogue(accf, -pshift, limb_bits, bias, g * coutg, ho * wo, fshift,
-                                           rw, rsg, rr, ro, relu, out3))
+            accf = (wf[g * coutg:(g + 1) * coutg] @ cols).reshape(coutg, nj, n_b, ho * wo).transpose(2, 1, 0, 3)
+            overflows += int(fused_epilogue(accf[:, None], shifts, -pshift, bias[g * coutg:(g + 1) * coutg], cast, relu,
+                                            out3[:, g * coutg:(g + 1) * coutg]))
         return out, overflows
     if exact and kh == kw == 1 and x.shape[2] == x.shape[3] == 1 and groups == 1:
-        out2 = out.reshape(n_b, cout)
-        overflows += int(dense_exact(x.reshape(n_b, -1), w.reshape(cout, -1), bias, -pshift, fshift,
-                                     rw, rsg, rr, ro, relu, out2))
+        wn = _cached(cache, "narrow", lambda: narrowest(w.reshape(cout, -1)))
+        overflows += int(dense_exact(x.reshape(n_b, -1), wn, bias, -pshift, fshift, rw, rsg, rr, ro, relu,
+                                     out.reshape(n_b, cout)))
         return out, overflows
     if exact:
         _, _, pb, pr = attrs.pads

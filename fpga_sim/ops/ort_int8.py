@@ -1,60 +1,69 @@
 """Exact integer convolution sums through onnxruntime (a helper of ops/mac_kernels.py, not an op).
 
-Two routes, both exact and both checked against per-term references in tests/test_ops_conv.py:
-- 8-bit values: ConvInteger (u8 x u8 -> int32), below;
-- integer-valued float32 Conv (`conv_float32_limbs`) when a bound keeps every partial sum
-  below 2**24, with the input split into two limbs when one is not enough.
-
-When a layer's raw inputs and weights fit in 8 bits and a bound proves the sum cannot leave
-int32, onnxruntime's u8 x u8 -> int32 ConvInteger computes sum_k x*w exactly, faster than a
-float GEMM on im2col columns.  Signed values are offset by 128 into uint8 with zero point 128
-(x_u - 128 == x exactly); the int32 arithmetic wraps modulo 2**32 inside, and the true result
-fits in int32, so the result is exact.  Sessions are cached per geometry; weights are a run-time
-input, so a changed weight array can never be served stale.
+Two routes; `run_mac_fixed` picks one from bounds on the actual data, tests/test_mac_routes.py
+forces each and checks it bit for bit:
+- `conv_integer`: raw values that fit 8 bits and a sum bound below 2**31: ConvInteger
+  (u8 x u8 -> int32).  Signed values are offset by 128 into uint8 with zero point 128
+  (x_u - 128 == x exactly); int32 wraps inside, the true sum fits, so it is exact.
+- `conv_float32`: float32 Conv, exact when every partial sum is an integer below 2**24.  The
+  input is presented as J parts whose sums the epilogue adds in int64 (`split_plan`): J slices
+  of each group's input channels (a grouped Conv with J times the groups: the same MACs, each
+  slice with a smaller bound), or J = 2 limbs of the values, x = hi * 2**b + lo (twice the MACs).
+Weights are initializers, so onnxruntime prepacks them once; sessions live with the weights
+(`weight_cache.derived`), so a session can never run on other weights than its own.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from threading import Lock
 from typing import Any
 
 import numpy as np
 from numba import njit
 
+F32_EXACT = 1 << 24
 INT32_EXACT = 1 << 31
-_SESSIONS: "OrderedDict[tuple, Any]" = OrderedDict()
-_LOCK = Lock()
-_MAX_SESSIONS = 64
+MAX_SLICES = 4          # more slices: smaller grouped Convs and a longer epilogue than two limbs
 
 
-def _session(key: tuple, c: int, w_shape: tuple[int, ...], attrs: Any, x_zero: int, w_zero: int) -> Any:
-    with _LOCK:
-        if key in _SESSIONS:
-            _SESSIONS.move_to_end(key)
-            return _SESSIONS[key]
+def split_plan(xmax_ch: np.ndarray, sums: dict[int, np.ndarray], groups: int) -> tuple[int, int] | None:
+    """(J channel slices, 0) or (2, limb bits) under which each part of a float32 Conv sums
+    exactly, or None.  xmax_ch: max |x| per input channel; sums[J][oc, j]: sum |w| over slice j
+    of J equal slices of output oc's input channels (mac_kernels.abs_sums).
+
+    A partial sum over slice j of output oc is bounded by max |x| over the slice times
+    sums[J][oc, j]; the fewest slices that keep every bound below 2**24 win.  Evaluated in
+    float64: exact below 2**53, and a rounded product above 2**53 stays above 2**24."""
+    for j, ws in sorted(sums.items()):
+        cout = ws.shape[0]
+        xs = xmax_ch.reshape(groups, j, -1).max(axis=2).astype(np.float64)
+        if (np.repeat(xs, cout // groups, axis=0) * ws).max(initial=0) < F32_EXACT:
+            return j, 0
+    xmax = int(xmax_ch.max(initial=0))
+    b = (max(xmax, 1).bit_length() + 1) // 2
+    if max((1 << b) - 1, (xmax >> b) + 1) * float(sums[1].max(initial=0)) < F32_EXACT:
+        return 2, b
+    return None
+
+
+def _session(op: str, w: np.ndarray, attrs: Any, groups: int, c_in: int, zero_points: tuple[int, int] | None) -> Any:
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
-    node = helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["y"], kernel_shape=list(attrs.kernel_shape),
-                            strides=list(attrs.strides), pads=list(attrs.pads), dilations=list(attrs.dilations),
-                            group=int(attrs.groups))
-    g = helper.make_graph([node], "conv_int8",
-                          [helper.make_tensor_value_info("x", TensorProto.UINT8, ["N", c, None, None]),
-                           helper.make_tensor_value_info("w", TensorProto.UINT8, list(w_shape))],
-                          [helper.make_tensor_value_info("y", TensorProto.INT32, None)],
-                          [numpy_helper.from_array(np.array(x_zero, np.uint8), "xz"),
-                           numpy_helper.from_array(np.array(w_zero, np.uint8), "wz")])
+    ins, inits = ["x", "w"], [numpy_helper.from_array(w, "w")]
+    if zero_points is not None:
+        ins += ["xz", "wz"]
+        inits += [numpy_helper.from_array(np.array(z, np.uint8), n) for z, n in zip(zero_points, ("xz", "wz"))]
+    node = helper.make_node(op, ins, ["y"], kernel_shape=list(attrs.kernel_shape), strides=list(attrs.strides),
+                            pads=list(attrs.pads), dilations=list(attrs.dilations), group=groups)
+    t_in = TensorProto.UINT8 if zero_points is not None else TensorProto.FLOAT
+    t_out = TensorProto.INT32 if zero_points is not None else TensorProto.FLOAT
+    g = helper.make_graph([node], "exact_sum", [helper.make_tensor_value_info("x", t_in, ["N", c_in, None, None])],
+                          [helper.make_tensor_value_info("y", t_out, None)], inits)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     # no spinning after a run: the Numba epilogue that follows needs the cores
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    with _LOCK:
-        _SESSIONS[key] = sess
-        while len(_SESSIONS) > _MAX_SESSIONS:
-            _SESSIONS.popitem(last=False)
-    return sess
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
 def _zero_point(lo: int, hi: int) -> int | None:
@@ -66,75 +75,95 @@ def _zero_point(lo: int, hi: int) -> int | None:
     return None
 
 
-def conv_integer(x: np.ndarray, w: np.ndarray, attrs: Any, xmax: int, wsum_max: int) -> np.ndarray | None:
-    """Exact int32 sum_k x*w for raw int64 x (N,C,H,W) and w (Cout,Cg,kh,kw), or None when the
-    values need more than 8 bits, the sum could leave int32, or onnxruntime is unavailable."""
-    if xmax * wsum_max >= INT32_EXACT or x.size == 0:
+@njit(cache=True, nogil=True)
+def to_uint8(x, zero, out):
+    """out = x + zero as uint8 (the caller checked the range) in one pass."""
+    for i in range(x.size):
+        out[i] = np.uint8(x[i] + zero)
+
+
+def conv_integer(x: np.ndarray, w: np.ndarray, attrs: Any, bound: float, cache: dict) -> np.ndarray | None:
+    """Exact int32 sum_k x*w (N, Cout, Ho, Wo) for raw int64 x (N,C,H,W) and w (Cout,Cg,kh,kw),
+    or None when the values need more than 8 bits, the sum bound reaches 2**31, or onnxruntime
+    refuses.  `cache`: the weights' derived-data dict."""
+    if bound >= INT32_EXACT or x.size == 0:
         return None
     xz = _zero_point(int(x.min()), int(x.max()))
-    wz = _zero_point(int(w.min()), int(w.max()))
+    wz = _zero_point(int(w.min(initial=0)), int(w.max(initial=0)))
     if xz is None or wz is None:
         return None
-    key = (x.shape[1:], w.shape, attrs, xz, wz)
+    key = ("ConvInteger", attrs, x.shape[1], xz, wz)
     try:
-        sess = _session(key, x.shape[1], w.shape, attrs, xz, wz)
-        xu = (x + xz).astype(np.uint8)
-        wu = (w + wz).astype(np.uint8)
-        return sess.run(None, {"x": xu, "w": wu})[0]
-    except Exception:          # onnxruntime missing or refusing the geometry: the BLAS path takes over
+        if key not in cache:
+            cache[key] = _session("ConvInteger", (w + wz).astype(np.uint8), attrs, attrs.groups, x.shape[1], (xz, wz))
+        xu = np.empty(x.shape, np.uint8)
+        to_uint8(x.reshape(-1), xz, xu.reshape(-1))
+        return cache[key].run(None, {"x": xu})[0]
+    except Exception:          # onnxruntime missing or refusing the geometry: another exact route takes over
         return None
 
 
 @njit(cache=True, nogil=True)
-def split_limbs(x, limb_bits, out):
-    """out[:n] = x & (2**b - 1), out[n:] = x >> b as float32 in one pass (out[:] = x if b == 0)."""
-    n = x.size
-    if limb_bits == 0:
-        for i in range(n):
-            out[i] = x[i]
-        return
+def pack_limbs(x, groups, limb_bits, out):
+    """out[n, g, 0, c] = x[n, g*cg + c] & (2**b - 1), out[n, g, 1, c] = x[n, g*cg + c] >> b as
+    float32; x (N, C, HW), out (N, groups, 2, C/groups, HW)."""
+    n_b, c_in, hw = x.shape
+    cg = c_in // groups
     mask = (np.int64(1) << limb_bits) - 1
-    for i in range(n):
-        out[i] = x[i] & mask
-        out[n + i] = x[i] >> limb_bits
+    for n in range(n_b):
+        for c in range(c_in):
+            g = c // cg
+            lo = out[n, g, 0, c - g * cg]
+            hi = out[n, g, 1, c - g * cg]
+            src = x[n, c]
+            for i in range(hw):
+                lo[i] = src[i] & mask
+                hi[i] = src[i] >> limb_bits
 
 
-def _float_session(key: tuple, c: int, w_shape: tuple[int, ...], attrs: Any) -> Any:
-    with _LOCK:
-        if key in _SESSIONS:
-            _SESSIONS.move_to_end(key)
-            return _SESSIONS[key]
-    import onnxruntime as ort
-    from onnx import TensorProto, helper
-
-    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=list(attrs.kernel_shape),
-                            strides=list(attrs.strides), pads=list(attrs.pads), dilations=list(attrs.dilations),
-                            group=int(attrs.groups))
-    g = helper.make_graph([node], "conv_f32_exact",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c, None, None]),
-                           helper.make_tensor_value_info("w", TensorProto.FLOAT, list(w_shape))],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    with _LOCK:
-        _SESSIONS[key] = sess
-        while len(_SESSIONS) > _MAX_SESSIONS:
-            _SESSIONS.popitem(last=False)
-    return sess
-
-
-def conv_float32_limbs(x: np.ndarray, w: np.ndarray, attrs: Any, limb_bits: int) -> np.ndarray | None:
-    """sum_k x*w through onnxruntime's float32 Conv, exact because the caller's bound keeps every
-    partial sum an integer below 2**24 (see conv.gemm_plan).  With limb_bits > 0, x is split
-    into lo = x & (2**b - 1) and hi = x >> b, stacked along the batch: returns float32 (2N, ...)
-    whose first N samples are the low limb's sums, else (N, ...).  None if onnxruntime refuses."""
-    xs = np.empty((x.shape[0] * (2 if limb_bits else 1),) + x.shape[1:], np.float32)
-    split_limbs(x.reshape(-1), limb_bits, xs.reshape(-1))
-    key = ("f32", x.shape[1:], w.shape, attrs)
+def conv_float32(x: np.ndarray, w: np.ndarray, attrs: Any, parts: int, limb_bits: int, cache: dict) -> np.ndarray | None:
+    """float32 sums (N, groups * J * Cout/groups, Ho, Wo), ordered (group, part, output) and
+    exact by `split_plan`'s bound: parts = J channel slices (limb_bits 0) or 2 limbs (low limb
+    first).  None if onnxruntime refuses."""
+    groups = attrs.groups
+    cout, cg, kh, kw = w.shape
+    n_b, c_in, h, wd = x.shape
+    key = ("Conv", attrs, c_in, parts, limb_bits)
     try:
-        return _float_session(key, x.shape[1], w.shape, attrs).run(None, {"x": xs, "w": w.astype(np.float32)})[0]
-    except Exception:          # onnxruntime missing or refusing the geometry: the BLAS path takes over
+        if key not in cache:
+            wg = w.reshape(groups, cout // groups, cg, kh, kw).astype(np.float32)
+            if limb_bits:
+                wj = np.stack([wg, wg], axis=1)
+            else:
+                wj = wg.reshape(groups, cout // groups, parts, cg // parts, kh, kw).transpose(0, 2, 1, 3, 4, 5)
+            wj = np.ascontiguousarray(wj).reshape(-1, cg // (1 if limb_bits else parts), kh, kw)
+            cache[key] = _session("Conv", wj, attrs, groups * parts, c_in * (2 if limb_bits else 1), None)
+        if limb_bits:
+            xs = np.empty((n_b, groups, 2, cg, h * wd), np.float32)
+            pack_limbs(x.reshape(n_b, c_in, h * wd), groups, limb_bits, xs)
+            xs = xs.reshape(n_b, 2 * c_in, h, wd)
+        else:
+            xs = x.astype(np.float32)
+        return cache[key].run(None, {"x": xs})[0]
+    except Exception:          # onnxruntime missing or refusing the geometry: another exact route takes over
         return None
+
+
+def ort_sums(x: np.ndarray, w: np.ndarray, attrs: Any, xmax_ch: np.ndarray, sums: dict[int, np.ndarray],
+             cache: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """(exact sums (N, groups * J * Cout/groups, Ho, Wo), left shift of each of the J parts) by
+    the fastest exact route (measured on the 56x56x64 3x3 conv: one float32 Conv ~ ConvInteger
+    < J channel slices < two limbs), or None when no route is exact or onnxruntime refuses."""
+    plan = split_plan(xmax_ch, sums, attrs.groups)
+    if plan != (1, 0):
+        bound = float(xmax_ch.max(initial=0)) * float(sums[1].max(initial=0))
+        acc = conv_integer(x, w, attrs, bound, cache)
+        if acc is not None:
+            return acc, np.zeros(1, np.int64)
+    if plan is None:
+        return None
+    parts, limb_bits = plan
+    acc = conv_float32(x, w, attrs, parts, limb_bits, cache)
+    if acc is None:
+        return None
+    return acc, np.array([0, limb_bits] if limb_bits else [0] * parts, np.int64)
