@@ -42,6 +42,11 @@ def test_batchnorm_fixed_matches_reference(seed):
     x = random_raw(rng, t_in, (2, 3, 4, 4))
     (y,), n = op.run_fixed(node, [x], qg)
     q = qg.qparams["n0"]
+    # the folded constants, by hand: scale = g / sqrt(v + eps), bias = b - m * scale (eps = 1e-5)
+    c = {k: v.astype(np.float64).reshape(3, 1, 1) for k, v in bn_consts(np.random.default_rng(seed), 3).items()}
+    scale = c["g"] / np.sqrt(c["v"] + 1e-5)
+    np.testing.assert_array_equal(q["scale"].reshape(3, 1, 1), t_s.quantize(scale))
+    np.testing.assert_array_equal(q["bias"].reshape(3, 1, 1), t_b.quantize(c["b"] - c["m"] * scale))
     ref, nref = reference(x, q["scale"], q["bias"], t_in, t_s, t_b, t_acc, t_out)
     np.testing.assert_array_equal(y, ref)
     assert n == nref

@@ -33,6 +33,7 @@ def test_leaky_relu_fixed_matches_reference(seed):
         qg = qgraph_for(op, node, [(4, 3, 3)], [t_in], t_out, weight=t_w)
         x = random_raw(rng, t_in, (2, 4, 3, 3))
         (y,), n = op.run_fixed(node, [x], qg)
+        assert qg.qparams["n0"]["alpha"].tolist() == [int(t_w.quantize(alpha))]
         ref, nref = reference(x, qg.qparams["n0"]["alpha"], t_in, t_w, t_out)
         np.testing.assert_array_equal(y, ref)
         assert n == nref

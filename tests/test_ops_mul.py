@@ -34,6 +34,7 @@ def test_mul_fixed_matches_reference(kind):
         qg = qgraph_for(op, node, [(3, 4, 5)], [t_in], t_out, weight=t_s)
         x = random_raw(rng, t_in, (2, 3, 4, 5))
         (y,), n = op.run_fixed(node, [x], qg)
+        assert np.array_equal(qg.qparams["n0"]["scale"], t_s.quantize(c.astype(np.float64)))
         ref, nref = reference(x, qg.qparams["n0"]["scale"], t_in, t_s, t_out)
         np.testing.assert_array_equal(y, ref)
         assert n == nref
@@ -76,5 +77,8 @@ def test_unsigned_products_need_one_bit_less():
         op.run_fixed(node, [np.zeros((1, 3), np.int64)], qg)
     qg = qgraph_for(op, node, [(3,)], [u32], Fixed(16, 6), weight=Fixed(32, 4))   # one signed: 64 is fine
     x = np.array([[u32.max_raw, 1, 0]], np.int64)
-    (y,), _ = op.run_fixed(node, [x], qg)
-    assert y.shape == (1, 3)
+    (y,), n = op.run_fixed(node, [x], qg)
+    assert int(qg.qparams["n0"]["scale"]) == 2 << 28                 # 2.0 in ap_fixed<32,4>
+    ref, nref = reference(x, qg.qparams["n0"]["scale"], u32, Fixed(32, 4), Fixed(16, 6))
+    np.testing.assert_array_equal(y, ref)
+    assert n == nref == 1                          # 2 x 256 wraps in ap_fixed<16,6>: counted once
