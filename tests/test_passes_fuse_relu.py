@@ -8,7 +8,7 @@ from onnx import helper
 from fpga_sim.onnx_import import load_onnx
 from fpga_sim.passes import NodePass, run_passes
 from fpga_sim.simulate import run_float
-from tests.helpers_onnx import make_model, rng_weights
+from tests.helpers_onnx import make_model, ort_run, rng_weights
 
 
 def _model(tail: list, outputs: dict) -> object:
@@ -25,6 +25,8 @@ def test_relu_fuses_and_keeps_its_name_and_values():
     assert [n.op for n in plain.nodes] == ["Conv", "Relu", "Sigmoid"]
     x = np.random.default_rng(0).normal(size=(3, 2, 5, 5))
     np.testing.assert_array_equal(run_float(fused, x)["y"], run_float(plain, x)["y"])
+    # and both are onnxruntime's answer on the original model, not only each other's
+    np.testing.assert_allclose(run_float(fused, x)["y"], ort_run(m, {"x": x})[0], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("tail,outputs", [
