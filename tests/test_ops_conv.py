@@ -135,6 +135,14 @@ def spy(monkeypatch):
     monkeypatch.setattr(conv_mod, "im2col", im2col)
     monkeypatch.setattr(conv_mod, "conv_direct", direct)
     monkeypatch.setattr(conv_mod, "conv_exact", exact)
+    real_narrow = conv_mod.run_mac_narrow
+
+    def narrow(*a):
+        r = real_narrow(*a)
+        calls["direct_cast"] += r is not None      # per-term casts on the narrow-accumulator kernel
+        return r
+
+    monkeypatch.setattr(conv_mod, "run_mac_narrow", narrow)
     return calls
 
 
@@ -226,9 +234,9 @@ def test_ort_int8_refuses_what_it_cannot_do_exactly():
     a = ConvAttrs((1, 1))
     x = np.full((1, 2, 2, 2), 200)
     w = np.ones((2, 2, 1, 1), np.int64)
-    assert conv_integer(x, w, a, 400, {}) is not None          # unsigned 8-bit values: zero point 0
-    assert conv_integer(x - 400, w, a, 400, {}) is None        # needs 9 bits
-    assert conv_integer(x, w, a, 1 << 31, {}) is None          # could leave int32
+    assert conv_integer(x, w, a, 200, 400, {}) is not None     # unsigned 8-bit values: zero point 0
+    assert conv_integer(x - 400, w, a, 200, 400, {}) is None   # needs 9 bits
+    assert conv_integer(x, w, a, 200, 1 << 31, {}) is None     # could leave int32
 
 
 def test_safe_accum_never_overflows_at_the_type_extremes():

@@ -33,6 +33,7 @@ from ..fixed_kernels import requant
 from ..graph import Node
 from ..machine import LayerWork
 from .mac_epilogue import cast_params, fused_epilogue
+from .mac_narrow import run_mac_narrow
 from .ort_int8 import MAX_SLICES, ort_sums
 from .weight_cache import derived
 
@@ -319,10 +320,12 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
     exact = pshift <= 0
     if exact:
         s = -pshift
-        bound = np.abs(bias) + (xmax * wsum.astype(object) << s)
+        # one scalar bound first (Python ints: no overflow); per output channel only if it fails
+        coarse = int(np.abs(bias).max(initial=0)) + (xmax * int(wsum.max(initial=0)) << s)
+        bound = coarse if coarse <= acc.max_raw else max(np.abs(bias) + (xmax * wsum.astype(object) << s), default=0)
         limit = acc.max_raw if acc.signed else -1
-        exact = bool(max(bound) <= limit) if acc.signed else bool(
-            x.min(initial=0) >= 0 and w.min(initial=0) >= 0 and bias.min(initial=0) >= 0 and max(bound) <= acc.max_raw)
+        exact = bool(bound <= limit) if acc.signed else bool(
+            x.min(initial=0) >= 0 and w.min(initial=0) >= 0 and bias.min(initial=0) >= 0 and bound <= acc.max_raw)
     coutg = cout // groups
     k = cg * kh * kw
     out3 = out.reshape(n_b, cout, ho * wo)
@@ -360,6 +363,10 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
         overflows += int(conv_exact(xp, w, bias, sh, sw, dh, dw, groups, ho, wo, -pshift, fshift,
                                     rw, rsg, rr, ro, relu, out))
         return out, overflows
+    if not exact:
+        narrow = run_mac_narrow(x, w, bias, attrs, out_hw, pshift, acc, fshift, res, relu, out)
+        if narrow is not None:
+            return out, overflows + narrow
     overflows += int(conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, asg, ar, ao,
                                  exact, fshift, rw, rsg, rr, ro, relu, out))
     return out, overflows
