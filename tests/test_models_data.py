@@ -27,7 +27,8 @@ def test_upscaled_variant():
     assert upscale(x8, 8) is x8
 
 
-@pytest.mark.parametrize("kw", [{"size": 12}, {"test_fraction": 1.5}])
-def test_bad_arguments(kw):
-    with pytest.raises(FpgaSimError):
+@pytest.mark.parametrize("kw, says", [({"size": 12}, r"size 12 is not available; accepted sizes: \(8, 16, 32\)"),
+                                      ({"test_fraction": 1.5}, "test_fraction 1.5 must lie strictly between 0 and 1")])
+def test_bad_arguments(kw, says):
+    with pytest.raises(FpgaSimError, match=says):
         load_digits_split(**kw)

@@ -34,7 +34,7 @@ def test_kd_loss_equals_hand_computation(tau, lam, sq):
     y = rng.integers(0, 10, 5)
     got = kd_loss(torch.tensor(zs), torch.tensor(zt), torch.tensor(y), tau, lam, sq).item()
     assert got == pytest.approx(_hand_kd(zs.tolist(), zt.tolist(), y.tolist(), tau, lam, sq), rel=1e-10)
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match="tau must be positive, got 0.0"):
         kd_loss(torch.tensor(zs), torch.tensor(zt), torch.tensor(y), 0.0)
 
 
@@ -74,5 +74,5 @@ def test_distill_and_hints_train_the_student():
         untrained = torch.nn.functional.mse_loss(fresh(s2), t_feat).item()
     assert after < untrained
     assert len(list(student.children())) == len(list(build("student").children()))
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match=r"hint layer 'nope' is not a module of the model; modules: \["):
         hint_train(student, teacher, x, y, "nope", "pool1", TrainConfig(epochs=1), progress=False)

@@ -21,14 +21,14 @@ def test_thresholds_against_numpy():
     assert (w.abs() <= t).sum().item() == 800          # exactly 80% at or below (no ties)
     assert t == pytest.approx(np.sort(np.abs(w.numpy()).ravel())[799])
     assert std_threshold(w, 1.5) == pytest.approx(1.5 * np.std(w.numpy(), ddof=1), rel=1e-6)
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match=r"sparsity 1.0 must lie in \[0, 1\)"):
         quantile_threshold(w, 1.0)
 
 
 def test_schedule_is_geometric_and_ends_at_target():
     steps = schedule_sparsities({"a": 0.96}, 2)
     assert steps[0]["a"] == pytest.approx(0.8) and steps[1]["a"] == pytest.approx(0.96)
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match="needs at least 1 step, got 0"):
         schedule_sparsities({"a": 0.5}, 0)
 
 
@@ -46,7 +46,7 @@ def test_masks_stay_zero_through_retraining():
         assert torch.all(w[~masks[name]] == 0)
         assert torch.count_nonzero(w[masks[name]]) == masks[name].sum()   # survivors did train
     assert masks["conv2"].float().mean().item() == pytest.approx(0.1, abs=1e-3)
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match=r"layers \['conv9'\] that are not in the model; layers: \['conv1'"):
         magnitude_masks(m, {"conv9": 0.5})
 
 

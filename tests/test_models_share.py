@@ -39,9 +39,9 @@ def test_shared_weights_take_only_codebook_values_and_zeros_stay():
         assert len(book) <= 2 ** bits[name]
     assert torch.all(layers["fc1"].weight[:, :10] == 0)
     assert "fc2" not in shared
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match=r"layer 'fc9', which is not in the model; layers: \['conv1'"):
         share_weights(m, {"fc9": 4})
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match="codebook bits for layer 'fc1' must be 1..16, got 0"):
         share_weights(m, {"fc1": 0})
 
 

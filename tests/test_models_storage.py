@@ -48,9 +48,9 @@ def test_layer_bits_by_scheme():
         (entries * (cb + 4) + (1 << cb) * 32, entries)
     huff, _ = layer_bits(w, "huffman", index_bits=4, code_bits=cb, centroid_bits=32, codes=codes)
     assert huff < entries * (cb + 4) + (1 << cb) * 32 + (1 << cb) * 8
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match="unknown storage scheme 'zip'; accepted: dense, sparse, shared, huffman"):
         layer_bits(w, "zip")
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match="scheme 'shared' needs the codebook indices"):
         layer_bits(w, "shared")
 
 

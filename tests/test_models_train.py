@@ -47,9 +47,9 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_bad_inputs(tmp_path):
     m = build("student")
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match="4 inputs and 3 labels; need equal, non-zero counts"):
         train(m, np.zeros((4, 1, 8, 8), np.float32), np.zeros(3, np.int64), progress=False)
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match="x.pt: metadata needs an 'arch' entry naming a models.zoo architecture"):
         save_checkpoint(tmp_path / "x.pt", m, {"accuracy": 1.0})
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match="missing.pt does not exist"):
         load_checkpoint(tmp_path / "missing.pt")

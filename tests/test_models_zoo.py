@@ -31,7 +31,7 @@ def test_fire_concat_and_simple_bypass():
     torch.testing.assert_close(y[:, :4], torch.relu(plain.expand1x1(s)))
     torch.testing.assert_close(y[:, 4:], torch.relu(plain.expand3x3(s)))
     torch.testing.assert_close(byp(x), y + x)
-    with pytest.raises(FpgaSimError):
+    with pytest.raises(FpgaSimError, match=r"bypass needs input channels \(6\) equal to output channels \(8\)"):
         Fire(6, 2, 4, bypass=True)
 
 
