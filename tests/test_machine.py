@@ -113,7 +113,10 @@ def test_sram_too_small_is_an_error():
 def test_memory_read_bound_layer():
     hw = Hardware(n_dsp=64, data_in_sram=False, dram_read_words_per_cycle=0.25, dram_write_words_per_cycle=4.0)
     r = cost_layer(LayerWork("fc", "Dense", 100, 1000, 1000, 100_000, 8, 8, 8, 24), hw)
-    assert r.bound == "memory-read" and r.cycles >= 101_000 * 4
+    # one tile (101 kB fit the default 512 kB): 101,000 words at 1/4 word per cycle, then
+    # 100 outputs x ceil(1000 / 64) cycles, then the default pipeline latency of 10 cycles
+    assert r.bound == "memory-read" and r.dram_reads == 101_000
+    assert r.cycles == 101_000 * 4 + 100 * 16 + 10 and r.stall_cycles == 101_000 * 4
 
 
 def test_non_mac_layer_uses_element_lanes():
