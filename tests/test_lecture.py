@@ -57,6 +57,9 @@ def test_scalars_arrays_nan_and_zero_bits():
     assert math.isnan(fixed_point(float("nan"), 4, 1))
     # NOB = 0: the slide clips to [-0, 0]; ap_fixed<1,..,AP_SAT_SYM> would keep -1 (documented)
     assert fixed_point([-3.0, -0.2, 0.7, 5.0], 0, 0).tolist() == [0.0, 0.0, 0.0, 0.0]
+    for noib in (-2, 0, 3):   # ... which is what the slide's code gives too
+        xs = [-3.0, -0.2, 0.7, 5.0, 0.49, -0.51]
+        assert fixed_point(xs, 0, noib).tolist() == [slide_fixed_point(v, 0, noib) for v in xs]
     t = lecture_type(0, 0)
     assert t.to_float(t.quantize([-3.0])).tolist() == [-1.0]
 
