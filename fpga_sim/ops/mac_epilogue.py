@@ -67,9 +67,10 @@ def _cast(v, sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero):
 @njit(cache=True, nogil=True)
 def fused_epilogue(acc, part_shift, s_left, bias, p, relu, out):
     """out[n, a*B + b, i] = ReLU?(cast((sum_j int(acc[n, a, j, b, i]) << part_shift[j]) << s_left
-    + bias[a*B + b])) for exact integer-valued sums acc (N, A, J, B, HW) (float or int, each
-    partial sum within int32): J partial sums of one output, from split inputs (K slices or
-    limbs).  out is (N, A*B, HW) int64.  Returns the number of overflowed final casts."""
+    + bias[a*B + b])) for exact integer-valued sums acc (N, A, J, B, HW) (float or int): J
+    partial sums of one output, from split inputs (K slices or limbs).  out is (N, A*B, HW)
+    int64; the caller's bound keeps every value inside int64.  Returns the number of
+    overflowed final casts."""
     n_b, na, nj, nb, hw = acc.shape
     s = p[_SHIFT]
     sr, k = max(s, 0), max(-s, 0)

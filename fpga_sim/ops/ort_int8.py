@@ -82,11 +82,11 @@ def to_uint8(x, zero, out):
         out[i] = np.uint8(x[i] + zero)
 
 
-def conv_integer(x: np.ndarray, w: np.ndarray, attrs: Any, bound: float, cache: dict) -> np.ndarray | None:
+def conv_integer(x: np.ndarray, w: np.ndarray, attrs: Any, xmax: int, bound: float, cache: dict) -> np.ndarray | None:
     """Exact int32 sum_k x*w (N, Cout, Ho, Wo) for raw int64 x (N,C,H,W) and w (Cout,Cg,kh,kw),
     or None when the values need more than 8 bits, the sum bound reaches 2**31, or onnxruntime
-    refuses.  `cache`: the weights' derived-data dict."""
-    if bound >= INT32_EXACT or x.size == 0:
+    refuses.  xmax: max |x|; `cache`: the weights' derived-data dict."""
+    if bound >= INT32_EXACT or xmax > 255 or x.size == 0:
         return None
     xz = _zero_point(int(x.min()), int(x.max()))
     wz = _zero_point(int(w.min(initial=0)), int(w.max(initial=0)))
@@ -156,8 +156,8 @@ def ort_sums(x: np.ndarray, w: np.ndarray, attrs: Any, xmax_ch: np.ndarray, sums
     < J channel slices < two limbs), or None when no route is exact or onnxruntime refuses."""
     plan = split_plan(xmax_ch, sums, attrs.groups)
     if plan != (1, 0):
-        bound = float(xmax_ch.max(initial=0)) * float(sums[1].max(initial=0))
-        acc = conv_integer(x, w, attrs, bound, cache)
+        xmax = int(xmax_ch.max(initial=0))
+        acc = conv_integer(x, w, attrs, xmax, float(xmax) * float(sums[1].max(initial=0)), cache)
         if acc is not None:
             return acc, np.zeros(1, np.int64)
     if plan is None:
