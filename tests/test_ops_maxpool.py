@@ -87,13 +87,13 @@ def test_global_and_1d_maxpool():
 
 
 def test_maxpool_errors():
-    with pytest.raises(UnsupportedModelError, match="n0.*MaxPool.*Indices"):
+    with pytest.raises(UnsupportedModelError, match="n0.*MaxPool.*Indices output is not supported; only the pooled values are"):
         lower(one_node_model("MaxPool", [("x", (1, 2, 4, 4))], n_outputs=2, attrs=dict(kernel_shape=[2, 2])))
     with pytest.raises(UnsupportedModelError, match="kernel_shape is missing"):
         lower(_no_kernel())
-    with pytest.raises(UnsupportedModelError, match=r"\(C, L\) or \(C, H, W\)"):
+    with pytest.raises(UnsupportedModelError, match=r"per-sample shape \(2, 4, 4, 4\); 1-D and 2-D pooling \(\(C, L\) or \(C, H, W\)\) are supported"):
         lower(one_node_model("MaxPool", [("x", (1, 2, 4, 4, 4))], attrs=dict(kernel_shape=[2, 2, 2])))
-    with pytest.raises(UnsupportedModelError, match="entirely in the padding"):
+    with pytest.raises(UnsupportedModelError, match="entirely in the padding; pads smaller than the window are accepted"):
         lower(one_node_model("MaxPool", [("x", (1, 2, 4, 4))], attrs=dict(kernel_shape=[2, 2], pads=[3, 0, 0, 0])))
 
 
