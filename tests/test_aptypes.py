@@ -33,7 +33,7 @@ def test_explicit_wins_over_environment(tmp_path, clean_env):
 
 
 def test_explicit_without_header_is_an_error(tmp_path, clean_env):
-    with pytest.raises(FpgaSimError, match="does not contain ap_fixed.h"):
+    with pytest.raises(FpgaSimError, match="given explicitly does not contain ap_fixed.h; pass the directory that holds ap_fixed.h"):
         find_ap_types(tmp_path)
 
 
@@ -45,7 +45,7 @@ def test_env_var_then_xilinx_hls(tmp_path, clean_env):
     clean_env.setenv("FPGA_SIM_AP_TYPES", str(e))
     assert find_ap_types() == e.resolve()
     clean_env.setenv("FPGA_SIM_AP_TYPES", str(tmp_path / "missing"))
-    with pytest.raises(FpgaSimError, match="FPGA_SIM_AP_TYPES"):
+    with pytest.raises(FpgaSimError, match=r"\$FPGA_SIM_AP_TYPES='.*missing' does not contain ap_fixed.h; set it to the directory"):
         find_ap_types()
 
 
