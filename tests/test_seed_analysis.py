@@ -20,6 +20,11 @@ def test_lecture_table(result):
     assert one["compute_only_cycles"] == 34 and one["bound_text"] == "DRAM write bandwidth"
     five = next(r for r in result["rows"] if r["kernel"] == "5x5")
     assert five["mult_utilisation"] == pytest.approx(1.0) and five["write_utilisation"] == pytest.approx(1.0)
+    # utilisations by hand: MACs / (25 DSPs x cycles), DRAM writes / cycles
+    for r, (outputs, k2, cycles) in zip(result["rows"], [(405, 25, 405), (125, 81, 500), (845, 1, 845)]):
+        assert r["mult_utilisation"] == pytest.approx(outputs * k2 / (25 * cycles)), r["kernel"]
+        assert r["write_utilisation"] == pytest.approx(outputs / cycles), r["kernel"]
+        assert r["latency_us"] == pytest.approx(cycles / Hardware.lecture().clock_mhz), r["kernel"]
 
 
 def test_energy_rows_fixed_vs_float32(result):
