@@ -198,28 +198,33 @@ def channel_abs_max(x):
 
 
 @njit(cache=True, nogil=True)
-def slice_abs_sums(w, parts):
-    """out[oc, j] = sum |w[oc, c, :]| over slice j of `parts` equal slices of the Cg input
-    channels, for a (Cout, Cg, taps) int64 array."""
+def slice_abs_sums(w, parts, out):
+    """out[oc, off_J + j] = sum |w[oc, c, :]| over slice j of J equal slices of the Cg input
+    channels, for each J in `parts` (off_J: the sum of the earlier J), in one pass over a
+    (Cout, Cg, taps) int64 array."""
     cout, cg, taps = w.shape
-    size = cg // parts
-    out = np.zeros((cout, parts), np.int64)
     for oc in range(cout):
         for c in range(cg):
             s = np.int64(0)
             for t in range(taps):
                 v = w[oc, c, t]
                 s += v if v >= 0 else -v
-            out[oc, c // size] += s
-    return out
+            off = 0
+            for j in parts:
+                out[oc, off + c // (cg // j)] += s
+                off += j
 
 
 def abs_sums(w: np.ndarray) -> dict[int, np.ndarray]:
-    """{J: slice_abs_sums(w, J)} for every J <= MAX_SLICES dividing the channels per group:
-    the weight side of the bounds (J = 1: sum |w| per output channel)."""
+    """{J: sum |w| over each of J equal slices of the input channels (Cout, J)} for every
+    J <= MAX_SLICES dividing the channels per group: the weight side of the bounds (J = 1:
+    sum |w| per output channel)."""
     cout, cg = w.shape[:2]
-    w3 = w.reshape(cout, cg, -1)
-    return {j: slice_abs_sums(w3, j) for j in range(1, min(cg, MAX_SLICES) + 1) if cg % j == 0}
+    parts = np.array([j for j in range(1, min(cg, MAX_SLICES) + 1) if cg % j == 0], np.int64)
+    out = np.zeros((cout, int(parts.sum())), np.int64)
+    slice_abs_sums(w.reshape(cout, cg, -1), parts, out)
+    offs = np.cumsum(parts) - parts
+    return {int(j): out[:, o:o + j] for j, o in zip(parts, offs)}
 
 
 @njit(cache=True, nogil=True)
