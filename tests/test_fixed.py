@@ -68,13 +68,13 @@ def test_bad_spellings_are_value_errors_quoting_the_input(text, says):
 
 
 @pytest.mark.parametrize("kwargs, says", [
-    (dict(width=0, int_bits=0), "1..64"),
-    (dict(width=64, int_bits=0, signed=False), "1..63"),
-    (dict(width=8.0, int_bits=3), "must be an integer"),
-    (dict(width=8, int_bits=3, signed="yes"), "True or False"),
-    (dict(width=8, int_bits=3, rounding="nearest"), "AP_RND_CONV"),
-    (dict(width=8, int_bits=3, overflow="clip"), "AP_SAT_SYM"),
-    (dict(width=8, int_bits=10**6), "int_bits"),
+    (dict(width=0, int_bits=0), "width 0 is not supported.*widths 1..64 are accepted"),
+    (dict(width=64, int_bits=0, signed=False), "width 64 is not supported for ap_ufixed.*widths 1..63 are accepted"),
+    (dict(width=8.0, int_bits=3), "width 8.0 must be an integer"),
+    (dict(width=8, int_bits=3, signed="yes"), "signed 'yes' must be True or False"),
+    (dict(width=8, int_bits=3, rounding="nearest"), "rounding mode 'nearest'.*; accepted: AP_TRN, .*AP_RND_CONV"),
+    (dict(width=8, int_bits=3, overflow="clip"), "overflow mode 'clip'.*; accepted: AP_WRAP, .*AP_SAT_SYM"),
+    (dict(width=8, int_bits=10**6), r"int_bits 1000000 is outside -4096\.\.4096"),
 ])
 def test_bad_constructor_arguments(kwargs, says):
     with pytest.raises(FpgaSimError, match=says):
