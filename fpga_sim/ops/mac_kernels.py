@@ -358,7 +358,13 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
                                             out3[:, g * coutg:(g + 1) * coutg]))
         return out, overflows
     if exact and kh == kw == 1 and x.shape[2] == x.shape[3] == 1 and groups == 1:
-        wn = _cached(cache, "narrow", lambda: narrowest(w.reshape(cout, -1)))
+        wn = w.reshape(cout, -1)
+        if cache is not None:
+            # the narrow copy costs three passes over the weights: worth it from the second call on
+            if cache.get("dense_seen") and "narrow" not in cache:
+                cache["narrow"] = narrowest(wn)
+            cache["dense_seen"] = True
+            wn = cache.get("narrow", wn)
         overflows += int(dense_exact(x.reshape(n_b, -1), wn, bias, -pshift, fshift, rw, rsg, rr, ro, relu,
                                      out.reshape(n_b, cout)))
         return out, overflows
