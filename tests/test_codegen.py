@@ -294,6 +294,7 @@ def test_multipliers_follow_the_machine(built):
     text = next(conv2).read_text()
     k = 6 * 3 * 3   # K = 54 >= M = 16: one output at a time, 16 products per cycle
     m = c["sim"].layer("conv2").multipliers
+    assert m == 16                                    # 16 DSPs, a 16x16-bit product fits one DSP48E2
     assert m <= k and f"k_par = {m};" in text and "out_par = 1;" in text
     assert "partial_sums = true;" in text            # the safe accumulator wraps: products summed apart
     corner = _case(built, "corners", PRECISIONS[0])["dir"] / "firmware" / "layers"
