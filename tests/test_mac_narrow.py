@@ -6,6 +6,7 @@ import pytest
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.ops.conv import ConvAttrs
 from fpga_sim.ops.mac_kernels import conv_direct
+from fpga_sim.ops import mac_narrow
 from fpga_sim.ops.mac_narrow import run_mac_narrow
 from tests.fixed_reference import ref_cast
 
@@ -52,7 +53,7 @@ def run_both(x, w, bias, a, tin, tw, acc, res, relu):
     pshift, fshift = tin.frac + tw.frac - acc.frac, acc.frac - res.frac
     o1 = np.empty((x.shape[0], w.shape[0], ho, wo), np.int64)
     o2 = np.empty_like(o1)
-    n1 = run_mac_narrow(x, w, bias, a, (ho, wo), pshift, acc, fshift, res, relu, o1)
+    n1 = run_mac_narrow(x, w, bias, a, pshift, acc, fshift, res, relu, o1)
     n2 = conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, *acc.codes, False, fshift,
                      *res.codes, relu, o2)
     return (None if n1 is None else (o1, n1)), (o2, int(n2))
@@ -112,10 +113,12 @@ def test_many_random_layers_match_conv_direct():
     assert events > 1000                      # the sweep really wraps and saturates
 
 
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("acc", ["ap_fixed<16,6>", "ap_fixed<16,6,AP_RND,AP_SAT>", "ap_fixed<12,6>"])
-def test_hls4ml_like_dense_layer(acc):
+def test_hls4ml_like_dense_layer(acc, parallel, monkeypatch):
     """ap_fixed<16,6> everywhere (hls4ml's default), a post-ReLU input with zeros, K = 300; the
-    narrow accumulators make some outputs wrap (or saturate), most not."""
+    narrow accumulators make some outputs wrap (or saturate), most not.  Serial and parallel."""
+    monkeypatch.setattr(mac_narrow, "PARALLEL_MIN_MACS", 0 if parallel else 1 << 62)
     rng = np.random.default_rng(3)
     t = Fixed.parse("ap_fixed<16,6>")
     x = np.maximum(t.quantize(rng.normal(0, 1.5, (5, 300, 1, 1))), 0)

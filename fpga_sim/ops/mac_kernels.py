@@ -375,7 +375,7 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
                                     rw, rsg, rr, ro, relu, out))
         return out, overflows
     if not exact:
-        narrow = run_mac_narrow(x, w, bias, attrs, out_hw, pshift, acc, fshift, res, relu, out)
+        narrow = run_mac_narrow(x, w, bias, attrs, pshift, acc, fshift, res, relu, out)
         if narrow is not None:
             return out, overflows + narrow
     overflows += int(conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, asg, ar, ao,

@@ -8,7 +8,7 @@ output instead of paying for it per term:
   (AP_TRN), half an LSB (AP_RND: ties up) or half an LSB minus one (AP_RND_MIN_INF: ties down);
   when s <= 0 the cast is an exact left shift, folded into the weights.
 - The sum of those terms is accumulated unwrapped in int32, vectorised over output channels
-  (weights laid out channel-last, input padded once, zero inputs skipped: a zero term can
+  (weights laid out channel-last and cached, padding taps and zero inputs skipped: a zero term can
   neither change nor overflow the sum), tracking each output's smallest and largest partial sum.
 - If every term and every partial sum of an output lies in the accumulator's range (a global
   bound proves it for the terms, or they are tracked too), no cast ever changed a value and no
@@ -20,33 +20,54 @@ sign- or parity-dependent; the caller then uses `conv_direct`.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from numba import njit, types
+from numba import get_num_threads, njit, prange, types
 from numba.extending import intrinsic
 
 from ..fixed import Fixed
 from ..fixed_kernels import RND, RND_MIN_INF, SAT_SYM, TRN, requant
+from .mac_epilogue import cast_params, fused_epilogue
+from .weight_cache import derived
 
 I32_MAX = (1 << 31) - 1
 I32_MIN = -(1 << 31)
+_NO_SHIFT = np.zeros(1, np.int64)
+PARALLEL_MIN_MACS = 1 << 22     # smaller layers run serially: a parallel region costs more than it saves
 
 
 @njit(cache=True, nogil=True)
-def _output_exact(xp, w, n, oc, ch0, oh, ow, sh, sw, dh, dw, acc0, pshift, aw, asg, ar, ao):
-    """One output by conv_direct's per-term arithmetic on the padded input (a padding tap adds
-    an exact zero, which neither changes nor overflows the accumulator).  Returns (acc, events)."""
+def _output_exact(x, w, n, oc, ch0, oh, ow, sh, sw, pt, pl, dh, dw, acc0, pshift, aw, asg, ar, ao):
+    """One output by conv_direct's own per-term arithmetic: (accumulator, overflow events)."""
+    _, _, h, wdt = x.shape
     _, cg, kh, kw = w.shape
     acc = acc0
     cnt = 0
     for c in range(cg):
         for i in range(kh):
-            ih = oh * sh + i * dh
+            ih = oh * sh - pt + i * dh
+            if ih < 0 or ih >= h:
+                continue
             for j in range(kw):
-                prod = np.int64(xp[n, ch0 + c, ih, ow * sw + j * dw]) * w[oc, c, i, j]
-                term, f1 = requant(prod, pshift, aw, asg, ar, ao)
+                iw = ow * sw - pl + j * dw
+                if iw < 0 or iw >= wdt:
+                    continue
+                term, f1 = requant(x[n, ch0 + c, ih, iw] * w[oc, c, i, j], pshift, aw, asg, ar, ao)
                 acc, f2 = requant(acc + term, 0, aw, asg, ar, ao)
                 cnt += f1 + f2
     return acc, cnt
+
+
+@njit(cache=True, nogil=True)
+def _min_max(a):
+    """(min, max) of a 1-d array in one pass."""
+    lo = a[0]
+    hi = a[0]
+    for i in range(1, a.size):
+        lo = min(lo, a[i])
+        hi = max(hi, a[i])
+    return lo, hi
 
 
 @intrinsic
@@ -64,65 +85,118 @@ def _term32(typingctx, x, w, rc, ps):
 
 
 @njit(cache=True, nogil=True)
-def conv_narrow(xp, wt, w, bias, sh, sw, dh, dw, ho, wo, ps, rc, lo, hi, check_terms,
-                pshift, aw, asg, ar, ao, fshift, rw, rsg, rr, ro, relu, out):
-    """out[n, oc, oh, ow] of a convolution with per-term accumulator casts, on the padded int32
-    input xp (N, C, Hp, Wp) and int32 weights wt (groups, Cg, kh, kw, Cout/groups) (shifted left
-    when the product cast is a left shift), terms (x*w + rc) >> ps.  lo..hi is the accumulator's
-    event-free range; with check_terms the terms are range-checked too.  An output pixel whose
-    terms or partial sums (over all its channels) leave lo..hi is recomputed exactly from w (int64,
-    original layout) and the accumulator codes.  Returns the overflow event count."""
-    n_b = xp.shape[0]
-    groups, cg, kh, kw, coutg = wt.shape
+def _pixel_sums(x, wt, s, n, ch0, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, ps32, rc32, track, check_terms):
+    """Add one output pixel's terms (x*w + rc) >> ps into the int32 lanes s (one per output
+    channel of the group).  Returns (sum of x**2 over the taps, non-zero taps, smallest and
+    largest partial sum -- and term with check_terms -- over all lanes, when `track`)."""
+    _, _, h, wdt = x.shape
+    nl = s.size
+    x2 = 0.0
+    nz = 0
+    mnr = np.int32(0)
+    mxr = np.int32(0)
+    if track:
+        for o in range(nl):
+            mnr = min(mnr, s[o])
+            mxr = max(mxr, s[o])
+    for c in range(cg):
+        for i in range(kh):
+            ih = oh * sh - pt + i * dh
+            if ih < 0 or ih >= h:
+                continue
+            for j in range(kw):
+                iw = ow * sw - pl + j * dw
+                if iw < 0 or iw >= wdt:
+                    continue
+                xv = np.int32(x[n, ch0 + c, ih, iw])
+                if xv == 0:
+                    continue
+                x2 += float(xv) * float(xv)
+                nz += 1
+                r = r0 + (c * kh + i) * kw + j
+                if not track:
+                    for o in range(nl):
+                        s[o] = np.int32(s[o] + _term32(xv, wt[r, o], rc32, ps32))
+                elif check_terms:
+                    for o in range(nl):
+                        t = _term32(xv, wt[r, o], rc32, ps32)
+                        v = np.int32(s[o] + t)
+                        s[o] = v
+                        mnr = min(mnr, min(v, t))
+                        mxr = max(mxr, max(v, t))
+                else:
+                    for o in range(nl):
+                        v = np.int32(s[o] + _term32(xv, wt[r, o], rc32, ps32))
+                        s[o] = v
+                        mnr = min(mnr, v)
+                        mxr = max(mxr, v)
+    return x2, nz, mnr, mxr
+
+
+@njit(cache=True, nogil=True)
+def conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, hi, check_terms,
+                pshift, aw, asg, ar, ao, sums, n0, n1):
+    """sums[n, oc, oh, ow] for samples n0 <= n < n1: the accumulator's final value in a convolution with per-term
+    accumulator casts (before the cast to the result type), for int64 x (N,C,H,W)
+    and int32 weights wt (groups*Cg*kh*kw, lanes >= Cout/groups, zero-padded) (shifted left when
+    the product cast is a left shift): terms (x*w + rc) >> ps summed in int32 lanes.
+
+    Three tiers per output pixel, each exact where it answers: (1) the plain sum, accepted when
+    Cauchy-Schwarz bounds every partial sum and term inside lo..hi: sum|t| <= sqrt(sum x^2 *
+    w2s[oc]) + 2 * (non-zero taps) <= room[oc] (w2s = sum w^2 / 4**ps with a safety margin,
+    room = the distance from the bias to the edges of lo..hi and of the terms' range); (2) the
+    sum again tracking its extremes (and the terms', with check_terms); (3) conv_direct's per-term
+    arithmetic from w (int64, original layout).  Returns the overflow event count."""
+    _, _, ho, wo = sums.shape
+    cout, cg, kh, kw = w.shape
+    nl = wt.shape[1]
+    coutg = cout // (wt.shape[0] // (cg * kh * kw))
+    groups = cout // coutg
     ps32 = np.int32(ps)
     rc32 = np.int32(rc)
-    s = np.empty(coutg, np.int32)
+    s = np.empty(nl, np.int32)
     cnt = 0
-    for n in range(n_b):
+    for n in range(n0, n1):
         for g in range(groups):
+            r0 = g * cg * kh * kw
             for oh in range(ho):
                 for ow in range(wo):
-                    mnr = np.int32(0)
-                    mxr = np.int32(0)
+                    for o in range(nl):
+                        s[o] = bias[g * coutg + o] if o < coutg else 0
+                    x2, nz, _, _ = _pixel_sums(x, wt, s, n, g * cg, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl,
+                                               dh, dw, ps32, rc32, False, check_terms)
+                    proven = True
                     for o in range(coutg):
-                        s[o] = bias[g * coutg + o]
-                        mnr = min(mnr, s[o])
-                        mxr = max(mxr, s[o])
-                    for c in range(cg):
-                        for i in range(kh):
-                            xrow = xp[n, g * cg + c, oh * sh + i * dh]
-                            for j in range(kw):
-                                xv = xrow[ow * sw + j * dw]
-                                if xv == 0:
-                                    continue
-                                wr = wt[g, c, i, j]
-                                if check_terms:
-                                    for o in range(coutg):
-                                        t = _term32(xv, wr[o], rc32, ps32)
-                                        v = np.int32(s[o] + t)
-                                        s[o] = v
-                                        mnr = min(mnr, min(v, t))
-                                        mxr = max(mxr, max(v, t))
-                                else:
-                                    for o in range(coutg):
-                                        v = np.int32(s[o] + _term32(xv, wr[o], rc32, ps32))
-                                        s[o] = v
-                                        mnr = min(mnr, v)
-                                        mxr = max(mxr, v)
-                    clean = lo <= mnr and mxr <= hi
+                        m = room[g * coutg + o] - 2.0 * nz
+                        proven &= (m >= 0.0) & (x2 * w2s[g * coutg + o] <= m * m)
+                    clean = proven
+                    if not proven:
+                        for o in range(nl):
+                            s[o] = bias[g * coutg + o] if o < coutg else 0
+                        _, _, mnr, mxr = _pixel_sums(x, wt, s, n, g * cg, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl,
+                                                     dh, dw, ps32, rc32, True, check_terms)
+                        clean = lo <= mnr and mxr <= hi
                     for o in range(coutg):
                         oc = g * coutg + o
                         a = np.int64(s[o])
                         if not clean:
-                            a, f = _output_exact(xp, w, n, oc, g * cg, oh, ow, sh, sw, dh, dw, bias[oc],
+                            a, f = _output_exact(x, w, n, oc, g * cg, oh, ow, sh, sw, pt, pl, dh, dw, bias[oc],
                                                  pshift, aw, asg, ar, ao)
                             cnt += f
-                        y, f = requant(a, fshift, rw, rsg, rr, ro)
-                        cnt += f
-                        if relu and y < 0:
-                            y = 0
-                        out[n, oc, oh, ow] = y
+                        sums[n, oc, oh, ow] = a
     return cnt
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def conv_narrow_parallel(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, hi, check_terms,
+                         pshift, aw, asg, ar, ao, sums, chunks):
+    """conv_narrow over the batch split into `chunks` parts, one per thread."""
+    n_b = x.shape[0]
+    counts = np.zeros(chunks, np.int64)
+    for t in prange(chunks):
+        counts[t] = conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, hi, check_terms,
+                                pshift, aw, asg, ar, ao, sums, t * n_b // chunks, (t + 1) * n_b // chunks)
+    return counts.sum()
 
 
 def _round_const(pshift: int, rnd: int) -> int | None:
@@ -134,39 +208,69 @@ def _round_const(pshift: int, rnd: int) -> int | None:
     return {RND: half, RND_MIN_INF: half - 1}.get(rnd)
 
 
-def run_mac_narrow(x: np.ndarray, w: np.ndarray, bias: np.ndarray, attrs, out_hw: tuple[int, int], pshift: int,
-                   acc: Fixed, fshift: int, res: Fixed, relu: bool, out: np.ndarray) -> int | None:
+def run_mac_narrow(x: np.ndarray, w: np.ndarray, bias: np.ndarray, attrs: Any, pshift: int, acc: Fixed, fshift: int,
+                   res: Fixed, relu: bool, out: np.ndarray) -> int | None:
     """conv_direct's result (into out) and overflow count, fast; None when int32 cannot hold the
     arithmetic or the product rounding needs conv_direct.  x (N,C,H,W), w (Cout,Cg,kh,kw) and
     bias (Cout, already in the accumulator type) are int64."""
     aw, asg, ar, ao = acc.codes
     rc = _round_const(pshift, ar)
     lo, hi = acc.min_raw, acc.max_raw
-    if rc is None or lo < I32_MIN or hi > I32_MAX or w.size == 0 or x.size == 0:
+    if rc is None or lo < I32_MIN or hi > I32_MAX or w.size == 0 or x.size == 0 or not x.flags.c_contiguous:
         return None
     if ao == SAT_SYM and asg and aw > 1:
         lo += 1                                   # AP_SAT_SYM turns the lowest code into an event
     left = max(-pshift, 0)
-    wmin, wmax = int(w.min()) << left, int(w.max()) << left
-    if wmin < I32_MIN or wmax > I32_MAX:
+    cache = derived(w)
+    key = ("mac_narrow", left)
+    prep = cache.get(key) if cache is not None else None
+    if prep is None:
+        prep = _prepare_weights(w, left, attrs.groups)
+        if cache is not None:
+            cache[key] = prep
+    wt, wmin, wmax, w2 = prep
+    if wt is None:
         return None
-    ws = w << left if left else w
     ps = max(pshift, 0)
-    xmin, xmax = int(x.min()), int(x.max())
+    xmin, xmax = (int(v) for v in _min_max(x.reshape(-1)))
     ext = [a * b for a in (xmin, xmax) for b in (wmin, wmax)]
     pmin, pmax = min(ext), max(ext)
-    if pmin < I32_MIN or pmax + rc > I32_MAX or min(xmin, wmin) < I32_MIN or max(xmax, wmax) > I32_MAX:
+    if pmin < I32_MIN or pmax + rc > I32_MAX or xmin < I32_MIN or xmax > I32_MAX:
         return None
     tlo, thi = (pmin + rc) >> ps, (pmax + rc) >> ps
-    cout, cg, kh, kw = w.shape
-    bmax = int(np.abs(bias).max()) if bias.size else 0
-    if bmax + cg * kh * kw * max(-tlo, thi) > I32_MAX:
+    bmax = max(-int(bias.min()), int(bias.max())) if bias.size else 0
+    if bmax + w[0].size * max(-tlo, thi) > I32_MAX:
         return None                               # unwrapped partial sums could leave int32
-    (sh, sw), (pt, pl, pb, pr), (dh, dw), groups = attrs.strides, attrs.pads, attrs.dilations, attrs.groups
-    x32 = x.astype(np.int32)
-    xp = np.pad(x32, ((0, 0), (0, 0), (pt, pb), (pl, pr))) if any(attrs.pads) else x32
-    wt = np.ascontiguousarray(ws.astype(np.int32).reshape(groups, cout // groups, cg, kh, kw).transpose(0, 2, 3, 4, 1))
-    ho, wo = out_hw
+    (sh, sw), (pt, pl, _, _), (dh, dw) = attrs.strides, attrs.pads, attrs.dilations
     check_terms = not (lo <= tlo and thi <= hi)
-    return int(conv_narrow(xp, wt, w, bias, sh, sw, dh, dw, ho, wo, ps, rc, lo, hi, check_terms,
-                           pshift, aw, asg, ar, ao, fshift, *res.codes, relu, out))
+    room = np.minimum(np.minimum(hi - bias, bias - lo), min(hi, -lo)).astype(np.float64)
+    w2s = w2 * (1.0 + 1e-9) / 4.0 ** ps
+    n_b, cout = out.shape[:2]
+    sums = np.empty(out.shape, np.int32)
+    args = (x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, hi, check_terms, pshift, aw, asg, ar, ao, sums)
+    threads = get_num_threads()
+    if threads > 1 and n_b > 1 and out.size * w[0].size >= PARALLEL_MIN_MACS:
+        events = conv_narrow_parallel(*args, min(threads, n_b))
+    else:
+        events = conv_narrow(*args, 0, n_b)
+    hw = out.shape[2] * out.shape[3]
+    events += fused_epilogue(sums.reshape(n_b, 1, 1, cout, hw), _NO_SHIFT, 0, np.zeros(cout, np.int64),
+                             cast_params(fshift, *res.codes), relu, out.reshape(n_b, cout, hw))
+    return int(events)
+
+
+def _prepare_weights(w: np.ndarray, left: int, groups: int) -> tuple:
+    """(int32 weights shifted left by `left`, laid out (groups*Cg*kh*kw, lanes) with the output
+    channels of a group zero-padded to a multiple of 16 lanes (whole vectors), min, max, sum of
+    squares per output channel), or (None, 0, 0, None) when they do not fit int32."""
+    wmin, wmax = int(w.min()) << left, int(w.max()) << left
+    if wmin < I32_MIN or wmax > I32_MAX:
+        return None, 0, 0, None
+    cout, cg, kh, kw = w.shape
+    coutg = cout // groups
+    ws = (w << left if left else w).astype(np.int32).reshape(groups, coutg, cg * kh * kw)
+    lanes = -(-coutg // 16) * 16
+    wt = np.zeros((groups, cg * kh * kw, lanes), np.int32)
+    wt[:, :, :coutg] = ws.transpose(0, 2, 1)
+    w2 = (ws.astype(np.float64) ** 2).reshape(cout, -1).sum(axis=1)
+    return wt.reshape(groups * cg * kh * kw, lanes), wmin, wmax, w2
