@@ -95,7 +95,10 @@ def conv_integer(x: np.ndarray, w: np.ndarray, attrs: Any, xmax: int, bound: flo
     key = ("ConvInteger", attrs, x.shape[1], xz, wz)
     try:
         if key not in cache:
+            cache[key] = None          # stays None if onnxruntime refuses: not retried on every call
             cache[key] = _session("ConvInteger", (w + wz).astype(np.uint8), attrs, attrs.groups, x.shape[1], (xz, wz))
+        if cache[key] is None:
+            return None
         xu = np.empty(x.shape, np.uint8)
         to_uint8(x.reshape(-1), xz, xu.reshape(-1))
         return cache[key].run(None, {"x": xu})[0]
@@ -131,6 +134,7 @@ def conv_float32(x: np.ndarray, w: np.ndarray, attrs: Any, parts: int, limb_bits
     key = ("Conv", attrs, c_in, parts, limb_bits)
     try:
         if key not in cache:
+            cache[key] = None          # stays None if onnxruntime refuses: not retried on every call
             wg = w.reshape(groups, cout // groups, cg, kh, kw).astype(np.float32)
             if limb_bits:
                 wj = np.stack([wg, wg], axis=1)
@@ -138,6 +142,8 @@ def conv_float32(x: np.ndarray, w: np.ndarray, attrs: Any, parts: int, limb_bits
                 wj = wg.reshape(groups, cout // groups, parts, cg // parts, kh, kw).transpose(0, 2, 1, 3, 4, 5)
             wj = np.ascontiguousarray(wj).reshape(-1, cg // (1 if limb_bits else parts), kh, kw)
             cache[key] = _session("Conv", wj, attrs, groups * parts, c_in * (2 if limb_bits else 1), None)
+        if cache[key] is None:
+            return None
         if limb_bits:
             xs = np.empty((n_b, groups, 2, cg, h * wd), np.float32)
             pack_limbs(x.reshape(n_b, c_in, h * wd), groups, limb_bits, xs)
