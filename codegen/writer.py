@@ -1,8 +1,8 @@
 """`write_hls`: render the HLS project from the quantised graph, atomically.
 
 The project is rendered into a temporary directory beside `out_dir` and renamed into place at
-the end, so a failed generation leaves no half project (an existing `out_dir` is replaced only
-after the new one is complete).
+the end (`fpga_sim.outdir.atomic_dir`), so a failed generation leaves no half project; an
+existing `out_dir` is replaced only when it is an earlier fpga-sim output or empty.
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import jinja2
 
 from fpga_sim.errors import ConfigError, FpgaSimError
 from fpga_sim.graph import QGraph
+from fpga_sim.outdir import atomic_dir
 from .layers import op_of as get_op
 from fpga_sim.results import to_jsonable
 
@@ -84,24 +84,10 @@ def write_hls(qg: QGraph, out_dir: str | os.PathLike, hardware: Any = None, targ
     ctx = build_context(qg, project, n_mult, cycles, part, float(hw.clock_mhz), int(hw.n_dsp), ap_types)
 
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         _render_all(ctx, tmp)
         _write_json(tmp, qg, ctx, hw, reports)
         _write_tb_input(tmp, x)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

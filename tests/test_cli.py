@@ -214,6 +214,19 @@ def test_csim_of_a_missing_project(capsys, tmp_path):
     assert repr(str(tmp_path / "none")) in msg and "does not exist" in msg and "fpga-sim codegen" in msg
 
 
+def test_codegen_never_replaces_what_is_not_an_fpga_sim_output(capsys, tiny, tmp_path):
+    mine = tmp_path / "mydata"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    msg = _bad(capsys, "codegen", tiny, "--out", mine)
+    assert repr(str(mine)) in msg and "is not an fpga-sim output" in msg
+    assert (mine / "notes.txt").read_text() == "precious"
+    a_file = tmp_path / "README.md"
+    a_file.write_text("mine")
+    _bad(capsys, "codegen", tiny, "--out", a_file)
+    assert a_file.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "mydata"]
+
+
 # ------------------------------------------------------------------------------ codegen + csim (g++)
 @pytest.mark.slow
 @pytest.mark.gxx

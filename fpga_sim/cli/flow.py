@@ -156,7 +156,7 @@ def run_csim(hls_dir: Path, x: np.ndarray, expected: dict[str, np.ndarray], qg: 
 # ------------------------------------------------------------------------------ the flow
 def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
     """Every step of the flow; returns the report record (the report is written by the caller's dir)."""
-    from .files import atomic_dir, check_replaceable
+    from ..outdir import atomic_dir, check_replaceable
 
     steps: list[dict[str, Any]] = []
     t0 = time.perf_counter()

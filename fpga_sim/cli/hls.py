@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckFailed, FpgaSimError
+from ..outdir import check_replaceable
 from . import flow, inputs
 from .console import Output, fmt, kv_table
 
@@ -46,6 +47,7 @@ def _load_check(project: Path) -> tuple[np.ndarray, dict[str, np.ndarray]] | Non
 
 def cmd_codegen(args: argparse.Namespace, out: Output) -> int:
     precision, hw = inputs.checked_options(args)
+    check_replaceable(args.out)
     _, graph = inputs.load_model(args, out)
     shape = tuple(graph.shapes[graph.inputs[0]])
     if args.calibration:

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from fpga_sim.cli.files import atomic_dir
+from fpga_sim.outdir import atomic_dir
 from fpga_sim.errors import FpgaSimError
 
 
@@ -46,7 +46,7 @@ def test_refuses_to_replace_a_directory_that_is_not_ours(tmp_path):
     mine = tmp_path / "thesis"
     mine.mkdir()
     (mine / "chapter1.tex").write_text("precious")
-    with pytest.raises(FpgaSimError, match=re.escape(f"'{mine}' exists and is not an fpga-sim output; choose another --out")):
+    with pytest.raises(FpgaSimError, match=re.escape(f"'{mine}' exists and is not an fpga-sim output; choose another output directory (--out) or remove it")):
         with atomic_dir(mine):
             pass
     assert (mine / "chapter1.tex").read_text() == "precious"

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import FpgaSimError
+from .errors import FpgaSimError
 
 # A directory holding one of these is ours to replace.
 OWN_MARKERS = ("report.json", ".fpga-sim-out")
@@ -23,7 +23,7 @@ def check_replaceable(path: str | Path) -> None:
     """Fail early (before any work) when `path` exists and is not ours to replace."""
     if not _replaceable(Path(path).resolve()):
         raise FpgaSimError(f"output directory {str(path)!r} exists and is not an fpga-sim output; "
-                           "choose another --out or remove it")
+                           "choose another output directory (--out) or remove it")
 
 
 @contextlib.contextmanager
