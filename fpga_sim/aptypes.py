@@ -76,6 +76,6 @@ def find_ap_types(explicit: str | Path | None = None) -> Path:
         looked.append(f"the hls4ml package's copy {str(d)!r} (no {HEADER})")
     raise FpgaSimError(
         f"cannot find Xilinx's ap_types headers ({HEADER}); looked in: {'; '.join(looked)}. "
-        f"Fix: `pip install hls4ml`, or set ${ENV_VAR} (or $XILINX_HLS) to a directory "
-        "holding ap_fixed.h, or pass it explicitly"
+        f"Fix: `pip install hls4ml` (or fpga-sim's [flow] extra), or set ${ENV_VAR} (or $XILINX_HLS) to a "
+        "directory holding ap_fixed.h"
     )

@@ -180,3 +180,15 @@ def test_a_csim_that_does_not_compile_keeps_the_project_for_debugging(tiny, tmp_
     assert "firmware/top.cpp:3" in err and str(out / "hls") in err and ".tmp-" not in err
     assert (out / "hls" / "build_prj.tcl").is_file()
     assert json.loads((out / "report.json").read_text())["csim"]["status"] == "fail"
+
+
+def test_no_ap_types_headers_still_gives_the_report_and_says_how_to_go_on(tiny, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FPGA_SIM_AP_TYPES", str(tmp_path / "no_headers_here"))   # the real search, made to fail
+    out = tmp_path / "out"
+    code = main(["flow", "--model", str(tiny), "--out", str(out), "--samples", "4", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "does not contain ap_fixed.h" in err and "--no-csim" in err and str(out / "report.html") in err
+    rec = json.loads((out / "report.json").read_text())
+    assert rec["csim"]["status"] == "unavailable" and "ap_fixed.h" in rec["csim"]["reason"]
+    assert (out / "hls" / "build_prj.tcl").is_file() and "UNAVAILABLE" in (out / "report.html").read_text()

@@ -236,6 +236,9 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
             except CheckFailed as exc:    # g++ or the testbench failed: keep the project and report it
                 record["csim"] = {"status": "fail", "samples": int(n), "values": 0, "mismatches": 0,
                                   "reason": str(exc).replace(str(tmp), str(final_out)), "seconds": None}
+            except FpgaSimError as exc:   # no g++ or no ap_types headers here: the rest is still worth a report
+                record["csim"] = {"status": "unavailable", "samples": 0, "values": 0, "mismatches": 0,
+                                  "reason": str(exc), "seconds": None}
         record["wall_seconds"] = round(time.perf_counter() - t0, 2)
         with out.step("write the report", steps):
             from ..report import write_report
@@ -285,6 +288,9 @@ def cmd_flow(args: argparse.Namespace, out: Output) -> int:
     if record.get("hls_error"):
         raise FpgaSimError(f"{record['hls_error'].rstrip('.')}; the report without the HLS project is {record['report']}")
     csim = record.get("csim") or {}
+    if csim.get("status") == "unavailable":
+        raise FpgaSimError(f"{csim['reason'].rstrip('.')}; or skip the check with --no-csim. The report without "
+                           f"the C-simulation is {record['report']}")
     if csim.get("status") == "fail" and not csim.get("values"):
         raise CheckFailed(f"{csim['reason'].rstrip('.')}; the report is {record['report']}")
     if csim.get("status") == "fail":

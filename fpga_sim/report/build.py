@@ -104,7 +104,7 @@ def write_report(record: dict[str, Any], out_dir: str | Path) -> Path:
     "hardware" (Hardware.to_dict()), "roofs" (macs_per_cycle, dram_read_words_per_cycle,
     dram_write_words_per_cycle, clock_mhz), "target", "simulation" (layers: LayerReport dicts,
     totals), optional "comparison" (accuracy_float, accuracy_fixed, agreement, samples, layers:
-    [{name, tensor, sqnr_db, max_abs_error}]), optional "csim" (status pass/fail/skipped,
+    [{name, tensor, sqnr_db, max_abs_error}]), optional "csim" (status pass/fail/skipped/unavailable,
     samples, values, mismatches, reason, seconds), "hls_project", "steps" ([{name, seconds}]).
     """
     out = Path(out_dir)
