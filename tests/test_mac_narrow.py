@@ -6,7 +6,6 @@ import pytest
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.ops.conv import ConvAttrs
 from fpga_sim.ops.mac_kernels import conv_direct
-from fpga_sim.ops import mac_narrow
 from fpga_sim.ops.mac_narrow import run_mac_narrow
 from tests.fixed_reference import ref_cast
 
@@ -113,12 +112,10 @@ def test_many_random_layers_match_conv_direct():
     assert events > 1000                      # the sweep really wraps and saturates
 
 
-@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("acc", ["ap_fixed<16,6>", "ap_fixed<16,6,AP_RND,AP_SAT>", "ap_fixed<12,6>"])
-def test_hls4ml_like_dense_layer(acc, parallel, monkeypatch):
+def test_hls4ml_like_dense_layer(acc):
     """ap_fixed<16,6> everywhere (hls4ml's default), a post-ReLU input with zeros, K = 300; the
-    narrow accumulators make some outputs wrap (or saturate), most not.  Serial and parallel."""
-    monkeypatch.setattr(mac_narrow, "PARALLEL_MIN_MACS", 0 if parallel else 1 << 62)
+    narrow accumulators make some outputs wrap (or saturate), most not."""
     rng = np.random.default_rng(3)
     t = Fixed.parse("ap_fixed<16,6>")
     x = np.maximum(t.quantize(rng.normal(0, 1.5, (5, 300, 1, 1))), 0)

@@ -1,29 +1,33 @@
 """Fast exact MAC for narrow accumulators (hls4ml's default: every type ap_fixed<16,6>).
 
-With an accumulator narrower than the sum can grow, `conv_direct` must cast every product and
-every partial sum.  Most such layers never actually overflow, so this module proves it per
-output instead of paying for it per term:
+With an accumulator narrower than the sum can grow, `conv_direct` casts every product and every
+partial sum (about 65 M MAC/s).  Most such layers never actually overflow, so this module proves
+that per output pixel instead of paying for it per term:
 
-- Each product is cast to the accumulator by a floor shift: t = (x*w + rc) >> s, where rc is 0
-  (AP_TRN), half an LSB (AP_RND: ties up) or half an LSB minus one (AP_RND_MIN_INF: ties down);
-  when s <= 0 the cast is an exact left shift, folded into the weights.
-- The sum of those terms is accumulated unwrapped in int32, vectorised over output channels
-  (weights laid out channel-last and cached, padding taps and zero inputs skipped: a zero term can
-  neither change nor overflow the sum), tracking each output's smallest and largest partial sum.
-- If every term and every partial sum of an output lies in the accumulator's range (a global
-  bound proves it for the terms, or they are tracked too), no cast ever changed a value and no
-  overflow event happened: the unwrapped sum IS the accumulator's value, whatever its overflow
-  mode.  Otherwise that one output is recomputed by `conv_direct`'s own per-term loop (every
-  mode, every event counted), so outputs and overflow counts equal `conv_direct`'s exactly.
-`run_mac_narrow` returns None where int32 cannot hold the arithmetic or the product rounding is
-sign- or parity-dependent; the caller then uses `conv_direct`.
+- Each product is cast to the accumulator by a floor shift, t = (x*w + rc) >> s, with rc = 0
+  (AP_TRN), half an LSB (AP_RND: ties up) or half an LSB minus one (AP_RND_MIN_INF: ties
+  down); when s <= 0 the cast is an exact left shift, folded into the weights.
+- The terms are summed unwrapped in int32 lanes, one per output channel (weights laid out
+  channel-last, padded to whole vectors and cached per weight array; padding taps and zero
+  inputs skipped: a zero term neither changes nor overflows the sum).
+- If every term and every partial sum of an output lies in the accumulator's range, no cast
+  changed a value and no overflow event happened, whatever the overflow mode: the unwrapped sum
+  IS the accumulator's value.  Cauchy-Schwarz proves that from sum x**2 of the pixel's taps
+  (one multiply per tap, not per lane); failing that, the pixel is summed again tracking the
+  extremes; failing that, each of its outputs is recomputed by conv_direct's own per-term
+  arithmetic (every mode, every event counted).  So outputs and overflow counts equal
+  conv_direct's exactly.
+The final cast to the result type is mac_epilogue's fused pass.  `run_mac_narrow` returns None
+where int32 cannot hold the arithmetic or the product rounding depends on sign or parity; the
+caller then uses `conv_direct`.  Serial: on the shared 2-core machine a parallel split of the
+batch measured 4x slower (best of 80) than the serial loop under load.
 """
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from numba import get_num_threads, njit, prange, types
+from numba import njit, types
 from numba.extending import intrinsic
 
 from ..fixed import Fixed
@@ -34,7 +38,6 @@ from .weight_cache import derived
 I32_MAX = (1 << 31) - 1
 I32_MIN = -(1 << 31)
 _NO_SHIFT = np.zeros(1, np.int64)
-PARALLEL_MIN_MACS = 1 << 22     # smaller layers run serially: a parallel region costs more than it saves
 
 
 @njit(cache=True, nogil=True)
@@ -135,11 +138,11 @@ def _pixel_sums(x, wt, s, n, ch0, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw
 
 @njit(cache=True, nogil=True)
 def conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, hi, check_terms,
-                pshift, aw, asg, ar, ao, sums, n0, n1):
-    """sums[n, oc, oh, ow] for samples n0 <= n < n1: the accumulator's final value in a convolution with per-term
-    accumulator casts (before the cast to the result type), for int64 x (N,C,H,W)
-    and int32 weights wt (groups*Cg*kh*kw, lanes >= Cout/groups, zero-padded) (shifted left when
-    the product cast is a left shift): terms (x*w + rc) >> ps summed in int32 lanes.
+                pshift, aw, asg, ar, ao, sums):
+    """sums[n, oc, oh, ow]: the accumulator's final value in a convolution with per-term casts
+    (before the cast to the result type), for int64 x (N,C,H,W) and int32 weights wt
+    (groups*Cg*kh*kw, lanes >= Cout/groups, zero-padded; shifted left when the product cast is
+    a left shift): terms (x*w + rc) >> ps summed in int32 lanes.
 
     Three tiers per output pixel, each exact where it answers: (1) the plain sum, accepted when
     Cauchy-Schwarz bounds every partial sum and term inside lo..hi: sum|t| <= sqrt(sum x^2 *
@@ -156,7 +159,7 @@ def conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, h
     rc32 = np.int32(rc)
     s = np.empty(nl, np.int32)
     cnt = 0
-    for n in range(n0, n1):
+    for n in range(x.shape[0]):
         for g in range(groups):
             r0 = g * cg * kh * kw
             for oh in range(ho):
@@ -185,18 +188,6 @@ def conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, h
                             cnt += f
                         sums[n, oc, oh, ow] = a
     return cnt
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def conv_narrow_parallel(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, hi, check_terms,
-                         pshift, aw, asg, ar, ao, sums, chunks):
-    """conv_narrow over the batch split into `chunks` parts, one per thread."""
-    n_b = x.shape[0]
-    counts = np.zeros(chunks, np.int64)
-    for t in prange(chunks):
-        counts[t] = conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, hi, check_terms,
-                                pshift, aw, asg, ar, ao, sums, t * n_b // chunks, (t + 1) * n_b // chunks)
-    return counts.sum()
 
 
 def _round_const(pshift: int, rnd: int) -> int | None:
@@ -247,12 +238,8 @@ def run_mac_narrow(x: np.ndarray, w: np.ndarray, bias: np.ndarray, attrs: Any, p
     w2s = w2 * (1.0 + 1e-9) / 4.0 ** ps
     n_b, cout = out.shape[:2]
     sums = np.empty(out.shape, np.int32)
-    args = (x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, hi, check_terms, pshift, aw, asg, ar, ao, sums)
-    threads = get_num_threads()
-    if threads > 1 and n_b > 1 and out.size * w[0].size >= PARALLEL_MIN_MACS:
-        events = conv_narrow_parallel(*args, min(threads, n_b))
-    else:
-        events = conv_narrow(*args, 0, n_b)
+    events = conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, hi, check_terms,
+                         pshift, aw, asg, ar, ao, sums)
     hw = out.shape[2] * out.shape[3]
     events += fused_epilogue(sums.reshape(n_b, 1, 1, cout, hw), _NO_SHIFT, 0, np.zeros(cout, np.int64),
                              cast_params(fshift, *res.codes), relu, out.reshape(n_b, cout, hw))
