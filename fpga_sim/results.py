@@ -11,6 +11,11 @@ import numpy as np
 ENERGY_KINDS: tuple[str, ...] = ("mult", "add", "sram_read", "sram_write", "dram_read", "dram_write")
 
 
+# What limits a layer, as the machine reports it -> as people read it.
+BOUND_TEXT = {"compute": "compute", "bandwidth": "DRAM write bandwidth", "balanced": "balanced",
+              "memory-read": "DRAM read bandwidth", "layout": "layout", "host": "host"}
+
+
 @dataclass
 class LayerReport:
     """Cost of one inference of one layer on the simulated machine.
@@ -40,7 +45,7 @@ class LayerReport:
     dram_write_bytes: int = 0
     energy_pj: dict[str, float] = field(default_factory=dict)   # keys from ENERGY_KINDS
     latency_us: float = 0.0
-    bound: str = ""                   # "compute", "bandwidth", "balanced", "memory-read" or "host"
+    bound: str = ""                   # a key of BOUND_TEXT
     overflows: int = 0                # values that saturated or wrapped (filled by simulate)
     notes: str = ""
     trace: dict[str, np.ndarray] | None = None   # optional per-cycle trace, capped in length

@@ -18,13 +18,12 @@ from .hardware import Hardware
 from .machine import single_layer_qgraph
 from .ops.base import REGISTRY
 from .ops.conv import ConvAttrs
+from .results import BOUND_TEXT
 
 LECTURE_KERNELS = (5, 9, 1)
 IMAGE = 13
 N_KERNELS = 5
 DTYPE = "ap_fixed<16,6>"
-BOUND_TEXT = {"compute": "compute", "bandwidth": "DRAM write bandwidth", "balanced": "balanced",
-              "memory-read": "DRAM read bandwidth", "host": "host"}
 
 
 def lecture_layer(kernel: int, image: int = IMAGE, n_kernels: int = N_KERNELS, dtype: str = DTYPE,

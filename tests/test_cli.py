@@ -123,9 +123,15 @@ def test_simulate_table(capsys, tiny, x_npy):
         assert word in out
 
 
-def test_quiet_prints_nothing_on_success(capsys, tiny, x_npy):
+def test_quiet_prints_only_the_result_line(capsys, tiny, x_npy):
+    data = run_json(capsys, "simulate", tiny, "--input", x_npy)["simulation"]["totals"]
     code, out, err = run(capsys, "simulate", tiny, "--input", x_npy, "--quiet")
-    assert (code, out, err) == (0, "", "")
+    assert (code, err, out.count("\n")) == (0, "", 1)
+    assert out.startswith(f"{data['cycles']:,} cycles, ") and "over 5 samples" in out
+    for cmd in (["parts"], ["seed-analysis"], ["compare", tiny, "--input", x_npy]):
+        code, out, err = run(capsys, *cmd, "--quiet")
+        assert (code, err, out.count("\n")) == (0, "", 1), cmd
+    assert run(capsys, "seed-analysis", "-q")[1].startswith("5x5: 405 cycles, balanced; 9x9: 500 cycles, compute")
 
 
 def test_compare_json_equals_the_library(capsys, tiny, x_npy, tmp_path):

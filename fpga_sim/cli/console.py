@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ..report.jsonsafe import json_safe
 from ..report.numbers import fmt
+from ..results import BOUND_TEXT
 
 
 class Output:
@@ -76,12 +77,14 @@ class Output:
             self.err.print(f"[green]✓[/green] {escape(description)} [dim]({seconds:.1f} s)[/dim]", highlight=False)
 
 
-def layer_table(layers: list[dict[str, Any]], title: str = "per layer (one inference)") -> Table:
-    """Per-layer cycles, bound, utilisation, DRAM words, energy and overflow counts."""
+def layer_table(layers: list[dict[str, Any]], samples: int, title: str = "per layer (one inference)") -> Table:
+    """Per-layer cycles, bound, utilisation, DRAM words, energy (one inference) and overflow counts
+    (over all `samples` simulated)."""
     table = Table(title=title, title_justify="left")
     for col in ("layer", "op"):
         table.add_column(col, no_wrap=True)
-    for col in ("MACs", "cycles", "stall", "bound", "mult util", "DRAM rd", "DRAM wr", "energy nJ", "overflows"):
+    for col in ("MACs", "cycles", "stall", "bound", "mult util", "DRAM rd", "DRAM wr", "energy nJ",
+                f"overflows ({samples} samples)"):
         table.add_column(col, justify="left" if col == "bound" else "right")
     tot = {"macs": 0, "cycles": 0, "stall_cycles": 0, "dram_reads": 0, "dram_writes": 0, "energy": 0.0,
            "overflows": 0}
@@ -89,7 +92,7 @@ def layer_table(layers: list[dict[str, Any]], title: str = "per layer (one infer
         energy = float(sum(layer.get("energy_pj", {}).values()))
         on_acc = layer.get("on_accelerator", True)
         table.add_row(escape(layer["name"]), layer["op"], fmt(layer.get("macs", 0)), fmt(layer.get("cycles", 0)),
-                      fmt(layer.get("stall_cycles", 0)), layer.get("bound", "") if on_acc else "host",
+                      fmt(layer.get("stall_cycles", 0)), BOUND_TEXT.get(layer.get("bound", ""), layer.get("bound", "")) if on_acc else "host",
                       f"{100 * layer.get('mult_utilisation', 0.0):.0f}%", fmt(layer.get("dram_reads", 0)),
                       fmt(layer.get("dram_writes", 0)), fmt(energy / 1e3), fmt(layer.get("overflows", 0)))
         for key in ("macs", "cycles", "stall_cycles", "dram_reads", "dram_writes", "overflows"):

@@ -259,7 +259,7 @@ def print_summary(record: dict[str, Any], out: Output) -> None:
     from ..report import summarise
 
     s = summarise(record)
-    out.print(layer_table(record["simulation"]["layers"]))
+    out.print(layer_table(record["simulation"]["layers"], record["simulation"]["samples"]))
     rows = {"cycles per inference": s["cycles"], "latency (µs)": s["latency_us"],
             "energy per inference (nJ)": s["energy_total_pj"] / 1e3,
             "memory share of energy": f"{100 * s['memory_energy_share']:.1f}%" if s["memory_energy_share"] else None}

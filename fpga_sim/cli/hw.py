@@ -23,6 +23,7 @@ def cmd_parts(args: argparse.Namespace, out: Output) -> int:
         table.add_row(p.name, p.family, fmt(p.dsp_slices), f"{p.dsp_a_bits}x{p.dsp_b_bits}", fmt(p.bram36),
                       fmt(p.uram), fmt(p.onchip_bytes // 1024), fmt(p.default_clock_mhz))
     out.print(table)
+    out.result(f"parts: {', '.join(PARTS)}")
     return 0
 
 
@@ -68,6 +69,7 @@ def cmd_seed_analysis(args: argparse.Namespace, out: Output) -> int:
     out.print(sweep)
     if result.get("turn_kernel"):
         out.print(f"the layer stops being DRAM-write-bound at a {result['turn_kernel']}x{result['turn_kernel']} kernel")
+    out.result("; ".join(f"{r['kernel']}: {fmt(r['cycles'])} cycles, {r['bound_text']}" for r in result["rows"]))
     if args.plot:
         out.result(f"plot: {args.plot}")
     return 0

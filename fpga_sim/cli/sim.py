@@ -41,10 +41,13 @@ def cmd_simulate(args: argparse.Namespace, out: Output) -> int:
         out.json({"model": str(model.onnx_path), "precision": args.precision, "hardware": hw.to_dict(),
                   "samples": len(data.x), "simulation": sim.to_dict()})
         return 0
-    out.print(layer_table(layers, title=f"{model.name} at {args.precision} on {hw.part}, {hw.n_dsp} DSPs, "
+    out.print(layer_table(layers, len(data.x), title=f"{model.name} at {args.precision} on {hw.part}, {hw.n_dsp} DSPs, "
                                         f"{fmt(hw.clock_mhz)} MHz (per inference)"))
     out.print(kv_table({k: v for k, v in (sim.totals or {}).items() if not isinstance(v, (dict, list))},
                        title="totals"))
+    t = sim.totals
+    out.result(f"{fmt(t['cycles'])} cycles, {fmt(t['latency_us'])} µs, {fmt(t['energy_total_pj'] / 1e3)} nJ per "
+               f"inference; {fmt(t['overflows'])} overflows over {len(data.x)} samples")
     return 0
 
 
@@ -75,6 +78,7 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
         summary["accuracy float"] = _pct(rec["accuracy_float"])
         summary["accuracy fixed"] = _pct(rec["accuracy_fixed"])
     out.print(kv_table(summary))
+    out.result(", ".join(f"{k} {v}" for k, v in summary.items()))
     return 0
 
 

@@ -59,6 +59,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
             for r in rows:
                 table.add_row(r["name"], r["doc"], ", ".join(r["depends_on"]))
             out.print(table)
+            out.result(f"models: {', '.join(r['name'] for r in rows)}")
         return 0
     results = []
     for name in args.names or [inputs.DEFAULT_MODEL]:
@@ -146,6 +147,10 @@ def cmd_compress(args: argparse.Namespace, out: Output) -> int:
         if r["role"] == "compressed":
             table.add_section()
     out.print(table)
+    for r in rows:
+        if r["role"] == "compressed":
+            out.result(f"{r['method']}: {r['compression_rate']:.1f}x smaller, fixed-point accuracy "
+                       f"{100 * r['accuracy_fixed']:.2f}%, energy x{r['energy_ratio']:.2f}")
     return 0
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from ..results import to_jsonable
+from ..results import BOUND_TEXT, to_jsonable
 from . import plots
 from .jsonsafe import json_safe
 from .numbers import fmt
@@ -76,6 +76,7 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda value, digits=3: fmt(value, digits)
     env.filters["pct"] = _pct
+    env.filters["bound"] = lambda key: BOUND_TEXT.get(key, key)
     return env
 
 

@@ -12,6 +12,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..results import BOUND_TEXT
+
 # The four energy groups the report headlines; each LayerReport energy kind belongs to one.
 ENERGY_GROUPS: dict[str, tuple[str, ...]] = {
     "multiply": ("mult",),
@@ -101,7 +103,9 @@ def plot_roofline(layers: list[dict[str, Any]], roofs: dict[str, float], path: P
                     fontsize=7)
     for bound, colour in colours.items():
         if any(p["bound"] == bound for p in pts):
-            ax.scatter([], [], color=colour, label=f"layer: {bound}-bound")
+            ax.scatter([], [], color=colour, label=f"layer bound by {BOUND_TEXT[bound]}")
+    if any(p["ceiling"] is not None for p in pts):
+        ax.scatter([], [], marker="_", s=120, color="black", label="roof for the layer's own read/write mix")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
