@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -252,7 +253,9 @@ def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_ti
 
 
 # ----------------------------------------------------------------------------- helpers
+@lru_cache(maxsize=64)
 def _rational(x: float, field: str) -> tuple[int, int]:
+    """x as a small fraction (cached: every layer of every simulate() asks for the same rates)."""
     f = Fraction(x).limit_denominator(1 << 16)
     if f <= 0:
         raise ConfigError(f"hardware {field} must be positive, got {x!r}")

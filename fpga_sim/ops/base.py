@@ -82,6 +82,9 @@ class Op:
 
 
 def get_op(name: str) -> Op:
+    hit = REGISTRY.get(name)
+    if hit is not None:           # registered: its module is loaded (simulate asks once per node per call)
+        return hit
     from . import load_all
 
     load_all()

@@ -25,8 +25,9 @@ from .pooling import PoolAttrs, as_chw, lower_pool, out_shape, window
 
 
 @njit(cache=True, nogil=True)
-def maxpool_kernel(x, kh, kw, sh, sw, pt, pl, dh, dw, shift, width, signed, rnd, ovf, relu, out) -> int:
-    """x (N, C, H, W) raw -> out (N, C, OH, OW) raw; returns the overflow count."""
+def maxpool_kernel(x, kh, kw, sh, sw, pt, pl, dh, dw, cast, shift, width, signed, rnd, ovf, relu, out) -> int:
+    """x (N, C, H, W) raw -> out (N, C, OH, OW) raw; returns the overflow count.  cast=False:
+    the result type holds every input value exactly (the cast is the identity, ~10 ns saved an output)."""
     nb, nc, h, w = x.shape
     oh_n, ow_n = out.shape[2], out.shape[3]
     n_ovf = 0
@@ -48,7 +49,7 @@ def maxpool_kernel(x, kh, kw, sh, sw, pt, pl, dh, dw, shift, width, signed, rnd,
                             if not found or v > best:
                                 best = v
                                 found = True
-                    r, o = requant(best, shift, width, signed, rnd, ovf)
+                    r, o = requant(best, shift, width, signed, rnd, ovf) if cast else (best, False)
                     if relu and r < 0:
                         r = 0
                     out[b, c, oh, ow] = r
@@ -100,8 +101,9 @@ class MaxPool(Op):
         _, oh, ow = as_chw(shape)
         out = np.empty((x.shape[0], x4.shape[1], oh, ow), dtype=np.int64)
         w, s, r, o = t_out.codes
+        cast = not (t_in.frac == t_out.frac and t_out.min_raw <= t_in.min_raw and t_in.max_raw <= t_out.max_raw)
         n = maxpool_kernel(x4, a.kernel[0], a.kernel[1], a.strides[0], a.strides[1], a.pads[0], a.pads[1],
-                           a.dilations[0], a.dilations[1], t_in.frac - t_out.frac, w, s, r, o, relu_flag(node), out)
+                           a.dilations[0], a.dilations[1], cast, t_in.frac - t_out.frac, w, s, r, o, relu_flag(node), out)
         return [out.reshape((x.shape[0],) + shape)], int(n)
 
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
