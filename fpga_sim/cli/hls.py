@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +28,9 @@ def _save_check(project: Path, x: np.ndarray, sim: Any, n: int = CHECK_SAMPLES) 
     for t in ports:
         src = sim.tensors_raw.get(t) if sim.tensors_raw else None
         raw[t] = np.asarray(src if src is not None else sim.outputs_raw[t])[:n]
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=project)
-    os.close(fd)
-    np.savez(tmp, x=x[:n], **{f"raw:{t}": v for t, v in raw.items()})
     dest = project / CHECK_FILE
+    tmp = dest.with_name(f".{CHECK_FILE}.{os.getpid()}.tmp.npz")     # an ordinary file (umask), renamed whole
+    np.savez(tmp, x=x[:n], **{f"raw:{t}": v for t, v in raw.items()})
     os.replace(tmp, dest)
     return dest
 
@@ -115,6 +113,9 @@ def cmd_csim(args: argparse.Namespace, out: Output) -> int:
         out.print(kv_table(rows, title="C-simulation"))
         if check is not None:
             out.result(f"C-sim vs engine: {check['status'].upper()} ({fmt(check['values'])} values)")
+        else:
+            out.result(f"ran {len(x)} samples; raw outputs in {project / 'tb_data' / 'output.dat'} (tb_data/input.dat "
+                       "now holds these inputs, so `make csim` reruns them)")
     if check is not None and check["mismatches"]:
         raise CheckFailed(f"the g++ C-simulation of {args.project} differs from the engine on {check['mismatches']} "
                           f"of {check['values']} output values; {check['reason']}")
