@@ -68,11 +68,12 @@ class Hardware:
                 raise ConfigError(f"hardware field {name} must be true or false, got {getattr(self, name)!r}")
         if self.n_dsp > part.dsp_slices:
             raise ConfigError(
-                f"hardware n_dsp={self.n_dsp} does not fit part {part.name}, which has {part.dsp_slices} DSP slices")
+                f"hardware n_dsp={self.n_dsp} does not fit part {part.name}, which has {part.dsp_slices} DSP slices; "
+                f"set n_dsp <= {part.dsp_slices} or choose a larger part")
         if self.sram_bytes > part.onchip_bytes:
             raise ConfigError(
                 f"hardware sram_bytes={self.sram_bytes} does not fit part {part.name}, which has "
-                f"{part.onchip_bytes} bytes of BRAM/URAM")
+                f"{part.onchip_bytes} bytes of BRAM/URAM; set sram_bytes <= {part.onchip_bytes} or choose a larger part")
         if self.sram_read_ports == 1:
             raise ConfigError("hardware sram_read_ports=1 cannot feed a multiply (it reads an input and a weight); "
                               "use 0 (matched to the array) or at least 2")

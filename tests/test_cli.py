@@ -220,6 +220,20 @@ def test_csim_of_a_missing_project(capsys, tmp_path):
     assert repr(str(tmp_path / "none")) in msg and "does not exist" in msg and "fpga-sim codegen" in msg
 
 
+def test_a_small_target_part_gets_the_default_machine_fitted_to_it(capsys, tiny, x_npy, tmp_path):
+    from fpga_sim.hardware import Hardware
+    from fpga_sim.parts import get_part
+
+    part, default = get_part("xc7a35t"), Hardware()
+    hw = run_json(capsys, "simulate", tiny, "--input", x_npy, "--target", "xc7a35t")["hardware"]
+    assert (hw["part"], hw["n_dsp"], hw["sram_bytes"]) == ("xc7a35t", min(default.n_dsp, part.dsp_slices),
+                                                           min(default.sram_bytes, part.onchip_bytes))
+    toml = tmp_path / "hw.toml"
+    toml.write_text(f"[hardware]\nsram_bytes = {default.sram_bytes}\n")      # an explicit machine is not changed
+    msg = _bad(capsys, "simulate", tiny, "--input", x_npy, "--target", "xc7a35t", "--hw", toml)
+    assert f"set sram_bytes <= {part.onchip_bytes}" in msg
+
+
 def test_codegen_never_replaces_what_is_not_an_fpga_sim_output(capsys, tiny, tmp_path):
     mine = tmp_path / "mydata"
     mine.mkdir()

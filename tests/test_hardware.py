@@ -38,8 +38,8 @@ def test_dsp_width_rules():
     ({"dram_write_words_per_cycle": -1.0}, "dram_write_words_per_cycle must be a positive number"),
     ({"dram_read_words_per_cycle": 0}, "dram_read_words_per_cycle must be a positive number"),
     ({"part": "xc9z999"}, "unknown FPGA part 'xc9z999'; known parts: .*xczu9eg"),
-    ({"part": "xc7z020", "n_dsp": 221}, "n_dsp=221 does not fit part xc7z020, which has 220 DSP slices"),
-    ({"part": "xc7z020", "sram_bytes": 10 ** 7}, "sram_bytes=10000000 does not fit part xc7z020, which has 645120 bytes"),
+    ({"part": "xc7z020", "n_dsp": 221}, "n_dsp=221 does not fit part xc7z020, which has 220 DSP slices; set n_dsp <= 220"),
+    ({"part": "xc7z020", "sram_bytes": 10 ** 7}, "sram_bytes=10000000 does not fit part xc7z020, which has 645120 bytes of BRAM/URAM; set sram_bytes <= 645120"),
     ({"fifo_depth": -1}, "fifo_depth must be a non-negative integer"),
     ({"energy_table": "nope.toml"}, r"energy_table 'nope.toml' is neither a built-in table \(45nm\) nor an existing TOML"),
 ])

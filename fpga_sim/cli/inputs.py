@@ -60,13 +60,20 @@ def load_graph(path: Path):
 
 
 def load_hardware(hw_file: str | None, target: str | None = None, **overrides: Any):
-    """`Hardware` from a TOML file (or the defaults), with the target part and overrides applied."""
+    """`Hardware` from a TOML file (or the defaults, fitted to a small target part), with the target
+    part and overrides applied."""
     from ..hardware import Hardware
 
     hw = Hardware.from_toml(hw_file) if hw_file else Hardware()
     changes = {k: v for k, v in overrides.items() if v is not None}
     if target:
         changes["part"] = target
+        if not hw_file:     # the default machine, shrunk where a small part cannot hold it
+            from ..parts import get_part
+
+            part = get_part(target)
+            changes.setdefault("n_dsp", min(hw.n_dsp, part.dsp_slices))
+            changes.setdefault("sram_bytes", min(hw.sram_bytes, part.onchip_bytes))
     return hw.replace(**changes) if changes else hw
 
 
