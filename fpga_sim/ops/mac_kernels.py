@@ -203,16 +203,23 @@ def slice_abs_sums(w, parts, out):
     channels, for each J in `parts` (off_J: the sum of the earlier J), in one pass over a
     (Cout, Cg, taps) int64 array."""
     cout, cg, taps = w.shape
+    per_channel = np.empty(cg, np.int64)
     for oc in range(cout):
         for c in range(cg):
             s = np.int64(0)
             for t in range(taps):
                 v = w[oc, c, t]
                 s += v if v >= 0 else -v
-            off = 0
-            for j in parts:
-                out[oc, off + c // (cg // j)] += s
-                off += j
+            per_channel[c] = s
+        off = 0
+        for j in parts:
+            size = cg // j
+            for sl in range(j):
+                s = np.int64(0)
+                for c in range(sl * size, (sl + 1) * size):
+                    s += per_channel[c]
+                out[oc, off + sl] = s
+            off += j
 
 
 def abs_sums(w: np.ndarray) -> dict[int, np.ndarray]:
