@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from .cache import cache_root
+
 PACKAGE = Path(__file__).resolve().parent
 ENV = "NUMBA_CACHE_DIR"
 STALE_DAYS = 7          # other hash directories untouched this long are removed
@@ -35,11 +37,11 @@ def source_hash(paths: list[Path], root: Path = PACKAGE) -> str:
 
 
 def base_dir() -> Path:
-    """Where the hash directories live: the user's NUMBA_CACHE_DIR, else ~/.cache/fpga-sim/numba."""
+    """Where the hash directories live: the user's NUMBA_CACHE_DIR, else fpga-sim's cache root."""
     user = os.environ.get(ENV)
     if user:
         return Path(user)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fpga-sim" / "numba"
+    return cache_root() / "numba"
 
 
 def activate() -> Path:
@@ -53,6 +55,12 @@ def activate() -> Path:
         sys.modules["numba"].config.CACHE_DIR = str(path)
     _prune(path.parent, keep=path)
     return path
+
+
+def is_cold() -> bool:
+    """True when no kernel has been compiled into the active directory yet (the first run)."""
+    path = Path(os.environ.get(ENV, ""))
+    return not (path.is_dir() and any(path.rglob("*.nbi")))
 
 
 def _prune(parent: Path, keep: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 from torch import nn
 
+from fpga_sim.cache import cache_root
 from fpga_sim.errors import FpgaSimError
 
 from . import storage
@@ -145,7 +145,7 @@ RECIPES: dict[str, Recipe] = {
 
 # ------------------------------------------------------------------- the cache
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("FPGA_SIM_CACHE", Path.home() / ".cache" / "fpga-sim")) / "models"
+    return cache_root() / "models"
 
 
 def cache_key(name: str) -> str:

@@ -306,3 +306,13 @@ def test_bad_config_value(capsys, tiny, tmp_path):
     msg = _bad(capsys, "simulate", tiny, "--config", cfg)
     assert "q.toml" in msg and "LayerName.conv" in msg and "'ap_fixed<6>'" in msg
     assert "accepted: ap_fixed<W,I>" in msg
+
+
+def test_a_first_run_says_the_kernels_are_being_compiled(capsys, monkeypatch):
+    from fpga_sim import _numba_cache
+
+    monkeypatch.setattr(_numba_cache, "is_cold", lambda: True)
+    assert "first run: the simulator's kernels are compiled once" in run(capsys, "seed-analysis")[2]
+    assert "first run" not in run(capsys, "parts")[2]             # nothing to compile there
+    monkeypatch.setattr(_numba_cache, "is_cold", lambda: False)
+    assert "first run" not in run(capsys, "seed-analysis")[2]

@@ -48,3 +48,21 @@ def test_a_child_process_inherits_the_directory_without_nesting():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=dict(os.environ))
     assert out.stdout.strip() == os.environ[_numba_cache.ENV]
+
+
+def test_a_directory_without_compiled_kernels_is_cold(tmp_path, monkeypatch):
+    monkeypatch.setenv(_numba_cache.ENV, str(tmp_path / "empty"))
+    assert _numba_cache.is_cold()
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "sub" / "k.nbi").write_bytes(b"")
+    assert not _numba_cache.is_cold()
+
+
+def test_the_cache_root_follows_fpga_sim_cache_then_xdg(tmp_path, monkeypatch):
+    from fpga_sim.cache import cache_root
+
+    monkeypatch.delenv("FPGA_SIM_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "fpga-sim"
+    monkeypatch.setenv("FPGA_SIM_CACHE", str(tmp_path / "own"))
+    assert cache_root() == tmp_path / "own"

@@ -13,12 +13,15 @@ import importlib
 import sys
 import traceback
 
-from .. import __version__
+from .. import __version__, _numba_cache
 from ..errors import CheckFailed, FpgaSimError
 from .console import Output
 
 # One line per command group; `fpga-sim sweep` will be a module "sweep" added here.
 COMMAND_MODULES: tuple[str, ...] = ("flow", "sim", "hls", "hw", "zoo")
+
+# Commands that run the simulator, and so compile its Numba kernels on a machine's first run.
+COMPILING = frozenset({"flow", "simulate", "compare", "codegen", "seed-analysis", "compress"})
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
@@ -58,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     args.argv = list(sys.argv[1:] if argv is None else argv)     # reports record how they were made
     out = Output(json_mode=args.json, quiet=args.quiet)
+    if args.command in COMPILING and _numba_cache.is_cold():
+        out.note("first run: the simulator's kernels are compiled once (a minute or two of CPU), then cached")
     try:
         return int(args.run(args, out) or 0)
     except CheckFailed as exc:

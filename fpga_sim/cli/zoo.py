@@ -160,7 +160,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "to ONNX; --list shows every recipe, including the compressed ones.")
     p.add_argument("names", nargs="*", metavar="NAME", help=f"model recipes (default {inputs.DEFAULT_MODEL})")
     p.add_argument("--list", action="store_true", help="list the bundled models and exit")
-    p.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache (default $FPGA_SIM_CACHE or ~/.cache/fpga-sim)")
+    p.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache (default: models/ under $FPGA_SIM_CACHE, else $XDG_CACHE_HOME/fpga-sim or ~/.cache/fpga-sim)")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("compress", parents=[common], help="the lecture's compression methods, measured and simulated",
