@@ -55,7 +55,8 @@ class Output:
     def progress(self, transient: bool = True) -> Progress:
         """A progress display; disabled (still usable) under --quiet or --json."""
         return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=self.err, transient=transient, disable=self.quiet)
+                        TimeElapsedColumn(), console=self.err, transient=transient,
+                        disable=self.quiet or not self.err.is_terminal)    # a log gets the tick lines only
 
     @contextlib.contextmanager
     def step(self, description: str, timings: list[dict[str, Any]] | None = None) -> Iterator[None]:
