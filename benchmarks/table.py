@@ -43,11 +43,24 @@ def _ok(v: Any) -> str:
 def _met(row: dict[str, Any]) -> str:
     if "target_met" not in row:
         return ""
+    if row["target_met"] is None:
+        return "[dim]not judged (quick)[/]"
     return "[green]met[/]" if row["target_met"] else "[red]not met[/]"
+
+
+def _unjudged(obj: Any) -> Any:
+    """A copy with every target verdict withdrawn: quick sizes are too small to judge a target."""
+    if isinstance(obj, dict):
+        return {k: (None if k in ("target_met", "met") else _unjudged(v)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_unjudged(v) for v in obj]
+    return obj
 
 
 def render(result: dict[str, Any], console: Console | None = None) -> None:
     con = console or Console(width=160)
+    if result.get("mode") == "quick":
+        result = _unjudged(result)
     m = result.get("machine", {})
     v = result.get("versions", {})
     con.print(f"[bold]fpga-sim benchmarks[/] ({result.get('mode')}) on {m.get('cpu')}, "
@@ -161,7 +174,7 @@ def _startup(con: Console, sec: Any) -> None:
     c, w = sec["cold"], sec["warm"]
     con.print(f"[bold]{title}[/] ({sec['model']}): import fpga_sim {_s(c['import_s'])} cold / {_s(w['import_s'])} warm; "
               f"first simulate() {_s(c['first_simulate_s'])} first process (Numba cache {sec.get('first_process_cache')}) / {_s(w['first_simulate_s'])} "
-              f"warm cache ({_x(sec['warm_vs_cold'])} faster); steady call {_s(sec['steady_call_s'])}; "
+              f"second process{' (' + _x(sec['warm_vs_cold']) + ' faster)' if sec['warm_vs_cold'] >= 1 else ''}; steady call {_s(sec['steady_call_s'])}; "
               f"whole process {_s(c['process_wall_s'])} / {_s(w['process_wall_s'])}")
 
 

@@ -42,7 +42,6 @@ def run(quick: bool) -> dict[str, Any]:
     if reason is None and quick:
         reason = "quick mode: the g++ -O2 build of even a small generated project takes ~15 s here"
     if reason is not None:
-        print(f"vs_gxx skipped: {reason}")
         return {"skipped": reason}
     if quick:   # no torch: a generated MLP on flattened digits keeps the g++ build small
         n = 64

@@ -46,7 +46,6 @@ def run(quick: bool, batch: int | None = None) -> dict[str, Any]:
     if reason is None and quick:
         reason = "quick mode: hls4ml's g++ build of each model takes 15-80 s on this machine"
     if reason is not None:
-        print(f"vs_hls4ml skipped: {reason}")
         return {"skipped": reason}
     n = batch or 200
     rows = [_compare(label, name, n) for label, name in MODELS]
