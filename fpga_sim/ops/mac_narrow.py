@@ -87,21 +87,14 @@ def _term32(typingctx, x, w, rc, ps):
     return types.int32(types.int32, types.int32, types.int32, types.int32), codegen
 
 
-@njit(cache=True, nogil=True)
-def _pixel_sums(x, wt, s, n, ch0, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, ps32, rc32, track, check_terms):
-    """Add one output pixel's terms (x*w + rc) >> ps into the int32 lanes s (one per output
-    channel of the group).  Returns (sum of x**2 over the taps, non-zero taps, smallest and
-    largest partial sum -- and term with check_terms -- over all lanes, when `track`)."""
+@njit(cache=True, nogil=True, inline="always")
+def _gather(x, n, ch0, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, rows, vals):
+    """The non-zero taps of one output pixel: rows[t] (its row of the laid-out weights) and
+    vals[t] (the input), t < count; compacted without a branch on the value (a zero test per
+    tap mispredicts on post-ReLU data).  Returns (count, sum of the inputs squared)."""
     _, _, h, wdt = x.shape
-    nl = s.size
+    nt = 0
     x2 = 0.0
-    nz = 0
-    mnr = np.int32(0)
-    mxr = np.int32(0)
-    if track:
-        for o in range(nl):
-            mnr = min(mnr, s[o])
-            mxr = max(mxr, s[o])
     for c in range(cg):
         for i in range(kh):
             ih = oh * sh - pt + i * dh
@@ -112,28 +105,45 @@ def _pixel_sums(x, wt, s, n, ch0, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw
                 if iw < 0 or iw >= wdt:
                     continue
                 xv = np.int32(x[n, ch0 + c, ih, iw])
-                if xv == 0:
-                    continue
+                rows[nt] = r0 + (c * kh + i) * kw + j
+                vals[nt] = xv
                 x2 += float(xv) * float(xv)
-                nz += 1
-                r = r0 + (c * kh + i) * kw + j
-                if not track:
-                    for o in range(nl):
-                        s[o] = np.int32(s[o] + _term32(xv, wt[r, o], rc32, ps32))
-                elif check_terms:
-                    for o in range(nl):
-                        t = _term32(xv, wt[r, o], rc32, ps32)
-                        v = np.int32(s[o] + t)
-                        s[o] = v
-                        mnr = min(mnr, min(v, t))
-                        mxr = max(mxr, max(v, t))
-                else:
-                    for o in range(nl):
-                        v = np.int32(s[o] + _term32(xv, wt[r, o], rc32, ps32))
-                        s[o] = v
-                        mnr = min(mnr, v)
-                        mxr = max(mxr, v)
-    return x2, nz, mnr, mxr
+                nt += xv != 0
+    return nt, x2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lane_sums(wt, s, rows, vals, nt, ps32, rc32, track, check_terms):
+    """Add the terms (x*w + rc) >> ps of taps [0, nt) into the int32 lanes s (one per output
+    channel of the group).  With `track`, returns the smallest and largest partial sum (and
+    term, with check_terms) over all lanes, else (0, 0)."""
+    nl = s.size
+    mnr = np.int32(0)
+    mxr = np.int32(0)
+    if track:
+        for o in range(nl):
+            mnr = min(mnr, s[o])
+            mxr = max(mxr, s[o])
+    for t in range(nt):
+        xv = vals[t]
+        r = rows[t]
+        if not track:
+            for o in range(nl):
+                s[o] = np.int32(s[o] + _term32(xv, wt[r, o], rc32, ps32))
+        elif check_terms:
+            for o in range(nl):
+                tv = _term32(xv, wt[r, o], rc32, ps32)
+                v = np.int32(s[o] + tv)
+                s[o] = v
+                mnr = min(mnr, min(v, tv))
+                mxr = max(mxr, max(v, tv))
+        else:
+            for o in range(nl):
+                v = np.int32(s[o] + _term32(xv, wt[r, o], rc32, ps32))
+                s[o] = v
+                mnr = min(mnr, v)
+                mxr = max(mxr, v)
+    return mnr, mxr
 
 
 @njit(cache=True, nogil=True)
@@ -158,16 +168,18 @@ def conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, h
     ps32 = np.int32(ps)
     rc32 = np.int32(rc)
     s = np.empty(nl, np.int32)
+    rows = np.empty(cg * kh * kw, np.int64)
+    vals = np.empty(cg * kh * kw, np.int32)
     cnt = 0
     for n in range(x.shape[0]):
         for g in range(groups):
             r0 = g * cg * kh * kw
             for oh in range(ho):
                 for ow in range(wo):
+                    nz, x2 = _gather(x, n, g * cg, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, rows, vals)
                     for o in range(nl):
                         s[o] = bias[g * coutg + o] if o < coutg else 0
-                    x2, nz, _, _ = _pixel_sums(x, wt, s, n, g * cg, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl,
-                                               dh, dw, ps32, rc32, False, check_terms)
+                    _lane_sums(wt, s, rows, vals, nz, ps32, rc32, False, check_terms)
                     proven = True
                     for o in range(coutg):
                         m = room[g * coutg + o] - 2.0 * nz
@@ -176,8 +188,7 @@ def conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, h
                     if not proven:
                         for o in range(nl):
                             s[o] = bias[g * coutg + o] if o < coutg else 0
-                        _, _, mnr, mxr = _pixel_sums(x, wt, s, n, g * cg, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl,
-                                                     dh, dw, ps32, rc32, True, check_terms)
+                        mnr, mxr = _lane_sums(wt, s, rows, vals, nz, ps32, rc32, True, check_terms)
                         clean = lo <= mnr and mxr <= hi
                     for o in range(coutg):
                         oc = g * coutg + o
