@@ -38,6 +38,7 @@ from .weight_cache import derived
 I32_MAX = (1 << 31) - 1
 I32_MIN = -(1 << 31)
 _NO_SHIFT = np.zeros(1, np.int64)
+_NO_BIAS = np.zeros(1, np.int64)
 
 
 @njit(cache=True, nogil=True)
@@ -224,7 +225,7 @@ def run_mac_narrow(x: np.ndarray, w: np.ndarray, bias: np.ndarray, attrs: Any, p
         lo += 1                                   # AP_SAT_SYM turns the lowest code into an event
     left = max(-pshift, 0)
     cache = derived(w)
-    key = ("mac_narrow", left)
+    key = ("mac_narrow", left, attrs.groups)
     prep = cache.get(key) if cache is not None else None
     if prep is None:
         prep = _prepare_weights(w, left, attrs.groups)
@@ -247,13 +248,12 @@ def run_mac_narrow(x: np.ndarray, w: np.ndarray, bias: np.ndarray, attrs: Any, p
     check_terms = not (lo <= tlo and thi <= hi)
     room = np.minimum(np.minimum(hi - bias, bias - lo), min(hi, -lo)).astype(np.float64)
     w2s = w2 * (1.0 + 1e-9) / 4.0 ** ps
-    n_b, cout = out.shape[:2]
     sums = np.empty(out.shape, np.int32)
     events = conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, hi, check_terms,
                          pshift, aw, asg, ar, ao, sums)
-    hw = out.shape[2] * out.shape[3]
-    events += fused_epilogue(sums.reshape(n_b, 1, 1, cout, hw), _NO_SHIFT, 0, np.zeros(cout, np.int64),
-                             cast_params(fshift, *res.codes), relu, out.reshape(n_b, cout, hw))
+    # the bias is already in the sums: the final cast is the same for every output, one long row
+    events += fused_epilogue(sums.reshape(1, 1, 1, 1, -1), _NO_SHIFT, 0, _NO_BIAS, cast_params(fshift, *res.codes),
+                             relu, out.reshape(1, 1, -1))
     return int(events)
 
 
