@@ -162,3 +162,20 @@ def test_left_shift_product_cast_and_unsigned_accumulator():
         want = ref_conv(*case)
         np.testing.assert_array_equal(fast[0], want[0])
         assert fast[1] == direct[1] == want[1] > 0
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("res", ["ap_fixed<8,3>", "ap_fixed<10,5,AP_RND,AP_SAT>", "ap_fixed<8,3,AP_TRN,AP_SAT_SYM>"])
+def test_final_cast_identity_or_not(res, relu):
+    """A result type holding every accumulator value skips the cast; AP_SAT_SYM's lowest code
+    (an event) and narrower types do not."""
+    rng = np.random.default_rng(11)
+    tin, tw, acc = Fixed.parse("ap_fixed<8,3>"), Fixed.parse("ap_fixed<6,1>"), Fixed.parse("ap_fixed<8,3>")
+    x = rng.integers(tin.min_raw, tin.max_raw + 1, (2, 3, 5, 5))
+    w = rng.integers(tw.min_raw, tw.max_raw + 1, (4, 3, 3, 3))
+    bias = rng.integers(acc.min_raw, acc.max_raw + 1, 4)
+    case = (x, w, bias, ConvAttrs((3, 3), (1, 1), (1, 1, 1, 1)), tin, tw, acc, Fixed.parse(res), relu)
+    fast, direct = run_both(*case)
+    want = ref_conv(*case)
+    np.testing.assert_array_equal(fast[0], want[0])
+    assert fast[1] == direct[1] == want[1] > 0

@@ -17,10 +17,11 @@ that per output pixel instead of paying for it per term:
   extremes; failing that, each of its outputs is recomputed by conv_direct's own per-term
   arithmetic (every mode, every event counted).  So outputs and overflow counts equal
   conv_direct's exactly.
-The final cast to the result type is mac_epilogue's fused pass.  `run_mac_narrow` returns None
-where int32 cannot hold the arithmetic or the product rounding depends on sign or parity; the
-caller then uses `conv_direct`.  Serial: on the shared 2-core machine a parallel split of the
-batch measured 4x slower (best of 80) than the serial loop under load.
+The final cast to the result type is mac_epilogue's fused pass, or a copy when the result type
+holds every accumulator value.  `run_mac_narrow` returns None where int32 cannot hold the
+arithmetic or the product rounding depends on sign or parity; the caller then uses `conv_direct`.
+Serial: on the shared 2-core machine a two-thread split of the batch measured 1.25x faster at
+best but 8-20x slower at the median (load average 1.5; 4x slower at best under load 4.5).
 """
 from __future__ import annotations
 
@@ -72,6 +73,17 @@ def _min_max(a):
         lo = min(lo, a[i])
         hi = max(hi, a[i])
     return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def _copy_relu(src, relu, dst):
+    """dst = ReLU?(src): the final cast when it is the identity (hls4ml: one type everywhere)."""
+    if relu:
+        for i in range(src.size):
+            dst[i] = max(src[i], 0)
+    else:
+        for i in range(src.size):
+            dst[i] = src[i]
 
 
 @intrinsic
@@ -251,9 +263,13 @@ def run_mac_narrow(x: np.ndarray, w: np.ndarray, bias: np.ndarray, attrs: Any, p
     sums = np.empty(out.shape, np.int32)
     events = conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, hi, check_terms,
                          pshift, aw, asg, ar, ao, sums)
-    # the bias is already in the sums: the final cast is the same for every output, one long row
-    events += fused_epilogue(sums.reshape(1, 1, 1, 1, -1), _NO_SHIFT, 0, _NO_BIAS, cast_params(fshift, *res.codes),
-                             relu, out.reshape(1, 1, -1))
+    res_lo = res.min_raw + 1 if res.overflow == "AP_SAT_SYM" and res.signed and res.width > 1 else res.min_raw
+    if fshift == 0 and res_lo <= acc.min_raw and acc.max_raw <= res.max_raw:
+        _copy_relu(sums.reshape(-1), relu, out.reshape(-1))     # the result type holds every accumulator value
+    else:
+        # the bias is already in the sums: the final cast is the same for every output, one long row
+        events += fused_epilogue(sums.reshape(1, 1, 1, 1, -1), _NO_SHIFT, 0, _NO_BIAS,
+                                 cast_params(fshift, *res.codes), relu, out.reshape(1, 1, -1))
     return int(events)
 
 
