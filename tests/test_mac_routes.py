@@ -63,7 +63,7 @@ def random_layer(rng, c=8, cout=8, k=3, hw=6, groups=1, tin="ap_fixed<16,6>", tw
 @pytest.fixture
 def routes(monkeypatch):
     """Counts of each route taken; `force` pins split_plan's answer or disables ConvInteger."""
-    seen = {"int": 0, "f32": 0, "plan": None, "blas": 0, "dense": 0, "loop": 0}
+    seen = {"int": 0, "f32": 0, "plan": None, "blas": 0, "dense": 0, "dense_int32": 0, "loop": 0}
     real_int, real_f32, real_plan = ort_mod.conv_integer, ort_mod.conv_float32, ort_mod.split_plan
 
     def conv_integer(*a):
@@ -93,6 +93,7 @@ def routes(monkeypatch):
     monkeypatch.setattr(ort_mod, "split_plan", split_plan)
     monkeypatch.setattr(mk, "im2col", counted("blas", mk.im2col))
     monkeypatch.setattr(mk, "dense_exact", counted("dense", mk.dense_exact))
+    monkeypatch.setattr(mk, "dense_int32", counted("dense_int32", mk.dense_int32))
     monkeypatch.setattr(mk, "conv_exact", counted("loop", mk.conv_exact))
     return seen
 
@@ -145,18 +146,26 @@ def test_depthwise_goes_through_one_grouped_float32_conv(routes):
     assert routes["real_plan"] == (1, 0) and routes["f32"] == 1 and routes["loop"] == 0
 
 
-def test_dense_at_batch_one_reads_narrow_weights(routes):
+@pytest.mark.parametrize("tw,extreme,second", [
+    ("ap_fixed<8,2>", True, ("dense_int32", np.int8)),     # all products at the extreme: sum 300 * 2**22 < 2**31
+    ("ap_fixed<8,2>", False, ("dense_int32", np.int8)),
+    ("ap_fixed<16,6>", False, ("dense", np.int16)),        # bound above 2**31: int64 sums on the narrow copy
+])
+def test_dense_at_batch_one_reads_narrow_weights(tw, extreme, second, routes):
     rng = np.random.default_rng(10)
-    ti, tw, res = Fixed.parse("ap_fixed<16,6>"), Fixed.parse("ap_fixed<16,6>"), Fixed.parse("ap_fixed<16,6>")
+    ti, tw, res = Fixed.parse("ap_fixed<16,6>"), Fixed.parse(tw), Fixed.parse("ap_fixed<16,6,AP_RND,AP_SAT>")
     w = rng.integers(tw.min_raw, tw.max_raw + 1, (7, 300))
+    x = rng.integers(ti.min_raw, ti.max_raw + 1, (1, 300))
+    if extreme:
+        w[:], x[:] = tw.min_raw, ti.min_raw
     node = Node("d", "Dense", ["x"], ["y"], DenseAttrs(300, 7), {"weight": w.astype(float)}, "relu")
     acc = DENSE.safe_accum(node, [ti], tw)
     qg = single_layer_qgraph(node, (300,), ti, LayerTypes(res, tw, None, acc), {"weight": w})
-    x = rng.integers(ti.min_raw, ti.max_raw + 1, (1, 300))
-    for dtype in (np.int64, np.int16):          # the narrow copy is made on the second call
-        (got,), _ = DENSE.run_fixed(node, [x], qg)
+    for kernel, dtype in (("dense", np.int64), second):          # the narrow copy is made on the second call
+        (got,), n = DENSE.run_fixed(node, [x], qg)
         np.testing.assert_array_equal(got, hls_layer(x, ti, w, None, tw, None, acc, res, True))
-        assert routes["dense_args"][1].dtype == dtype
+        assert routes[kernel] >= 1 and routes[kernel + "_args"][1].dtype == dtype
+        assert n == res.cast_counted(hls_layer(x, ti, w, None, tw, None, acc, acc, False), acc)[1]
 
 
 # ----------------------------------------------------------------------------- bounds at the edge

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
+INT32_EXACT = 1 << 31
 USE_ORT = True          # exact integer sums through onnxruntime's ConvInteger / float32 Conv (ort_int8.py)
 ORT_MIN_OUTPUTS = 16    # fewer output pixels per output channel: a session run costs more than the loop
 # Memory-light passes (im2col, epilogues) are serial: on a shared 2-core machine a parallel
@@ -150,6 +151,28 @@ def dense_exact(x, w, bias, s_left, fshift, rw, rsg, rr, ro, relu, out):
             out[n, o] = y
         counts[o] = cnt
     return counts.sum()
+
+
+@njit(cache=True, nogil=True)
+def dense_int32(x, w, bias, s_left, fshift, rw, rsg, rr, ro, relu, out):
+    """dense_exact for int32 x and narrow (int8/16/32) weights when a bound keeps every partial
+    sum inside int32: int32 sums vectorise (4096x4096 int16: 2.1 ms, int8: 1.6 ms; int64 sums
+    3.6-3.9 ms).  Serial: a parallel region on the shared 2-core machine waits for a
+    descheduled thread (measured 2.8 ms best, 20-24 ms while one other process runs)."""
+    n_b, n_in = x.shape
+    n_out = w.shape[0]
+    cnt = 0
+    for n in range(n_b):
+        for o in range(n_out):
+            acc = np.int32(0)
+            for i in range(n_in):
+                acc = np.int32(acc + np.int32(x[n, i] * np.int32(w[o, i])))
+            y, f = requant((np.int64(acc) << s_left) + bias[o], fshift, rw, rsg, rr, ro)
+            cnt += f
+            if relu and y < 0:
+                y = 0
+            out[n, o] = y
+    return cnt
 
 
 @njit(cache=True, nogil=True)
@@ -372,8 +395,11 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
                 cache["narrow"] = narrowest(wn)
             cache["dense_seen"] = True
             wn = cache.get("narrow", wn)
-        overflows += int(dense_exact(x.reshape(n_b, -1), wn, bias, -pshift, fshift, rw, rsg, rr, ro, relu,
-                                     out.reshape(n_b, cout)))
+        kernel = dense_exact
+        if wn.dtype != np.int64 and xmax * int(wsum.max(initial=0)) < INT32_EXACT and xmax < INT32_EXACT:
+            kernel, x = dense_int32, x.astype(np.int32)
+        overflows += int(kernel(x.reshape(n_b, -1), wn, bias, -pshift, fshift, rw, rsg, rr, ro, relu,
+                                out.reshape(n_b, cout)))
         return out, overflows
     if exact:
         _, _, pb, pr = attrs.pads
