@@ -13,9 +13,9 @@ Two exact ways to compute it (`run_mac_fixed` picks):
   input channel slices or limbs; without onnxruntime through float BLAS on im2col columns
   (float32 below 2**24, float64 below 2**53: every partial sum is then an exactly
   representable integer).  One fused pass (`mac_epilogue.py`) adds the parts, the bias and
-  applies the final cast.  Dense layers at small batch and small groups use exact int64
-  loops that read each weight once (dense: from a narrow copy cached with the weights,
-  `weight_cache.py`).
+  applies the final cast.  Dense layers at small batch and small groups use exact integer
+  loops that read each weight once (dense: int32 sums on a narrow copy cached with the
+  weights, `weight_cache.py`, when the bound allows).
 - exact per term: a Numba loop applying every cast (rounding/overflow events counted).
 A dense layer is a 1x1 convolution on a 1x1 image here.
 """
@@ -45,7 +45,7 @@ F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
 INT32_EXACT = 1 << 31
 USE_ORT = True          # exact integer sums through onnxruntime's ConvInteger / float32 Conv (ort_int8.py)
-ORT_MIN_OUTPUTS = 16    # fewer output pixels per output channel: a session run costs more than the loop
+ORT_MIN_OUTPUTS = 16    # fewer outputs per channel (batch x H x W): a session run costs more than a loop
 # Memory-light passes (im2col, epilogues) are serial: on a shared 2-core machine a parallel
 # region waits for a descheduled thread (measured: 1 ms best, 20-60 ms median under load), while
 # the serial pass takes 2 ms.  The compute-heavy loops (per-term casts, exact int64) stay parallel.
