@@ -100,28 +100,47 @@ def _term32(typingctx, x, w, rc, ps):
     return types.int32(types.int32, types.int32, types.int32, types.int32), codegen
 
 
+@njit(cache=True, nogil=True)
+def _tap_table(cg, kh, kw, h, wdt, ho, wo, sh, sw, pt, pl, dh, dw):
+    """The in-range taps of every output pixel p = oh*wo + ow, the same for every sample and
+    group: taps starts[p]..starts[p+1] read input offset offs[t] (from the group's first channel)
+    with weight row rws[t] (within the group).  Bounds are checked here once, not per sample."""
+    starts = np.zeros(ho * wo + 1, np.int64)
+    offs = np.empty(ho * wo * cg * kh * kw, np.int64)
+    rws = np.empty(ho * wo * cg * kh * kw, np.int64)
+    t = 0
+    for oh in range(ho):
+        for ow in range(wo):
+            for c in range(cg):
+                for i in range(kh):
+                    ih = oh * sh - pt + i * dh
+                    if ih < 0 or ih >= h:
+                        continue
+                    for j in range(kw):
+                        iw = ow * sw - pl + j * dw
+                        if iw < 0 or iw >= wdt:
+                            continue
+                        offs[t] = (c * h + ih) * wdt + iw
+                        rws[t] = (c * kh + i) * kw + j
+                        t += 1
+            starts[oh * wo + ow + 1] = t
+    return starts, offs, rws
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _gather(x, n, ch0, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, rows, vals):
-    """The non-zero taps of one output pixel: rows[t] (its row of the laid-out weights) and
-    vals[t] (the input), t < count; compacted without a branch on the value (a zero test per
-    tap mispredicts on post-ReLU data).  Returns (count, sum of the inputs squared)."""
-    _, _, h, wdt = x.shape
+def _gather(xrow, t0, t1, offs, rws, r0, rows, vals):
+    """The non-zero taps t0..t1 of one output pixel (xrow: the sample's input from the group's
+    first channel, flat): rows[k] (its row of the laid-out weights) and vals[k] (the input),
+    k < count; compacted without a branch on the value (a zero test per tap mispredicts on
+    post-ReLU data).  Returns (count, sum of the inputs squared)."""
     nt = 0
     x2 = 0.0
-    for c in range(cg):
-        for i in range(kh):
-            ih = oh * sh - pt + i * dh
-            if ih < 0 or ih >= h:
-                continue
-            for j in range(kw):
-                iw = ow * sw - pl + j * dw
-                if iw < 0 or iw >= wdt:
-                    continue
-                xv = np.int32(x[n, ch0 + c, ih, iw])
-                rows[nt] = r0 + (c * kh + i) * kw + j
-                vals[nt] = xv
-                x2 += float(xv) * float(xv)
-                nt += xv != 0
+    for t in range(t0, t1):
+        xv = np.int32(xrow[offs[t]])
+        rows[nt] = r0 + rws[t]
+        vals[nt] = xv
+        x2 += float(xv) * float(xv)
+        nt += xv != 0
     return nt, x2
 
 
@@ -183,13 +202,18 @@ def conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, h
     s = np.empty(nl, np.int32)
     rows = np.empty(cg * kh * kw, np.int64)
     vals = np.empty(cg * kh * kw, np.int32)
+    n_b, cin, h, wdt = x.shape
+    starts, offs, rws = _tap_table(cg, kh, kw, h, wdt, ho, wo, sh, sw, pt, pl, dh, dw)
+    xf = x.reshape(n_b, cin * h * wdt)
     cnt = 0
-    for n in range(x.shape[0]):
+    for n in range(n_b):
         for g in range(groups):
             r0 = g * cg * kh * kw
+            xrow = xf[n, g * cg * h * wdt:]
             for oh in range(ho):
                 for ow in range(wo):
-                    nz, x2 = _gather(x, n, g * cg, r0, cg, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, rows, vals)
+                    p = oh * wo + ow
+                    nz, x2 = _gather(xrow, starts[p], starts[p + 1], offs, rws, r0, rows, vals)
                     for o in range(nl):
                         s[o] = bias[g * coutg + o] if o < coutg else 0
                     _lane_sums(wt, s, rows, vals, nz, ps32, rc32, False, check_terms)
