@@ -25,35 +25,49 @@ from .pooling import PoolAttrs, as_chw, lower_pool, out_shape, window
 
 
 @njit(cache=True, nogil=True)
+def window_taps(h, w, oh_n, ow_n, kh, kw, sh, sw, pt, pl, dh, dw):
+    """The valid (unpadded) positions of every window p = oh*ow_n + ow as flat offsets into one
+    channel: offs[starts[p]:starts[p+1]], in window order.  Bounds are checked once per call."""
+    starts = np.zeros(oh_n * ow_n + 1, np.int64)
+    offs = np.empty(oh_n * ow_n * kh * kw, np.int64)
+    t = 0
+    for oh in range(oh_n):
+        for ow in range(ow_n):
+            for i in range(kh):
+                hh = oh * sh - pt + i * dh
+                if hh < 0 or hh >= h:
+                    continue
+                for j in range(kw):
+                    ww = ow * sw - pl + j * dw
+                    if 0 <= ww < w:
+                        offs[t] = hh * w + ww
+                        t += 1
+            starts[oh * ow_n + ow + 1] = t
+    return starts, offs
+
+
+@njit(cache=True, nogil=True)
 def maxpool_kernel(x, kh, kw, sh, sw, pt, pl, dh, dw, cast, shift, width, signed, rnd, ovf, relu, out) -> int:
     """x (N, C, H, W) raw -> out (N, C, OH, OW) raw; returns the overflow count.  cast=False:
     the result type holds every input value exactly (the cast is the identity, ~10 ns saved an output)."""
     nb, nc, h, w = x.shape
     oh_n, ow_n = out.shape[2], out.shape[3]
+    starts, offs = window_taps(h, w, oh_n, ow_n, kh, kw, sh, sw, pt, pl, dh, dw)
+    xf = x.reshape(nb * nc, h * w)
+    of = out.reshape(nb * nc, oh_n * ow_n)
     n_ovf = 0
-    for b in range(nb):
-        for c in range(nc):
-            for oh in range(oh_n):
-                for ow in range(ow_n):
-                    found = False
-                    best = np.int64(0)
-                    for i in range(kh):
-                        hh = oh * sh - pt + i * dh
-                        if hh < 0 or hh >= h:
-                            continue
-                        for j in range(kw):
-                            ww = ow * sw - pl + j * dw
-                            if ww < 0 or ww >= w:
-                                continue
-                            v = x[b, c, hh, ww]
-                            if not found or v > best:
-                                best = v
-                                found = True
-                    r, o = requant(best, shift, width, signed, rnd, ovf) if cast else (best, False)
-                    if relu and r < 0:
-                        r = 0
-                    out[b, c, oh, ow] = r
-                    n_ovf += o
+    for bc in range(nb * nc):
+        xr = xf[bc]
+        for p in range(oh_n * ow_n):
+            t0, t1 = starts[p], starts[p + 1]
+            best = xr[offs[t0]] if t1 > t0 else np.int64(0)
+            for t in range(t0 + 1, t1):
+                best = max(best, xr[offs[t]])
+            r, o = requant(best, shift, width, signed, rnd, ovf) if cast else (best, False)
+            if relu and r < 0:
+                r = 0
+            of[bc, p] = r
+            n_ovf += o
     return n_ovf
 
 
