@@ -115,5 +115,6 @@ def _cached(resolved: str) -> EnergyTable:
 def load_energy_table(name_or_path: str | Path = "45nm") -> EnergyTable:
     """A built-in table by name ("45nm") or a user's TOML file with [meta], [pj], [scaling]."""
     key = str(name_or_path)
-    path = BUILTIN_TABLES.get(key, Path(key))
-    return _cached(str(Path(path).resolve()))
+    if key in BUILTIN_TABLES:       # already absolute: no file-system walk on every layer's cost
+        return _cached(str(BUILTIN_TABLES[key]))
+    return _cached(str(Path(key).resolve()))
