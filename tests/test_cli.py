@@ -98,8 +98,8 @@ def _library_run(tiny: Path, x: np.ndarray, precision: str = "ap_fixed<16,6>"):
     """The same steps through the library, for the CLI to be compared with."""
     from fpga_sim.hardware import Hardware
     from fpga_sim.onnx_import import load_onnx
-    from fpga_sim.quantize import quantize
-    from fpga_sim.simulate import simulate
+    from fpga_sim.quantization import quantize
+    from fpga_sim.simulation import simulate
 
     qg = quantize(load_onnx(str(tiny)), calibration=x, precision=precision)
     return qg, simulate(qg, x, hardware=Hardware())
@@ -135,7 +135,7 @@ def test_quiet_prints_only_the_result_line(capsys, tiny, x_npy):
 
 
 def test_compare_json_equals_the_library(capsys, tiny, x_npy, tmp_path):
-    from fpga_sim.compare import compare
+    from fpga_sim.comparison import compare
 
     labels = tmp_path / "y.npy"
     np.save(labels, np.array([0, 1, 2, 0, 1]))
@@ -287,8 +287,8 @@ def test_seed_analysis_json_and_plot(capsys, tmp_path):
 def test_config_overrides_reach_the_simulation(capsys, tiny, x_npy, tmp_path):
     from fpga_sim.hardware import Hardware
     from fpga_sim.onnx_import import load_onnx
-    from fpga_sim.quantize import quantize
-    from fpga_sim.simulate import simulate
+    from fpga_sim.quantization import quantize
+    from fpga_sim.simulation import simulate
 
     cfg = tmp_path / "q.toml"
     cfg.write_text('[LayerName.conv.Precision]\naccum = "ap_fixed<6,2>"\nresult = "ap_fixed<6,2>"\n')

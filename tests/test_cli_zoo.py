@@ -74,8 +74,8 @@ def test_compress_measures_pruning(tiny_recipes, tmp_path, capsys, monkeypatch):
 
     from fpga_sim.hardware import Hardware
     from fpga_sim.onnx_import import load_onnx
-    from fpga_sim.quantize import quantize
-    from fpga_sim.simulate import simulate
+    from fpga_sim.quantization import quantize
+    from fpga_sim.simulation import simulate
 
     x_tr, _, x_te, y_te = load_digits_split()
     qg = quantize(load_onnx(str(comp.onnx_path)), calibration=x_tr[:256].astype(np.float64))

@@ -1,5 +1,5 @@
 """codegen: the generated HLS C++, compiled with g++ against Xilinx's ap_fixed.h, computes exactly
-what fpga_sim.simulate computes, on every output value of a batch.
+what fpga_sim.simulate() computes, on every output value of a batch.
 
 All projects of the module are built into one g++ binary (`codegen.csim_batch`): ap_fixed.h is
 parsed once, which keeps the module to a single compile.  Models are built here with

@@ -30,10 +30,10 @@ def flow_out(tiny, tmp_path_factory):
 @pytest.mark.gxx
 def test_flow_writes_the_report_and_checks_the_csim(flow_out, tiny):
     from fpga_sim import Hardware
-    from fpga_sim.compare import compare
+    from fpga_sim.comparison import compare
     from fpga_sim.onnx_import import load_onnx
-    from fpga_sim.quantize import quantize
-    from fpga_sim.simulate import simulate
+    from fpga_sim.quantization import quantize
+    from fpga_sim.simulation import simulate
 
     code, out = flow_out
     assert code == 0

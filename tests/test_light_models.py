@@ -17,10 +17,10 @@ import numpy as np
 import onnx
 import pytest
 
-from fpga_sim.compare import compare
+from fpga_sim.comparison import compare
 from fpga_sim.onnx_import import load_onnx
-from fpga_sim.quantize import quantize
-from fpga_sim.simulate import cost_report
+from fpga_sim.quantization import quantize
+from fpga_sim.simulation import cost_report
 from tests.helpers_onnx import light_model_path, randomised_light
 
 WIDE = {

@@ -49,7 +49,7 @@ def test_small_cnn_lowers_with_fusions_onnx_names_and_per_sample_shapes():
 
 
 def test_graph_float_run_matches_onnxruntime_for_every_opset():
-    from fpga_sim.simulate import run_float
+    from fpga_sim.simulation import run_float
     from tests.helpers_onnx import ort_run
 
     x = np.random.default_rng(1).random((5, 1, 6, 6))
@@ -127,7 +127,7 @@ def test_unnamed_nodes_get_unique_names_from_their_outputs():
 
 def test_folded_shape_chain_runs_any_batch_like_onnxruntime():
     """Shape is folded with the batch fixed to 1; the lowered Reshape must still take any batch."""
-    from fpga_sim.simulate import run_float
+    from fpga_sim.simulation import run_float
     from tests.helpers_onnx import ort_run
     from tests.test_passes_fold_constants import _flatten_chain
 

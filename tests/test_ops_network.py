@@ -11,8 +11,8 @@ from onnx import TensorProto, helper, numpy_helper
 from fpga_sim.fixed import Fixed
 from fpga_sim.hardware import Hardware
 from fpga_sim.onnx_import import load_onnx
-from fpga_sim.quantize import quantize
-from fpga_sim.simulate import simulate
+from fpga_sim.quantization import quantize
+from fpga_sim.simulation import simulate
 
 
 def _model(rng: np.random.Generator) -> onnx.ModelProto:

@@ -7,7 +7,7 @@ from onnx import helper
 
 from fpga_sim.onnx_import import load_onnx
 from fpga_sim.passes import NodePass, run_passes
-from fpga_sim.simulate import run_float
+from fpga_sim.simulation import run_float
 from tests.helpers_onnx import make_model, ort_run, rng_weights
 
 

@@ -28,7 +28,7 @@ SIM_CHUNK = 64             # samples per simulate() call, so long runs show prog
 def quantise(graph: Any, calibration: np.ndarray, precision: str, config: str | None) -> Any:
     """The integer graph: per-tensor types from the precision (and calibration ranges), overrides from config."""
     from ..errors import ConfigError
-    from ..quantize import quantize
+    from ..quantization import quantize
 
     try:
         return quantize(graph, calibration=calibration, precision=precision, config=config)
@@ -42,7 +42,7 @@ def simulate_batch(qg: Any, x: np.ndarray, hw: Any, out: Output, label: str = "s
                    trace: bool = False) -> Any:
     """`simulate` over a batch in chunks (for the progress bar); per-inference costs come from the
     first chunk, outputs (and traced tensors) are concatenated and overflow counts summed."""
-    from ..simulate import simulate
+    from ..simulation import simulate
 
     chunks = [x[i:i + SIM_CHUNK] for i in range(0, len(x), SIM_CHUNK)] or [x]
     results = []
@@ -250,7 +250,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
 
 def compare_model(onnx_path: Path, graph: Any, qg: Any, data: inputs.Dataset, sim: Any) -> Any:
     """Float reference (onnxruntime) against the fixed-point run: accuracy, agreement, per-layer SQNR."""
-    from ..compare import compare
+    from ..comparison import compare
 
     return compare(str(onnx_path), qg, data.x, labels=data.y, sim=sim)
 

@@ -95,7 +95,7 @@ def load_model(args: argparse.Namespace, out: Any) -> tuple[ModelSource, Any]:
 
 def check_precision(precision: str) -> str:
     """Fail early, naming the flag, on a precision the quantiser cannot parse (ap_fixed<...>, auto<W>)."""
-    from ..quantize import parse_type
+    from ..quantization import parse_type
 
     parse_type(precision, "--precision")
     return precision

@@ -8,7 +8,7 @@ from fpga_sim.errors import ConfigError
 from fpga_sim.fixed import Fixed
 from fpga_sim.onnx_import import load_onnx
 from fpga_sim.ops import get_op
-from fpga_sim.quantize import int_bits_for, parse_type, quantize
+from fpga_sim.quantization import int_bits_for, parse_type, quantize
 from tests.test_onnx_import import small_cnn
 
 T16 = Fixed.parse("ap_fixed<16,6>")
@@ -112,7 +112,7 @@ def test_int_bits_rule_against_brute_force():
 
 
 def test_auto_precision_picks_integer_bits_from_calibration_ranges(graph):
-    from fpga_sim.simulate import run_float
+    from fpga_sim.simulation import run_float
 
     x = np.random.default_rng(0).random((32, 1, 6, 6)) * 3.0
     qg = quantize(graph, calibration=x, precision="auto<12>")

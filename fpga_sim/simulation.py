@@ -6,8 +6,6 @@ every node's cost (`op.cost`) is computed once, per inference, on the given `Har
 """
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -213,14 +211,3 @@ def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> S
         types={t: str(ty) for t, ty in qg.tensor_types.items()},
     )
 
-
-class _CallableModule(types.ModuleType):
-    """Importing `fpga_sim.simulate` makes the package attribute `fpga_sim.simulate` this module (Python
-    sets it after the import), hiding the lazily exported function of the same name; so the
-    module also calls through to the function: `from fpga_sim import simulate` works either way."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return simulate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,7 +144,7 @@ def compare(
     """Simulate qg on x (unless `sim`, a SimResult made with trace=True, is given) and compare it
     with onnxruntime running `model` on the same x, tensor by tensor (`reference`: the tensors of
     an earlier compare on the same model and x, to skip running onnxruntime again)."""
-    from .simulate import _feeds, simulate
+    from .simulation import _feeds, simulate
 
     g = qg.graph
     feeds = _feeds(g, x)
@@ -187,14 +185,3 @@ def compare(
             acc_fixed, acc_float = float(np.mean(top_sim == y)), float(np.mean(top_ref == y))
     return Comparison(layers, outputs, agree, acc_fixed, acc_float, reference=ref, sim=sim)
 
-
-class _CallableModule(types.ModuleType):
-    """Importing `fpga_sim.compare` makes the package attribute `fpga_sim.compare` this module (Python
-    sets it after the import), hiding the lazily exported function of the same name; so the
-    module also calls through to the function: `from fpga_sim import compare` works either way."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import tomllib
-import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -181,7 +179,7 @@ def _resolve_overrides(graph: Graph, cfg: dict[str, Any]) -> tuple[dict[str, Any
 # ---------------------------------------------------------------------------- calibration
 def calibration_ranges(graph: Graph, calibration: Any) -> dict[str, float]:
     """Largest |value| of every tensor over a float run of the calibration batch."""
-    from .simulate import run_float
+    from .simulation import run_float
 
     ranges: dict[str, float] = {}
     for t, v in run_float(graph, calibration, keep_all=True).items():
@@ -266,14 +264,3 @@ def quantize(
             qparams[n.name] = {}
     return QGraph(graph, tensor_types, layer_types, qparams, overflows)
 
-
-class _CallableModule(types.ModuleType):
-    """Importing `fpga_sim.quantize` makes the package attribute `fpga_sim.quantize` this module (Python
-    sets it after the import), hiding the lazily exported function of the same name; so the
-    module also calls through to the function: `from fpga_sim import quantize` works either way."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return quantize(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

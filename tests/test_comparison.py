@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from fpga_sim.compare import Comparison, LayerError, compare, reference_run, sqnr_db
+from fpga_sim.comparison import Comparison, LayerError, compare, reference_run, sqnr_db
 from fpga_sim.onnx_import import load_onnx
-from fpga_sim.quantize import quantize
+from fpga_sim.quantization import quantize
 from tests.helpers_onnx import ort_run
 from tests.test_onnx_import import small_cnn
 
@@ -116,6 +116,7 @@ def test_trained_mlp_at_ap_fixed_16_6_agrees_with_float_on_99_percent():
 @pytest.mark.slow
 def test_trained_cnn_exported_by_torch_agrees_at_ap_fixed_16_6():
     import io
+    import warnings
 
     import torch   # the 'models' extra, installed by .[all] as the README's test line does: no skip
 
@@ -137,8 +138,10 @@ def test_trained_cnn_exported_by_torch_agrees_at_ap_fixed_16_6():
             opt.step()
     net.eval()
     f = io.BytesIO()
-    torch.onnx.export(net, torch.zeros(1, 1, 8, 8), f, dynamo=False, input_names=["x"], output_names=["logits"],
-                      dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}}, opset_version=13)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)     # the legacy exporter announces its deprecation
+        torch.onnx.export(net, torch.zeros(1, 1, 8, 8), f, dynamo=False, input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}}, opset_version=13)
     model = onnx.load_from_string(f.getvalue())
     g = load_onnx(model)
     assert [n.op for n in g.nodes if n.op in ("Conv", "Dense")] == ["Conv", "Conv", "Dense"]
