@@ -101,7 +101,7 @@ def ort_conv(node: Node, x: np.ndarray):
 
 def per_term_reference(node: Node, qg: Any, x: np.ndarray) -> np.ndarray:
     """The same layer through the Numba loop that casts every product and sum (no fast path)."""
-    from fpga_sim.ops.mac_kernels import conv_direct
+    from fpga_sim.ops.mac_per_term import conv_direct
 
     lt = qg.layer_types[node.name]
     tin, acc, res = qg.tensor_types[node.inputs[0]], lt.accum, lt.result
@@ -112,7 +112,7 @@ def per_term_reference(node: Node, qg: Any, x: np.ndarray) -> np.ndarray:
     (cout, ho, wo), = REGISTRY["Conv"].infer_shapes(node, [x.shape[1:]])
     out = np.empty((n, cout, ho, wo), np.int64)
     conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, node.attrs.groups, ho, wo, tin.frac + lt.weight.frac - acc.frac,
-                *acc.codes, False, acc.frac - res.frac, *res.codes, node.activation == "relu", out)
+                *acc.codes, acc.frac - res.frac, *res.codes, node.activation == "relu", out)
     return out
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.ops.conv import ConvAttrs
-from fpga_sim.ops.mac_kernels import conv_direct
+from fpga_sim.ops.mac_per_term import conv_direct
 from fpga_sim.ops.mac_narrow import run_mac_narrow
 from tests.fixed_reference import ref_cast
 
@@ -53,7 +53,7 @@ def run_both(x, w, bias, a, tin, tw, acc, res, relu):
     o1 = np.empty((x.shape[0], w.shape[0], ho, wo), np.int64)
     o2 = np.empty_like(o1)
     n1 = run_mac_narrow(x, w, bias, a, pshift, acc, fshift, res, relu, o1)
-    n2 = conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, *acc.codes, False, fshift,
+    n2 = conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, *acc.codes, fshift,
                      *res.codes, relu, o2)
     return (None if n1 is None else (o1, n1)), (o2, int(n2))
 

@@ -34,6 +34,7 @@ from ..graph import Node
 from ..machine import LayerWork
 from .mac_epilogue import cast_params, fused_epilogue
 from .mac_narrow import run_mac_narrow
+from .mac_per_term import conv_direct
 from .ort_int8 import MAX_SLICES, ort_sums
 from .weight_cache import derived
 
@@ -52,50 +53,6 @@ ORT_MIN_OUTPUTS = 16    # fewer outputs per channel (batch x H x W): a session r
 
 
 # ----------------------------------------------------------------------------- kernels
-@njit(cache=True, nogil=True, parallel=True)
-def conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, asg, ar, ao,
-                exact, fshift, rw, rsg, rr, ro, relu, out):
-    """out[n,oc,oh,ow] with every product/add cast in the accumulator type (exact=False), or
-    plain int64 sums when a bound proved those casts are identities (exact=True, pshift <= 0).
-    Returns the number of overflow events (product casts, adds, final casts)."""
-    n_b, _, h, wdt = x.shape
-    cout, cg, kh, kw = w.shape
-    coutg = cout // groups
-    counts = np.zeros(n_b * cout, np.int64)
-    for t in prange(n_b * cout):
-        n = t // cout
-        oc = t % cout
-        g = oc // coutg
-        cnt = 0
-        for oh in range(ho):
-            for ow in range(wo):
-                acc = bias[oc]
-                for c in range(cg):
-                    ch = g * cg + c
-                    for i in range(kh):
-                        ih = oh * sh - pt + i * dh
-                        if ih < 0 or ih >= h:
-                            continue
-                        for j in range(kw):
-                            iw = ow * sw - pl + j * dw
-                            if iw < 0 or iw >= wdt:
-                                continue
-                            prod = x[n, ch, ih, iw] * w[oc, c, i, j]
-                            if exact:
-                                acc += prod << (-pshift)
-                            else:
-                                term, f1 = requant(prod, pshift, aw, asg, ar, ao)
-                                acc, f2 = requant(acc + term, 0, aw, asg, ar, ao)
-                                cnt += f1 + f2
-                y, f = requant(acc, fshift, rw, rsg, rr, ro)
-                cnt += f
-                if relu and y < 0:
-                    y = 0
-                out[n, oc, oh, ow] = y
-        counts[t] = cnt
-    return counts.sum()
-
-
 @njit(cache=True, nogil=True, parallel=True)
 def conv_exact(xp, w, bias, sh, sw, dh, dw, groups, ho, wo, s_left, fshift, rw, rsg, rr, ro, relu, out):
     """The exact int64 path of a convolution on an already padded input xp: a bound proved the
@@ -407,12 +364,11 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
         overflows += int(conv_exact(xp, w, bias, sh, sw, dh, dw, groups, ho, wo, -pshift, fshift,
                                     rw, rsg, rr, ro, relu, out))
         return out, overflows
-    if not exact:
-        narrow = run_mac_narrow(x, w, bias, attrs, pshift, acc, fshift, res, relu, out)
-        if narrow is not None:
-            return out, overflows + narrow
+    narrow = run_mac_narrow(x, w, bias, attrs, pshift, acc, fshift, res, relu, out)
+    if narrow is not None:
+        return out, overflows + narrow
     overflows += int(conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, aw, asg, ar, ao,
-                                 exact, fshift, rw, rsg, rr, ro, relu, out))
+                                 fshift, rw, rsg, rr, ro, relu, out))
     return out, overflows
 
 

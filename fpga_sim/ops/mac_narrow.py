@@ -32,36 +32,15 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from ..fixed import Fixed
-from ..fixed_kernels import RND, RND_MIN_INF, SAT_SYM, TRN, requant
+from ..fixed_kernels import RND, RND_MIN_INF, SAT_SYM, TRN
 from .mac_epilogue import cast_params, fused_epilogue
+from .mac_per_term import output_per_term
 from .weight_cache import derived
 
 I32_MAX = (1 << 31) - 1
 I32_MIN = -(1 << 31)
 _NO_SHIFT = np.zeros(1, np.int64)
 _NO_BIAS = np.zeros(1, np.int64)
-
-
-@njit(cache=True, nogil=True)
-def _output_exact(x, w, n, oc, ch0, oh, ow, sh, sw, pt, pl, dh, dw, acc0, pshift, aw, asg, ar, ao):
-    """One output by conv_direct's own per-term arithmetic: (accumulator, overflow events)."""
-    _, _, h, wdt = x.shape
-    _, cg, kh, kw = w.shape
-    acc = acc0
-    cnt = 0
-    for c in range(cg):
-        for i in range(kh):
-            ih = oh * sh - pt + i * dh
-            if ih < 0 or ih >= h:
-                continue
-            for j in range(kw):
-                iw = ow * sw - pl + j * dw
-                if iw < 0 or iw >= wdt:
-                    continue
-                term, f1 = requant(x[n, ch0 + c, ih, iw] * w[oc, c, i, j], pshift, aw, asg, ar, ao)
-                acc, f2 = requant(acc + term, 0, aw, asg, ar, ao)
-                cnt += f1 + f2
-    return acc, cnt
 
 
 @njit(cache=True, nogil=True)
@@ -231,7 +210,7 @@ def conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, h
                         oc = g * coutg + o
                         a = np.int64(s[o])
                         if not clean:
-                            a, f = _output_exact(x, w, n, oc, g * cg, oh, ow, sh, sw, pt, pl, dh, dw, bias[oc],
+                            a, f = output_per_term(x, w, n, oc, g * cg, oh, ow, sh, sw, pt, pl, dh, dw, bias[oc],
                                                  pshift, aw, asg, ar, ao)
                             cnt += f
                         sums[n, oc, oh, ow] = a
