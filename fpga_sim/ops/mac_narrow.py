@@ -36,6 +36,7 @@ from ..fixed_kernels import RND, RND_MIN_INF, SAT_SYM, TRN
 from .mac_epilogue import cast_params, fused_epilogue
 from .mac_per_term import output_per_term
 from .weight_cache import derived
+from .windows import tap_table
 
 I32_MAX = (1 << 31) - 1
 I32_MIN = -(1 << 31)
@@ -77,33 +78,6 @@ def _term32(typingctx, x, w, rc, ps):
         return builder.ashr(builder.add(builder.mul(xv, wv, flags=("nsw",)), r, flags=("nsw",)), sh)
 
     return types.int32(types.int32, types.int32, types.int32, types.int32), codegen
-
-
-@njit(cache=True, nogil=True)
-def _tap_table(cg, kh, kw, h, wdt, ho, wo, sh, sw, pt, pl, dh, dw):
-    """The in-range taps of every output pixel p = oh*wo + ow, the same for every sample and
-    group: taps starts[p]..starts[p+1] read input offset offs[t] (from the group's first channel)
-    with weight row rws[t] (within the group).  Bounds are checked here once, not per sample."""
-    starts = np.zeros(ho * wo + 1, np.int64)
-    offs = np.empty(ho * wo * cg * kh * kw, np.int64)
-    rws = np.empty(ho * wo * cg * kh * kw, np.int64)
-    t = 0
-    for oh in range(ho):
-        for ow in range(wo):
-            for c in range(cg):
-                for i in range(kh):
-                    ih = oh * sh - pt + i * dh
-                    if ih < 0 or ih >= h:
-                        continue
-                    for j in range(kw):
-                        iw = ow * sw - pl + j * dw
-                        if iw < 0 or iw >= wdt:
-                            continue
-                        offs[t] = (c * h + ih) * wdt + iw
-                        rws[t] = (c * kh + i) * kw + j
-                        t += 1
-            starts[oh * wo + ow + 1] = t
-    return starts, offs, rws
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -182,7 +156,7 @@ def conv_narrow(x, wt, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps, rc, lo, h
     rows = np.empty(cg * kh * kw, np.int64)
     vals = np.empty(cg * kh * kw, np.int32)
     n_b, cin, h, wdt = x.shape
-    starts, offs, rws = _tap_table(cg, kh, kw, h, wdt, ho, wo, sh, sw, pt, pl, dh, dw)
+    starts, offs, rws = tap_table(cg, kh, kw, h, wdt, ho, wo, sh, sw, pt, pl, dh, dw)
     xf = x.reshape(n_b, cin * h * wdt)
     cnt = 0
     for n in range(n_b):
