@@ -141,16 +141,62 @@ def print_table(result: dict[str, Any]) -> None:
         con.print(f"  {'[green]met' if ok else '[red]missed'}[/]: {name}")
 
 
+def pareto(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both axes (larger x and larger y are better)."""
+    return [i for i, (x, y) in enumerate(points)
+            if not any(x2 >= x and y2 >= y and (x2, y2) != (x, y) for x2, y2 in points)]
+
+
+def plot_tradeoff(result: dict[str, Any], path: str | Path) -> Path:
+    """Accuracy against compression rate and against simulated energy per inference, with the
+    Pareto front of each (the rows no other row beats on both)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = result["rows"]
+    panels = [("compression", "compression rate (x, log)", lambda r: r["compression"])]
+    if "energy_uj" in rows[0]:
+        panels.append(("energy", "simulated energy per inference (uJ, log; less is better)",
+                       lambda r: r["energy_uj"]))
+    fig = Figure(figsize=(6.5 * len(panels), 4.8), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    for k, (name, label, value) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), k + 1)
+        xs = [value(r) for r in rows]
+        ys = [100 * r["top1"] for r in rows]
+        better = [x if name == "compression" else 1.0 / x for x in xs]
+        front = sorted(pareto(list(zip(better, ys))), key=lambda i: xs[i])
+        ax.scatter(xs, ys, color="#4c72b0", zorder=3)
+        ax.plot([xs[i] for i in front], [ys[i] for i in front], color="#c44e52", lw=1.2, zorder=2,
+                label="Pareto front")
+        labels: dict[tuple[float, float], list[str]] = {}
+        for r, x, y in zip(rows, xs, ys):       # rows on the same point share one label
+            labels.setdefault((round(x, 6), round(y, 6)), []).append(r["model"])
+        for i, ((x, y), names) in enumerate(sorted(labels.items())):     # alternate above/below
+            ax.annotate("\n".join(names), (x, y), textcoords="offset points", xytext=(4, 4 if i % 2 else -4),
+                        fontsize=7, va="bottom" if i % 2 else "top")
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("top-1 accuracy on the digits test split (%)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(loc="lower left", fontsize=8)
+    fig.suptitle(f"Compression against accuracy (baseline {result['baseline']}, {result['baseline_bytes']:,} bytes)")
+    fig.savefig(path)
+    return Path(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache-dir", default=None, help="model cache (default ~/.cache/fpga-sim/models)")
     ap.add_argument("--json", default="compression.json", help="where to write the table as JSON")
     ap.add_argument("--no-sim", action="store_true", help="skip the fpga_sim columns")
+    ap.add_argument("--plot", default="compression.png", help="where to draw accuracy against compression and energy")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     a = ap.parse_args(argv)
     result = run(a.cache_dir, progress=not a.quiet, simulate=not a.no_sim)
     Path(a.json).write_text(json.dumps(result, indent=2))
     print_table(result)
+    print(f"plot: {plot_tradeoff(result, a.plot)}")
     return 0
 
 

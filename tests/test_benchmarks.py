@@ -154,3 +154,15 @@ def test_quick_other_sections_report_or_say_why_not(quick_result):
             assert s[sec]["skipped"].startswith("quick mode:"), (sec, s[sec])
     assert s["startup"]["first_call_cold_s"] > 0 and s["startup"]["first_call_warm_s"] > 0
     assert s["memory"]["sim_peak_mib"] > 0 and s["memory"]["ort_peak_mib"] > 0
+
+
+def test_compression_tradeoff_plot_and_its_pareto_front(tmp_path):
+    from benchmarks.compression import pareto, plot_tradeoff
+
+    # (1, 1) and (0.5, 2) and (2, 0.5) are each best somewhere; (0.5, 0.5) is beaten by (1, 1)
+    assert pareto([(1.0, 1.0), (2.0, 0.5), (0.5, 2.0), (0.5, 0.5)]) == [0, 1, 2]
+    assert pareto([(1.0, 1.0), (1.0, 1.0)]) == [0, 1]                # equal points do not beat each other
+    rows = [{"model": m, "top1": a, "compression": c, "energy_uj": e}
+            for m, a, c, e in (("base", 0.98, 1.0, 47.0), ("pruned", 0.985, 12.6, 5.9), ("student", 0.97, 181, 0.6))]
+    png = plot_tradeoff({"rows": rows, "baseline": "base", "baseline_bytes": 1000}, tmp_path / "t.png")
+    assert png.read_bytes().startswith(b"\x89PNG")
