@@ -118,7 +118,18 @@ def _lane_sums(wt, s, rows, vals, nt, ps32, rc32, track, check_terms):
         for o in range(nl):
             mnr = min(mnr, s[o])
             mxr = max(mxr, s[o])
-    for t in range(nt):
+    t0 = 0
+    if not track:
+        # only the final sum counts here: four taps a pass over the lanes (any order gives the
+        # same int32 sum, run_mac_narrow checked that no partial sum leaves int32)
+        while t0 + 4 <= nt:
+            xa, xb, xc, xd = vals[t0], vals[t0 + 1], vals[t0 + 2], vals[t0 + 3]
+            wa, wb, wc, wd = wt[rows[t0]], wt[rows[t0 + 1]], wt[rows[t0 + 2]], wt[rows[t0 + 3]]
+            for o in range(nl):
+                s[o] = np.int32(s[o] + (_term32(xa, wa[o], rc32, ps32) + _term32(xb, wb[o], rc32, ps32)
+                                        + _term32(xc, wc[o], rc32, ps32) + _term32(xd, wd[o], rc32, ps32)))
+            t0 += 4
+    for t in range(t0, nt):
         xv = vals[t]
         r = rows[t]
         if not track:
