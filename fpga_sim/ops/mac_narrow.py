@@ -286,8 +286,12 @@ def conv_narrow_batch(xT, x, wq, w, bias, w2s, room, sh, sw, pt, pl, dh, dw, ps,
                     nt += wv != 0
                 k = 0
                 while k + 4 <= nt:
-                    _sum4(s, b, k == 0, xg[to[k]], xg[to[k + 1]], xg[to[k + 2]], xg[to[k + 3]],
-                          tw[k], tw[k + 1], tw[k + 2], tw[k + 3], rc32, ps32)
+                    if rc32 == 0:                 # AP_TRN: a constant 0 lets LLVM drop the add
+                        _sum4(s, b, k == 0, xg[to[k]], xg[to[k + 1]], xg[to[k + 2]], xg[to[k + 3]],
+                              tw[k], tw[k + 1], tw[k + 2], tw[k + 3], np.int32(0), ps32)
+                    else:
+                        _sum4(s, b, k == 0, xg[to[k]], xg[to[k + 1]], xg[to[k + 2]], xg[to[k + 3]],
+                              tw[k], tw[k + 1], tw[k + 2], tw[k + 3], rc32, ps32)
                     k += 4
                 if k == 0:
                     s[:] = b
