@@ -6,7 +6,7 @@ import pytest
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.ops.conv import ConvAttrs
 from fpga_sim.ops.mac_per_term import conv_direct
-from fpga_sim.ops.mac_narrow import run_mac_narrow
+from fpga_sim.ops.mac_narrow import BATCH_LANES_MIN_N, run_mac_narrow
 from tests.fixed_reference import ref_cast
 
 
@@ -190,14 +190,14 @@ def test_final_cast_identity_or_not(res, relu):
 
 @pytest.mark.parametrize("cout,k,hw,relu", [(10, 1, 1, False), (16, 5, 8, True), (32, 5, 4, True), (3, 3, 6, False)])
 def test_samples_as_lanes_route(cout, k, hw, relu):
-    """Batches of 16 or more with few output channels take the samples-as-lanes kernel by default
+    """Batches of BATCH_LANES_MIN_N or more with few output channels take the samples-as-lanes kernel by default
     (batch sizes not a multiple of 8 too); the hls4ml digits shapes (a 10-output dense layer, the
     LeNet convolutions) with ap_fixed<16,6> everywhere, inputs made large enough that some
     outputs need the tracked and the per-term tiers."""
     rng = np.random.default_rng(cout * 100 + k)
     t = Fixed.parse("ap_fixed<16,6>")
     cin = 16 if hw == 4 else (1 if hw == 8 else 40)
-    x = t.quantize(rng.normal(0, 3.0, (37, cin, hw, hw)))
+    x = t.quantize(rng.normal(0, 3.0, (BATCH_LANES_MIN_N + 3, cin, hw, hw)))
     x[rng.random(x.shape) < 0.4] = 0
     w = t.quantize(rng.normal(0, 0.7, (cout, cin, k, k)))
     bias = t.quantize(rng.normal(0, 2, cout))

@@ -47,7 +47,7 @@ from .windows import tap_table
 
 I32_MAX = (1 << 31) - 1
 I32_MIN = -(1 << 31)
-BATCH_LANES_MIN_N = 16        # samples as lanes from this batch size ...
+BATCH_LANES_MIN_N = 64        # samples as lanes from this batch size (below ~32-64 the channel lanes win) ...
 BATCH_LANES_MAX_COUT = 32     # ... for groups of at most this many output channels
 _NO_SHIFT = np.zeros(1, np.int64)
 _NO_BIAS = np.zeros(1, np.int64)
