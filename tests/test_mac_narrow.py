@@ -6,7 +6,7 @@ import pytest
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.ops.conv import ConvAttrs
 from fpga_sim.ops.mac_per_term import conv_direct
-from fpga_sim.ops.mac_narrow import run_mac_narrow
+from fpga_sim.ops.mac_narrow import BATCH_LANES_MIN_N, run_mac_narrow
 from tests.fixed_reference import ref_cast
 
 
@@ -44,7 +44,8 @@ def ref_conv(x, w, bias, a, tin, tw, acc, res, relu):
 
 
 def run_both(x, w, bias, a, tin, tw, acc, res, relu):
-    """(run_mac_narrow's, conv_direct's) (out, events); narrow's is None when it declines."""
+    """(run_mac_narrow's, conv_direct's) (out, events); narrow's is None when it declines.  Both
+    of mac_narrow's kernels run (output channels as lanes, samples as lanes) and must agree."""
     _, _, h, wd = x.shape
     _, _, kh, kw = w.shape
     (sh, sw), (pt, pl, pb, pr), (dh, dw), groups = a.strides, a.pads, a.dilations, a.groups
@@ -52,7 +53,13 @@ def run_both(x, w, bias, a, tin, tw, acc, res, relu):
     pshift, fshift = tin.frac + tw.frac - acc.frac, acc.frac - res.frac
     o1 = np.empty((x.shape[0], w.shape[0], ho, wo), np.int64)
     o2 = np.empty_like(o1)
-    n1 = run_mac_narrow(x, w, bias, a, pshift, acc, fshift, res, relu, o1)
+    n1 = run_mac_narrow(x, w, bias, a, pshift, acc, fshift, res, relu, o1, lanes="channels")
+    o3 = np.empty_like(o1)
+    n3 = run_mac_narrow(x, w, bias, a, pshift, acc, fshift, res, relu, o3, lanes="batch")
+    assert (n1 is None) == (n3 is None)
+    if n1 is not None:
+        np.testing.assert_array_equal(o3, o1)
+        assert n3 == n1
     n2 = conv_direct(x, w, bias, sh, sw, pt, pl, dh, dw, groups, ho, wo, pshift, *acc.codes, fshift,
                      *res.codes, relu, o2)
     return (None if n1 is None else (o1, n1)), (o2, int(n2))
@@ -179,3 +186,28 @@ def test_final_cast_identity_or_not(res, relu):
     want = ref_conv(*case)
     np.testing.assert_array_equal(fast[0], want[0])
     assert fast[1] == direct[1] == want[1] > 0
+
+
+@pytest.mark.parametrize("cout,k,hw,relu", [(10, 1, 1, False), (16, 5, 8, True), (32, 5, 4, True), (3, 3, 6, False)])
+def test_samples_as_lanes_route(cout, k, hw, relu):
+    """Batches of BATCH_LANES_MIN_N or more with few output channels take the samples-as-lanes kernel by default
+    (batch sizes not a multiple of 8 too); the hls4ml digits shapes (a 10-output dense layer, the
+    LeNet convolutions) with ap_fixed<16,6> everywhere, inputs made large enough that some
+    outputs need the tracked and the per-term tiers."""
+    rng = np.random.default_rng(cout * 100 + k)
+    t = Fixed.parse("ap_fixed<16,6>")
+    cin = 16 if hw == 4 else (1 if hw == 8 else 40)
+    x = t.quantize(rng.normal(0, 3.0, (BATCH_LANES_MIN_N + 3, cin, hw, hw)))
+    x[rng.random(x.shape) < 0.4] = 0
+    w = t.quantize(rng.normal(0, 0.7, (cout, cin, k, k)))
+    bias = t.quantize(rng.normal(0, 2, cout))
+    a = ConvAttrs((k, k), (1, 1), (k // 2,) * 4)
+    case = (x, w, bias, a, t, t, t, t, relu)
+    fast, direct = run_both(*case)
+    np.testing.assert_array_equal(fast[0], direct[0])
+    assert fast[1] == direct[1] > 0
+    o = np.empty_like(fast[0])
+    assert run_mac_narrow(x, w, bias, a, 10, t, 0, t, relu, o) == direct[1]      # the default route
+    np.testing.assert_array_equal(o, direct[0])
+    want = ref_conv(x[:2], w, bias, *case[3:])
+    np.testing.assert_array_equal(fast[0][:2], want[0])

@@ -304,13 +304,14 @@ def run_mac_fixed(node: Node, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
     relu = node.activation == "relu"
     out = np.empty((n_b, cout, ho, wo), np.int64)
     (sh, sw), (pt, pl, _, _), (dh, dw), groups = attrs.strides, attrs.pads, attrs.dilations, attrs.groups
-    xmax_ch = channel_abs_max(x.reshape(n_b, x.shape[1], x.shape[2] * x.shape[3]))
-    xmax = int(xmax_ch.max(initial=0))
     cache = derived(w)
     sums = _cached(cache, "abs_sums", lambda: abs_sums(w))
     wsum = sums[1][:, 0]
     exact = pshift <= 0
+    xmax_ch, xmax = None, 0                       # the input's bounds: only the exact routes read them
     if exact:
+        xmax_ch = channel_abs_max(x.reshape(n_b, x.shape[1], x.shape[2] * x.shape[3]))
+        xmax = int(xmax_ch.max(initial=0))
         s = -pshift
         # one scalar bound first (Python ints: no overflow); per output channel only if it fails
         coarse = int(np.abs(bias).max(initial=0)) + (xmax * int(wsum.max(initial=0)) << s)
