@@ -26,6 +26,14 @@ from ..fixed_kernels import RND, RND_CONV, RND_INF, RND_MIN_INF, RND_ZERO, SAT_S
 _FAST, _SHIFT, _C0, _CNEG, _CODD, _LO, _HI, _VLO, _VHI, _MASK, _OVF, _W, _SG, _RND = range(14)
 
 
+def round_terms(shift: int, rnd: int) -> tuple[int, int, int]:
+    """(c0, c_neg, c_odd) of the rounding formula in the module docstring, for shift > 0."""
+    half = 1 << (shift - 1)
+    return {TRN: (0, 0, 0), TRN_ZERO: (0, (1 << shift) - 1, 0), RND: (half, 0, 0),
+            RND_MIN_INF: (half - 1, 0, 0), RND_INF: (half, -1, 0), RND_ZERO: (half - 1, 1, 0),
+            RND_CONV: (half - 1, 0, 1)}[rnd]
+
+
 def cast_params(shift: int, width: int, signed: bool, rnd: int, ovf: int) -> np.ndarray:
     """The constants of the fused cast to a (width, signed, rnd, ovf) type from `shift` more
     fractional bits; element _FAST is 0 when the type is too wide for the fast formulas (the
@@ -38,11 +46,7 @@ def cast_params(shift: int, width: int, signed: bool, rnd: int, ovf: int) -> np.
     hi = (1 << (width - 1)) - 1 if signed else (1 << width) - 1
     lo_eff = lo + 1 if ovf == SAT_SYM and signed and width > 1 else lo
     if shift > 0:
-        half = 1 << (shift - 1)
-        c0, cneg, codd = {TRN: (0, 0, 0), TRN_ZERO: (0, (1 << shift) - 1, 0), RND: (half, 0, 0),
-                          RND_MIN_INF: (half - 1, 0, 0), RND_INF: (half, -1, 0), RND_ZERO: (half - 1, 1, 0),
-                          RND_CONV: (half - 1, 0, 1)}[rnd]
-        p[_C0], p[_CNEG], p[_CODD] = c0, cneg, codd
+        p[_C0], p[_CNEG], p[_CODD] = round_terms(shift, rnd)
     k = max(-shift, 0)
     p[_LO], p[_HI], p[_VLO], p[_VHI] = lo_eff, hi, -((-lo_eff) >> k), hi >> k
     p[_MASK] = (1 << width) - 1

@@ -35,16 +35,14 @@ from ..machine import LayerWork
 from .mac_epilogue import cast_params, fused_epilogue
 from .mac_narrow import run_mac_narrow
 from .mac_per_term import conv_direct
-from .ort_int8 import MAX_SLICES, ort_sums
+from .ort_int8 import F32_EXACT, INT32_EXACT, MAX_SLICES, ort_sums
 from .weight_cache import derived
 
 if TYPE_CHECKING:
     from ..graph import QGraph
     from ..hardware import Hardware
 
-F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
-INT32_EXACT = 1 << 31
 USE_ORT = True          # exact integer sums through onnxruntime's ConvInteger / float32 Conv (ort_int8.py)
 ORT_MIN_OUTPUTS = 16    # fewer outputs per channel (batch x H x W): a session run costs more than a loop
 # Memory-light passes (im2col, epilogues) are serial: on a shared 2-core machine a parallel

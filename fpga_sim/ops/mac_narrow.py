@@ -39,8 +39,8 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from ..fixed import Fixed
-from ..fixed_kernels import RND, RND_MIN_INF, SAT_SYM, TRN
-from .mac_epilogue import cast_params, fused_epilogue
+from ..fixed_kernels import SAT_SYM
+from .mac_epilogue import cast_params, fused_epilogue, round_terms
 from .mac_per_term import output_per_term
 from .weight_cache import derived
 from .windows import tap_table
@@ -354,13 +354,14 @@ def _copy_relu_t(sums_t, relu, out):
                 v = sums_t[oc, p, n]
                 out[n, oc, p] = max(v, 0) if relu else v
 
+
 def _round_const(pshift: int, rnd: int) -> int | None:
     """rc such that (p + rc) >> pshift is the accumulator's rounding of p / 2**pshift, or None
-    when that rounding depends on the sign or parity (no single constant)."""
-    if pshift <= 0 or rnd == TRN:
+    when that rounding depends on the sign or parity (no single constant): mac_epilogue's terms."""
+    if pshift <= 0:
         return 0
-    half = 1 << (pshift - 1)
-    return {RND: half, RND_MIN_INF: half - 1}.get(rnd)
+    c0, cneg, codd = round_terms(pshift, rnd)
+    return None if cneg or codd else c0
 
 
 def run_mac_narrow(x: np.ndarray, w: np.ndarray, bias: np.ndarray, attrs: Any, pshift: int, acc: Fixed, fshift: int,
