@@ -74,7 +74,7 @@ def _signed_int_bits(t: Fixed) -> int:
 @op("Add")
 class Add(Op):
     onnx_ops = ("Add", "Sum")
-    template = "add"
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         acts, consts = [], []

@@ -47,7 +47,7 @@ def mul_kernel(x, s, shift, width, signed, rnd, ovf, relu, out) -> int:
 @op("Mul")
 class Mul(Op):
     onnx_ops = ("Mul",)
-    template = "mul"
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         a, b = onnx_node.input[0], onnx_node.input[1]
