@@ -16,11 +16,13 @@ from onnx import TensorProto, helper, numpy_helper
 from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed
 from fpga_sim.graph import Graph, LayerTypes, QGraph
-from fpga_sim.ops import ONNX_LOWERING
+from fpga_sim.ops import ONNX_LOWERING, get_op
+from fpga_sim.onnx_import import LoweringContext
 
 # the element-wise, pooling and layout ops (imported one by one: conv/dense may not exist yet)
 OWN_MODULES = ("relu", "leaky_relu", "sigmoid", "tanh", "maxpool", "avgpool", "add", "mul", "batchnorm",
-               "concat", "reshape", "pad", "lrn", "softmax")
+               "concat", "reshape", "pad", "lrn", "softmax", "transpose", "slice", "split", "gather", "squeeze",
+               "expand", "depth_to_space")
 for _m in OWN_MODULES:
     try:
         importlib.import_module(f"fpga_sim.ops.{_m}")
@@ -172,8 +174,7 @@ class FakeContext:
             return tuple(self._consts[tensor].shape)
         return self._shapes[tensor]
 
-    def attrs(self, onnx_node) -> dict[str, Any]:
-        return {a.name: helper.get_attribute_value(a) for a in onnx_node.attribute}
+    attrs = LoweringContext.attrs     # the importer's own decoding (strings, tensors)
 
     def error(self, onnx_node, message: str) -> UnsupportedModelError:
         return UnsupportedModelError(f"node {onnx_node.name!r} ({onnx_node.op_type}): {message}")
@@ -183,10 +184,9 @@ def lower(model: onnx.ModelProto):
     """Lower the model's single node with the registered op; returns (op, node, ctx)."""
     ctx = FakeContext(model)
     onode = model.graph.node[0]
-    op = ONNX_LOWERING[onode.op_type]
-    nodes = op.lower(onode, ctx)
+    nodes = ONNX_LOWERING[onode.op_type].lower(onode, ctx)
     assert len(nodes) == 1
-    return op, nodes[0], ctx
+    return get_op(nodes[0].op), nodes[0], ctx   # the op of the node made (Squeeze lowers to Reshape)
 
 
 def qgraph_for(op, node, in_shapes: list[tuple[int, ...]], in_types: list[Fixed], result: Fixed,

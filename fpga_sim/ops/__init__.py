@@ -23,6 +23,13 @@ OP_MODULES: tuple[str, ...] = (
     "pad",
     "lrn",
     "softmax",
+    "transpose",
+    "slice",
+    "split",
+    "gather",
+    "squeeze",
+    "expand",
+    "depth_to_space",
 )
 
 
