@@ -15,6 +15,7 @@ _ACCEPTED = ("accepted: ap_fixed<W,I>, ap_fixed<W,I,Q>, ap_fixed<W,I,Q,O>, ap_fi
              "ap_ufixed<...> likewise, ap_int<W>, ap_uint<W> (hls4ml's fixed<...>, ufixed<...>, "
              "int<W>, uint<W> too), with W >= 1")
 MAX_INT_BITS = 4096  # |int_bits| bound: far beyond any real design, keeps shifts in range
+MAX_WIDTH = 128      # the widest type: accumulators of 64 x 64-bit products (wider than int64: mac_wide.py)
 
 
 def _mode(name: str, table: tuple[str, ...], what: str, text: object) -> str:
@@ -35,9 +36,15 @@ class Fixed:
 
     width counts every bit including the sign; int_bits counts the integer bits including the
     sign and may be negative or larger than width, as in ap_fixed; the remaining
-    width - int_bits bits are fractional.  Raw values are int64 integers equal to
-    value * 2**frac, so widths 1..64 (signed) and 1..63 (unsigned) are supported:
-    ap_ufixed<64,...> and anything wider does not fit an int64 and is rejected.
+    width - int_bits bits are fractional.  Raw values are integers equal to value * 2**frac.
+    Widths 1..128 are accepted; tensors, weights and biases are held in int64 arrays, so
+    `quantize`/`cast`/`to_float` take only types whose raw values fit int64 (`fits_int64`:
+    widths 1..64 signed, 1..63 unsigned).  Wider types are accumulators (the MAC engine's
+    wide route computes them with Python integers).
+
+    The int64 facts the engine's routes rely on are stated here once: `fits_int64`,
+    `sum_fits_int64` (one add of two values cannot leave int64) and `min_exact_raw` (the
+    lowest code a cast leaves unflagged: AP_SAT_SYM gives up the most negative one).
     """
 
     width: int
@@ -57,13 +64,10 @@ class Fixed:
         object.__setattr__(self, "width", int(self.width))
         object.__setattr__(self, "int_bits", int(self.int_bits))
         object.__setattr__(self, "signed", bool(self.signed))
-        max_width = 64 if self.signed else 63
-        if not 1 <= self.width <= max_width:
+        if not 1 <= self.width <= MAX_WIDTH:
             kind = "ap_fixed" if self.signed else "ap_ufixed"
-            raise FpgaSimError(
-                f"{me}: width {self.width} is not supported for {kind}; raw values are held in "
-                f"int64, so widths 1..{max_width} are accepted"
-                + ("" if self.signed or self.width < 1 else " (ap_ufixed<64,...> does not fit int64)"))
+            raise FpgaSimError(f"{me}: width {self.width} is not supported for {kind}; widths 1..{MAX_WIDTH} are "
+                               f"accepted (1..{64 if self.signed else 63} for tensors, weights and biases, held in int64)")
         if abs(self.int_bits) > MAX_INT_BITS:
             raise FpgaSimError(f"{me}: int_bits {self.int_bits} is outside -{MAX_INT_BITS}..{MAX_INT_BITS}")
         object.__setattr__(self, "rounding", _mode(self.rounding, ROUNDING, "rounding", me))
@@ -120,6 +124,32 @@ class Fixed:
         return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
 
     @property
+    def fits_int64(self) -> bool:
+        """Whether every raw value fits an int64 (widths <= 64 signed, <= 63 unsigned)."""
+        return self.width <= (64 if self.signed else 63)
+
+    @property
+    def sum_fits_int64(self) -> bool:
+        """Whether the sum of any two raw values fits an int64 (<= 63 bits signed, <= 62
+        unsigned): the condition for adding accumulator values in int64 without a wide route."""
+        return self.width <= (63 if self.signed else 62)
+
+    @property
+    def min_exact_raw(self) -> int:
+        """The lowest raw value a cast into this type yields without an overflow event:
+        min_raw, except AP_SAT_SYM on a signed type wider than 1 bit, which turns the most
+        negative code into min_raw + 1 and flags it (ap_fixed's symmetric saturation)."""
+        sym = self.overflow == "AP_SAT_SYM" and self.signed and self.width > 1
+        return self.min_raw + 1 if sym else self.min_raw
+
+    def require_int64(self, what: str) -> None:
+        """Raise a clear error when raw values of this type do not fit int64 arrays."""
+        if not self.fits_int64:
+            raise FpgaSimError(f"{what} {self}: raw values of {self.width}-bit "
+                               f"{'ap_fixed' if self.signed else 'ap_ufixed'} do not fit int64; tensors, weights and "
+                               f"biases accept widths 1..{64 if self.signed else 63} (wider types are accumulators only)")
+
+    @property
     def resolution(self) -> float:
         """Value of one LSB, 2**-frac."""
         return float(np.ldexp(1.0, -self.frac))
@@ -146,6 +176,7 @@ class Fixed:
     # --------------------------------------------------------------- conversion
     def quantize_counted(self, x) -> tuple[np.ndarray, int]:
         """float array -> (raw int64 array, number of values that overflowed)."""
+        self.require_int64("quantize into")
         xa = np.asarray(x, dtype=np.float64)
         flat = np.ascontiguousarray(xa).reshape(-1)
         out = np.empty(flat.shape, dtype=np.int64)
@@ -161,6 +192,8 @@ class Fixed:
         """raw values of type src -> (raw values of this type, number that overflowed)."""
         if not isinstance(src, Fixed):
             raise FpgaSimError(f"cast into {self}: the source type must be a Fixed, got {src!r}")
+        self.require_int64("cast into")
+        src.require_int64("cast from")
         ra = np.asarray(raw, dtype=np.int64)
         flat = np.ascontiguousarray(ra).reshape(-1)
         out = np.empty(flat.shape, dtype=np.int64)
@@ -173,17 +206,22 @@ class Fixed:
         return self.cast_counted(raw, src)[0]
 
     def to_float(self, raw) -> np.ndarray:
-        """raw int64 -> float64 values (exact while |raw| < 2**53)."""
-        return np.ldexp(np.asarray(raw, dtype=np.int64).astype(np.float64), -self.frac)
+        """raw int64 -> float64 values (exact while |raw| < 2**53): one pass scaling by the
+        power of two 2**-frac (exact; np.ldexp where that scale under/overflows)."""
+        ra = np.asarray(raw, dtype=np.int64)
+        if -1000 < self.frac < 1000:
+            out = np.empty(ra.shape, np.float64)
+            K.scale_to_float(np.ascontiguousarray(ra).reshape(-1), 2.0 ** -self.frac, out.reshape(-1))
+            return out
+        return np.ldexp(ra.astype(np.float64), -self.frac)
 
 
 def product_type(a: Fixed, b: Fixed) -> Fixed:
     """The exact (full-width) type of a*b, as ap_fixed's operator* returns it
-    (ap_fixed<Wa+Wb, Ia+Ib>, signed if either is; modes are the defaults)."""
+    (ap_fixed<Wa+Wb, Ia+Ib>, signed if either is; modes are the defaults).  Products of
+    types wider than 64 bits together do not fit int64 (`fits_int64` is then False)."""
     signed = a.signed or b.signed
     width = a.width + b.width
-    if width > (64 if signed else 63):
-        raise FpgaSimError(
-            f"the product of {a} and {b} needs {width} bits, which does not fit int64 raw values; "
-            f"use narrower operands (at most {64 if signed else 63} bits together)")
+    if width > MAX_WIDTH:
+        raise FpgaSimError(f"the product of {a} and {b} needs {width} bits; at most {MAX_WIDTH} are supported")
     return Fixed(width, a.int_bits + b.int_bits, signed)

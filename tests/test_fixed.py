@@ -52,8 +52,8 @@ def test_every_mode_round_trips_through_its_spelling():
     ("ap_fixed<8,3,AP_RND,AP_CLIP>", "AP_SAT_SYM"),
     ("ap_fixed<8,3,AP_RND,AP_WRAP_SM>", "not supported"),
     ("ap_fixed<8,3,AP_RND,AP_SAT,3>", "N other than 0"),
-    ("ap_fixed<65,3>", "1..64"),
-    ("ap_ufixed<64,3>", "does not fit int64"),
+    ("ap_fixed<129,3>", "1..128"),
+    ("ap_ufixed<129,3>", "1..63 for tensors"),
     ("ap_fixed<8>", "ap_fixed<W,I>"),
     ("ap_int<8,3>", "ap_int<W>"),
     ("ap_fixed<8.0,3>", "ap_fixed<W,I>"),
@@ -68,8 +68,8 @@ def test_bad_spellings_are_value_errors_quoting_the_input(text, says):
 
 
 @pytest.mark.parametrize("kwargs, says", [
-    (dict(width=0, int_bits=0), "width 0 is not supported.*widths 1..64 are accepted"),
-    (dict(width=64, int_bits=0, signed=False), "width 64 is not supported for ap_ufixed.*widths 1..63 are accepted"),
+    (dict(width=0, int_bits=0), "width 0 is not supported.*widths 1..128 are accepted.*1..64 for tensors"),
+    (dict(width=129, int_bits=0, signed=False), "width 129 is not supported for ap_ufixed.*1..63 for tensors"),
     (dict(width=8.0, int_bits=3), "width 8.0 must be an integer"),
     (dict(width=8, int_bits=3, signed="yes"), "signed 'yes' must be True or False"),
     (dict(width=8, int_bits=3, rounding="nearest"), "rounding mode 'nearest'.*; accepted: AP_TRN, .*AP_RND_CONV"),
@@ -105,13 +105,42 @@ def test_properties(t, frac, lo, hi, res):
     assert t.max_raw - t.min_raw == 2**t.width - 1
 
 
-def test_product_type_is_exact_and_limited_to_int64():
+def test_product_type_is_exact_and_says_when_it_leaves_int64():
     a, b = Fixed(8, 3, True, "AP_RND", "AP_SAT"), Fixed(6, -1, False)
     assert product_type(a, b) == Fixed(14, 2, True)
     assert product_type(Fixed(32, 4), Fixed(32, 4)) == Fixed(64, 8)
+    assert product_type(Fixed(32, 4), Fixed(32, 4)).fits_int64
     assert product_type(Fixed(31, 4, False), Fixed(32, 4, False)) == Fixed(63, 8, False)
-    with pytest.raises(FpgaSimError, match="does not fit int64"):
-        product_type(Fixed(32, 4, False), Fixed(32, 4, False))
+    assert not product_type(Fixed(32, 4, False), Fixed(32, 4, False)).fits_int64
+    assert product_type(Fixed(64, 4), Fixed(64, 4)) == Fixed(128, 8)
+    with pytest.raises(FpgaSimError, match="needs 129 bits; at most 128"):
+        product_type(Fixed(64, 4), Fixed(65, 4))
+
+
+@pytest.mark.parametrize("t, fits, sum_fits, min_exact", [
+    (Fixed(64, 0), True, False, -2**63),
+    (Fixed(63, 0), True, True, -2**62),
+    (Fixed(63, 0, False), True, False, 0),
+    (Fixed(62, 0, False), True, True, 0),
+    (Fixed(64, 0, False), False, False, 0),
+    (Fixed(65, 0), False, False, -2**64),
+    (Fixed(8, 3, overflow="AP_SAT_SYM"), True, True, -127),        # the most negative code is given up
+    (Fixed(1, 1, overflow="AP_SAT_SYM"), True, True, -1),          # ... except at W = 1 (min | 1 = -1)
+    (Fixed(8, 3, False, overflow="AP_SAT_SYM"), True, True, 0),
+])
+def test_int64_facts(t, fits, sum_fits, min_exact):
+    assert (t.fits_int64, t.sum_fits_int64, t.min_exact_raw) == (fits, sum_fits, min_exact)
+    if fits:
+        assert t.quantize([t.min]).tolist() == [t.min_exact_raw]
+    else:
+        with pytest.raises(FpgaSimError, match="do not fit int64.*accept widths 1..6[34]"):
+            t.quantize([0.0])
+
+
+def test_min_exact_raw_is_what_a_cast_leaves_unflagged():
+    for t in (Fixed(8, 3, overflow="AP_SAT_SYM"), Fixed(8, 3, overflow="AP_SAT"), Fixed(1, 1, overflow="AP_SAT_SYM")):
+        raw, n = t.cast_counted(np.arange(t.min_raw, t.max_raw + 1), t)
+        assert raw.min() == t.min_exact_raw and n == int(t.min_exact_raw != t.min_raw)
 
 
 # ------------------------------------------------------------------- against the reference

@@ -1,13 +1,16 @@
-"""The exact fast routes of the MAC engine, each forced and checked bit for bit against the
-independent int64 reference (benchmarks/int_reference.py), the bounds that pick them at their
-edges, the fused epilogue against `requant` for every mode, and the weight cache."""
+"""The MAC engine's route table: every route forced by name (`forced_route`) and checked bit for
+bit against the independent int64 reference (benchmarks/int_reference.py) and the per-term
+reference; a route that is not exact for a call refuses; the default picks; the bounds at
+their edges; the fused epilogue against `requant` for every mode; the weight cache."""
 import itertools
 
 import numpy as np
 import pytest
 
-import fpga_sim.ops.mac_kernels as mk
-import fpga_sim.ops.ort_int8 as ort_mod
+import fpga_sim.ops.mac_routes as routes_mod
+from fpga_sim.errors import ConfigError
+from fpga_sim.ops.mac_bounds import gemm_plan, split_plan
+from fpga_sim.ops.mac_kernels import forced_route, recording_routes
 from benchmarks.int_reference import hls_layer
 from fpga_sim.fixed import Fixed
 from fpga_sim.fixed_kernels import requant_array
@@ -35,10 +38,12 @@ def layer(x, w, b, tin, tw, res, *, groups=1, pad=1, tb="ap_fixed<24,12>", relu=
     return node, qg
 
 
-def run_and_check(node, qg, x):
+def run_and_check(node, qg, x, route=None):
+    """Run the layer (through `route` when given), check it, return the routes taken."""
     lt = qg.layer_types["c"]
     qp = qg.qparams["c"]
-    (got,), n = CONV.run_fixed(node, [x], qg)
+    with forced_route(route), recording_routes() as taken:
+        (got,), n = CONV.run_fixed(node, [x], qg)
     a = node.attrs
     want = hls_layer(x, qg.tensor_types["x"], qp["weight"], qp["bias"], lt.weight, lt.bias, lt.accum, lt.result,
                      node.activation == "relu", {"stride": a.strides, "pads": a.pads, "groups": a.groups})
@@ -46,6 +51,7 @@ def run_and_check(node, qg, x):
     _, n_want = ref_conv_fixed(x, qp["weight"], qp["bias"], a, qg.tensor_types["x"], lt.weight, lt.bias, lt.accum,
                                lt.result, node.activation == "relu")
     assert n == n_want
+    return taken
 
 
 def random_layer(rng, c=8, cout=8, k=3, hw=6, groups=1, tin="ap_fixed<16,6>", tw="ap_fixed<8,2>",
@@ -60,98 +66,88 @@ def random_layer(rng, c=8, cout=8, k=3, hw=6, groups=1, tin="ap_fixed<16,6>", tw
     return layer(x, w, b, tin, tw, res, groups=groups), x
 
 
-@pytest.fixture
-def routes(monkeypatch):
-    """Counts of each route taken; `force` pins split_plan's answer or disables ConvInteger."""
-    seen = {"int": 0, "f32": 0, "plan": None, "blas": 0, "dense": 0, "dense_int32": 0, "loop": 0}
-    real_int, real_f32, real_plan = ort_mod.conv_integer, ort_mod.conv_float32, ort_mod.split_plan
-
-    def conv_integer(*a):
-        r = real_int(*a) if seen.get("int_ok", True) else None
-        seen["int"] += r is not None
-        return r
-
-    def conv_float32(*a):
-        r = real_f32(*a)
-        seen["f32"] += r is not None
-        return r
-
-    def split_plan(*a):
-        real = real_plan(*a)
-        seen["real_plan"] = real
-        return seen["plan"] if seen["plan"] is not None else real
-
-    def counted(name, fn):
-        def f(*a):
-            seen[name] += 1
-            seen[name + "_args"] = a
-            return fn(*a)
-        return f
-
-    monkeypatch.setattr(ort_mod, "conv_integer", conv_integer)
-    monkeypatch.setattr(ort_mod, "conv_float32", conv_float32)
-    monkeypatch.setattr(ort_mod, "split_plan", split_plan)
-    monkeypatch.setattr(mk, "im2col", counted("blas", mk.im2col))
-    monkeypatch.setattr(mk, "dense_exact", counted("dense", mk.dense_exact))
-    monkeypatch.setattr(mk, "dense_int32", counted("dense_int32", mk.dense_int32))
-    monkeypatch.setattr(mk, "conv_exact", counted("loop", mk.conv_exact))
-    return seen
+# ----------------------------------------------------------------------------- every route, forced
+SMALL = dict(full=False)                                            # every bound holds
+FORCED = [
+    ("ort_f32", SMALL), ("ort_f32", dict(SMALL, groups=2)),
+    ("ort_int8", dict(tin="ap_fixed<8,3>", tw="ap_fixed<8,2>")),
+    ("ort_int8", dict(tin="ap_ufixed<8,3>", tw="ap_fixed<8,2>")),    # unsigned 8-bit values: zero point 0
+    ("ort_f32_slices", SMALL), ("ort_f32_slices", dict(SMALL, groups=2)),
+    ("ort_f32_slices", dict(tw="ap_fixed<6,2>")),                    # full range: the slices are needed
+    ("ort_f32_limbs", SMALL), ("ort_f32_limbs", dict()),             # full range 16 x 8 bits
+    ("blas_f32", SMALL), ("blas_f32_limbs", dict()), ("blas_f64", dict(tw="ap_fixed<16,2>")),
+    ("blas_f64_limbs", dict(tw="ap_fixed<24,2>", tin="ap_fixed<24,6>", res="ap_fixed<24,6,AP_RND,AP_SAT>")),
+    ("conv_int64", dict()), ("conv_int64", dict(groups=2, tw="ap_fixed<16,2>")),
+    ("narrow_channels", dict()), ("narrow_batch", dict(groups=2)), ("per_term", dict()),
+    ("wide", SMALL), ("wide", dict(groups=2)),
+]
 
 
-# ----------------------------------------------------------------------------- forced routes
-@pytest.mark.parametrize("groups", [1, 2])
-@pytest.mark.parametrize("plan", [(1, 0), (2, 0), (4, 0), (2, 3)])
-def test_float32_parts_are_exact_whenever_their_bound_holds(plan, groups, routes):
-    # small values: every plan's bound holds, so each forced plan must give the exact result
-    rng = np.random.default_rng(sum(plan) + groups)
-    (node, qg), x = random_layer(rng, groups=groups, full=False)
-    routes["plan"], routes["int_ok"] = plan, False
-    run_and_check(node, qg, x)
-    assert routes["f32"] == 1 and routes["blas"] == routes["loop"] == 0
+@pytest.mark.parametrize("route,kw", FORCED, ids=[f"{r}-{i}" for i, (r, _) in enumerate(FORCED)])
+def test_every_route_is_exact_when_forced(route, kw):
+    rng = np.random.default_rng(len(route) + len(kw))
+    (node, qg), x = random_layer(rng, **kw)
+    assert run_and_check(node, qg, x, route) == [route]
 
 
-@pytest.mark.parametrize("tin,tw,want", [("ap_fixed<16,6>", "ap_fixed<6,2>", (4, 0)),
-                                         ("ap_fixed<16,6>", "ap_fixed<8,2>", (2, 8))])
-def test_float32_slices_and_limbs_on_full_range_values(tin, tw, want, routes):
-    (node, qg), x = random_layer(np.random.default_rng(5), c=8, k=3, tin=tin, tw=tw)
-    run_and_check(node, qg, x)
-    assert routes["real_plan"] == want and routes["f32"] == 1
+def test_every_route_of_the_table_is_forced_above():
+    # the dense routes are the default picks of test_dense_at_batch_one_reads_narrow_weights
+    assert {r for r, _ in FORCED} | {"dense_int32", "dense_int64"} == set(routes_mod.ROUTE_NAMES)
 
 
-def test_conv_integer_route_on_8_bit_values(routes):
-    (node, qg), x = random_layer(np.random.default_rng(6), tin="ap_fixed<8,3>", tw="ap_fixed<8,2>")
-    routes["plan"] = (2, 0)                 # ConvInteger is tried when one float32 Conv is not enough
-    run_and_check(node, qg, x)
-    assert routes["int"] == 1 and routes["f32"] == 0
+@pytest.mark.parametrize("route,kw,why", [
+    ("ort_f32", dict(), "2\\*\\*24"),                                   # full-range 16 x 8 bits
+    ("ort_int8", dict(), "more than 8 bits"),
+    ("blas_f32", dict(tw="ap_fixed<16,2>"), "reaches 2\\*\\*24"),
+    ("dense_int64", SMALL, "not a dense layer"),
+    ("conv_int64", dict(tin="ap_fixed<16,6>", tw="ap_fixed<8,2>", acc="ap_fixed<16,6>"), "drop|exceeds"),
+])
+def test_a_route_that_is_not_exact_refuses(route, kw, why):
+    acc = kw.pop("acc", None)
+    (node, qg), x = random_layer(np.random.default_rng(3), **kw)
+    if acc:
+        qg.layer_types["c"] = LayerTypes(qg.layer_types["c"].result, qg.layer_types["c"].weight,
+                                         qg.layer_types["c"].bias, Fixed.parse(acc))
+    with pytest.raises(ConfigError, match=why), forced_route(route):
+        CONV.run_fixed(node, [x], qg)
 
 
-def test_unsigned_8_bit_values_use_zero_point_0(routes):
-    (node, qg), x = random_layer(np.random.default_rng(7), tin="ap_ufixed<8,3>", tw="ap_fixed<8,2>")
-    routes["plan"] = (2, 0)
-    run_and_check(node, qg, x)
-    assert routes["int"] == 1
+def test_unknown_route_names_the_accepted_ones():
+    with pytest.raises(ConfigError, match="unknown MAC route 'fast'.*accepted: ort_f32, "):
+        with forced_route("fast"):
+            pass
 
 
-@pytest.mark.parametrize("tw", ["ap_fixed<8,2>", "ap_fixed<16,2>"])   # float32 limbs, float64
-def test_blas_routes_without_onnxruntime(tw, routes, monkeypatch):
-    monkeypatch.setattr(mk, "USE_ORT", False)
+# ----------------------------------------------------------------------------- default picks
+@pytest.mark.parametrize("kw,want", [
+    (SMALL, "ort_f32"),
+    (dict(tw="ap_fixed<6,2>"), "ort_f32_slices"),
+    (dict(), "ort_f32_limbs"),
+    (dict(tin="ap_fixed<8,3>", tw="ap_fixed<8,2>"), "ort_f32"),      # 8-bit values, sums below 2**24
+    (dict(c=6, cout=6, groups=6, tw="ap_fixed<6,2>"), "ort_f32"),     # depthwise: one grouped Conv
+])
+def test_default_route(kw, want):
+    (node, qg), x = random_layer(np.random.default_rng(9), **kw)
+    assert run_and_check(node, qg, x) == [want]
+
+
+@pytest.mark.parametrize("tw,want", [("ap_fixed<8,2>", "blas_f32_limbs"), ("ap_fixed<16,2>", "blas_f64")])
+def test_default_blas_routes_without_onnxruntime(tw, want, monkeypatch):
+    monkeypatch.setattr(routes_mod, "USE_ORT", False)
     (node, qg), x = random_layer(np.random.default_rng(8), tw=tw)
-    run_and_check(node, qg, x)
-    assert routes["blas"] == 1 and routes["f32"] == routes["int"] == 0
-
-
-def test_depthwise_goes_through_one_grouped_float32_conv(routes):
-    (node, qg), x = random_layer(np.random.default_rng(9), c=6, cout=6, groups=6, tw="ap_fixed<6,2>")
-    run_and_check(node, qg, x)
-    assert routes["real_plan"] == (1, 0) and routes["f32"] == 1 and routes["loop"] == 0
+    assert run_and_check(node, qg, x) == [want]
 
 
 @pytest.mark.parametrize("tw,extreme,second", [
     ("ap_fixed<8,2>", True, ("dense_int32", np.int8)),     # all products at the extreme: sum 300 * 2**22 < 2**31
     ("ap_fixed<8,2>", False, ("dense_int32", np.int8)),
-    ("ap_fixed<16,6>", False, ("dense", np.int16)),        # bound above 2**31: int64 sums on the narrow copy
+    ("ap_fixed<16,6>", False, ("dense_int64", np.int16)),  # bound above 2**31: int64 sums on the narrow copy
 ])
-def test_dense_at_batch_one_reads_narrow_weights(tw, extreme, second, routes):
+def test_dense_at_batch_one_reads_narrow_weights(tw, extreme, second, monkeypatch):
+    calls = []
+    for name in ("dense_exact", "dense_int32"):
+        real = getattr(routes_mod, name)
+        monkeypatch.setattr(routes_mod, name, lambda *a, real=real: calls.append(a[1].dtype) or real(*a))
     rng = np.random.default_rng(10)
     ti, tw, res = Fixed.parse("ap_fixed<16,6>"), Fixed.parse(tw), Fixed.parse("ap_fixed<16,6,AP_RND,AP_SAT>")
     w = rng.integers(tw.min_raw, tw.max_raw + 1, (7, 300))
@@ -161,36 +157,44 @@ def test_dense_at_batch_one_reads_narrow_weights(tw, extreme, second, routes):
     node = Node("d", "Dense", ["x"], ["y"], DenseAttrs(300, 7), {"weight": w.astype(float)}, "relu")
     acc = DENSE.safe_accum(node, [ti], tw)
     qg = single_layer_qgraph(node, (300,), ti, LayerTypes(res, tw, None, acc), {"weight": w})
-    for kernel, dtype in (("dense", np.int64), second):          # the narrow copy is made on the second call
-        (got,), n = DENSE.run_fixed(node, [x], qg)
+    for route, dtype in (("dense_int64", np.int64), second):          # the narrow copy is made on the second call
+        with recording_routes() as taken:
+            (got,), n = DENSE.run_fixed(node, [x], qg)
         np.testing.assert_array_equal(got, hls_layer(x, ti, w, None, tw, None, acc, res, True))
-        assert routes[kernel] >= 1 and routes[kernel + "_args"][1].dtype == dtype
+        assert taken == [route] and calls[-1] == dtype
         assert n == res.cast_counted(hls_layer(x, ti, w, None, tw, None, acc, acc, False), acc)[1]
 
 
 # ----------------------------------------------------------------------------- bounds at the edge
 def test_split_plan_edges():
     def plan(xmax, wsum):
-        return ort_mod.split_plan(np.full(16, xmax), {1: np.array([[wsum]]), 2: np.array([[wsum / 2] * 2]).astype(np.int64)}, 1)
+        return split_plan(np.full(16, xmax), {1: np.array([[wsum]]), 2: np.array([[wsum / 2] * 2]).astype(np.int64)}, 1)
     assert plan(4095, 4097) == (1, 0)                 # 2**24 - 1: one float32 Conv
     assert plan(4096, 4096) == (2, 0)                 # 2**24: two channel slices
     assert plan(1 << 15, 1 << 12) == (2, 8)           # slices too wide: limbs
     assert plan(1 << 15, 1 << 20) is None
 
 
-def test_float32_exact_at_the_largest_sum(routes):
+def test_float32_exact_at_the_largest_sum():
     # 17 channels of x = 4095 times w = 241: the sum is exactly 2**24 - 1, one float32 Conv
     x = np.full((1, 17, 4, 4), 4095)
     w = np.full((1, 17, 1, 1), 241)
     node, qg = layer(x, w, np.zeros(1, np.int64), "ap_fixed<16,16>", "ap_fixed<16,16>", "ap_fixed<40,40>",
                      pad=0, relu=False)
-    (got,), _ = CONV.run_fixed(node, [x], qg)
-    assert (got == (1 << 24) - 1).all() and routes["real_plan"] == (1, 0) and routes["f32"] == 1
+    with recording_routes() as taken:
+        (got,), _ = CONV.run_fixed(node, [x], qg)
+    assert (got == (1 << 24) - 1).all() and taken == ["ort_f32"]
+    x[0, 0, 0, 0] = 4096                              # one more: 2**24 is not exact in float32 any more
+    with pytest.raises(ConfigError, match="2\\*\\*24"), forced_route("ort_f32"):
+        CONV.run_fixed(node, [x], qg)
 
 
 def test_gemm_plan_edges():
-    assert mk.gemm_plan(4095, 4097) == (np.float32, 0)
-    assert mk.gemm_plan(4096, 4096)[1] > 0
+    assert gemm_plan(4095, 4097) == (np.float32, 0)
+    assert gemm_plan(4096, 4096)[1] > 0
+    assert gemm_plan(1 << 26, 1 << 26) == (np.float64, 0)         # 2**52
+    assert gemm_plan(1 << 27, 1 << 26) == (np.float64, 14)        # 2**53: two float64 limbs
+    assert gemm_plan(1 << 40, 1 << 40) is None
 
 
 # ----------------------------------------------------------------------------- epilogue

@@ -5,7 +5,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import fpga_sim.ops.mac_kernels as conv_mod
-import fpga_sim.ops.ort_int8 as ort_mod
+import fpga_sim.ops.mac_routes as routes_mod
 from fpga_sim.errors import FpgaSimError
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.fixed_kernels import ROUNDING
@@ -83,51 +83,22 @@ def check(node, qg, x):
 
 
 @pytest.fixture
-def spy(monkeypatch):
-    calls = {"im2col": 0, "direct_cast": 0, "conv_exact": 0, "ort": 0}
-    real_ort = ort_mod.conv_integer
+def spy():
+    """Counts of the kinds of MAC route taken (mac_routes' names, recorded by the engine)."""
+    kinds = {"ort": ("ort_int8",), "ort_f32": ("ort_f32", "ort_f32_slices", "ort_f32_limbs"),
+             "im2col": ("blas_f32", "blas_f32_limbs", "blas_f64", "blas_f64_limbs"), "conv_exact": ("conv_int64",),
+             "direct_cast": ("narrow_batch", "narrow_channels", "per_term")}
 
-    def ort(*a):
-        r = real_ort(*a)
-        calls["ort"] += r is not None
-        return r
+    class Spy(dict):
+        def __getitem__(self, kind):
+            n = sum(log.count(r) for r in kinds[kind])
+            # BLAS runs one GEMM per group: the old spy counted im2col calls
+            return n * self.groups if kind == "im2col" else n
 
-    monkeypatch.setattr(ort_mod, "conv_integer", ort)
-    calls["ort_f32"] = 0
-    real_f32 = ort_mod.conv_float32
-
-    def ort_f32(*a):
-        r = real_f32(*a)
-        calls["ort_f32"] += r is not None
-        return r
-
-    monkeypatch.setattr(ort_mod, "conv_float32", ort_f32)
-    real_im2col, real_direct, real_exact = conv_mod.im2col, conv_mod.conv_direct, conv_mod.conv_exact
-
-    def exact(*a):
-        calls["conv_exact"] += 1
-        return real_exact(*a)
-
-    def im2col(*a):
-        calls["im2col"] += 1
-        return real_im2col(*a)
-
-    def direct(*a):
-        calls["direct_cast"] += 1
-        return real_direct(*a)
-
-    monkeypatch.setattr(conv_mod, "im2col", im2col)
-    monkeypatch.setattr(conv_mod, "conv_direct", direct)
-    monkeypatch.setattr(conv_mod, "conv_exact", exact)
-    real_narrow = conv_mod.run_mac_narrow
-
-    def narrow(*a):
-        r = real_narrow(*a)
-        calls["direct_cast"] += r is not None      # per-term casts on the narrow-accumulator kernel
-        return r
-
-    monkeypatch.setattr(conv_mod, "run_mac_narrow", narrow)
-    return calls
+    with conv_mod.recording_routes() as log:
+        s = Spy()
+        s.groups = 1
+        yield s
 
 
 CASES = [
@@ -144,7 +115,8 @@ CASES = [
 @pytest.mark.parametrize("use_ort", [True, False])
 @pytest.mark.parametrize("case", CASES)
 def test_wide_accumulator_matches_reference(case, use_ort, spy, monkeypatch):
-    monkeypatch.setattr(conv_mod, "USE_ORT", use_ort)
+    monkeypatch.setattr(routes_mod, "USE_ORT", use_ort)
+    spy.groups = case.get("groups", 1)
     node, qg, x = make(np.random.default_rng(len(str(case))), **case)
     check(node, qg, x)
     assert spy["direct_cast"] == 0      # the safe accumulator never needs per-term casts
@@ -167,7 +139,7 @@ def test_narrow_accumulators_overflow_and_round_per_term(case, acc, spy):
 @pytest.mark.parametrize("rnd", ROUNDING)
 @pytest.mark.parametrize("ovf,use_ort", [("AP_WRAP", True), ("AP_SAT", False)])
 def test_every_result_rounding_mode_on_the_fast_path(rnd, ovf, use_ort, spy, monkeypatch):
-    monkeypatch.setattr(conv_mod, "USE_ORT", use_ort)
+    monkeypatch.setattr(routes_mod, "USE_ORT", use_ort)
     node, qg, x = make(np.random.default_rng(3), c=4, h=8, w=8, cout=8, k=3, pads=(1, 1, 1, 1),
                        res=f"ap_fixed<7,3,{rnd},{ovf}>", scale=1.0)
     check(node, qg, x)
@@ -186,14 +158,15 @@ def test_gemm_plan_picks_an_exact_float_format():
     assert conv_mod.gemm_plan(127, 128 * 576) == (np.float32, 0)
     assert conv_mod.gemm_plan(1 << 14, 9216) == (np.float32, 8)          # two float32 limbs
     assert conv_mod.gemm_plan(1 << 15, 576 << 15) == (np.float64, 0)
-    assert conv_mod.gemm_plan(1 << 30, 1 << 30) is None
+    assert conv_mod.gemm_plan(1 << 30, 1 << 30) == (np.float64, 16)      # two float64 limbs
+    assert conv_mod.gemm_plan(1 << 40, 1 << 40) is None
 
 
 @pytest.mark.parametrize("use_ort", [True, False])
 @pytest.mark.parametrize("tin,tw,f32", [("ap_fixed<16,6>", "ap_fixed<8,2>", True), ("ap_fixed<16,6>", "ap_fixed<16,2>", False),
                                         ("ap_ufixed<16,6>", "ap_fixed<8,2>", True)])
 def test_limb_and_float64_gemm_paths(tin, tw, f32, use_ort, spy, monkeypatch):
-    monkeypatch.setattr(conv_mod, "USE_ORT", use_ort)
+    monkeypatch.setattr(routes_mod, "USE_ORT", use_ort)
     rng = np.random.default_rng(11)
     node, qg, x = make(rng, c=8, h=7, w=7, cout=4, k=3, pads=(1, 1, 1, 1), tin=tin, tw=tw,
                        res="ap_fixed<18,8,AP_RND_ZERO,AP_SAT>", scale=2.0)

@@ -1,14 +1,16 @@
 """Exact integer convolution sums through onnxruntime (a helper of ops/mac_kernels.py, not an op).
 
-Two routes; `run_mac_fixed` picks one from bounds on the actual data, tests/test_mac_routes.py
-forces each and checks it bit for bit:
+Two kinds of routes of the MAC table (ops/mac_routes.py: ort_int8, ort_f32, ort_f32_slices,
+ort_f32_limbs), picked from bounds on the actual data; tests/test_mac_routes.py forces each and
+checks it bit for bit:
 - `conv_integer`: raw values that fit 8 bits and a sum bound below 2**31: ConvInteger
   (u8 x u8 -> int32).  Signed values are offset by 128 into uint8 with zero point 128
   (x_u - 128 == x exactly); int32 wraps inside, the true sum fits, so it is exact.
 - `conv_float32`: float32 Conv, exact when every partial sum is an integer below 2**24.  The
   input is presented as J parts whose sums the epilogue adds in int64 (`split_plan`): J slices
   of each group's input channels (a grouped Conv with J times the groups: the same MACs, each
-  slice with a smaller bound), or J = 2 limbs of the values, x = hi * 2**b + lo (twice the MACs).
+  slice with a smaller bound), or J = 2 limbs of the values, x = hi * 2**b + lo (twice the MACs);
+  the bounds are mac_bounds.py's.
 Weights are initializers, so onnxruntime prepacks them once; sessions live with the weights
 (`weight_cache.derived`), so a session can never run on other weights than its own.
 """
@@ -19,29 +21,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-F32_EXACT = 1 << 24
-INT32_EXACT = 1 << 31
-MAX_SLICES = 4          # more slices: smaller grouped Convs and a longer epilogue than two limbs
-
-
-def split_plan(xmax_ch: np.ndarray, sums: dict[int, np.ndarray], groups: int) -> tuple[int, int] | None:
-    """(J channel slices, 0) or (2, limb bits) under which each part of a float32 Conv sums
-    exactly, or None.  xmax_ch: max |x| per input channel; sums[J][oc, j]: sum |w| over slice j
-    of J equal slices of output oc's input channels (mac_kernels.abs_sums).
-
-    A partial sum over slice j of output oc is bounded by max |x| over the slice times
-    sums[J][oc, j]; the fewest slices that keep every bound below 2**24 win.  Evaluated in
-    float64: exact below 2**53, and a rounded product above 2**53 stays above 2**24."""
-    for j, ws in sorted(sums.items()):
-        cout = ws.shape[0]
-        xs = xmax_ch.reshape(groups, j, -1).max(axis=2).astype(np.float64)
-        if (np.repeat(xs, cout // groups, axis=0) * ws).max(initial=0) < F32_EXACT:
-            return j, 0
-    xmax = int(xmax_ch.max(initial=0))
-    b = (max(xmax, 1).bit_length() + 1) // 2
-    if max((1 << b) - 1, (xmax >> b) + 1) * float(sums[1].max(initial=0)) < F32_EXACT:
-        return 2, b
-    return None
+from .mac_bounds import F32_EXACT, INT32_EXACT, MAX_SLICES, split_plan  # noqa: F401 (re-exported)
 
 
 def _session(op: str, w: np.ndarray, attrs: Any, groups: int, c_in: int, zero_points: tuple[int, int] | None) -> Any:
@@ -153,23 +133,3 @@ def conv_float32(x: np.ndarray, w: np.ndarray, attrs: Any, parts: int, limb_bits
         return cache[key].run(None, {"x": xs})[0]
     except Exception:          # onnxruntime missing or refusing the geometry: another exact route takes over
         return None
-
-
-def ort_sums(x: np.ndarray, w: np.ndarray, attrs: Any, xmax_ch: np.ndarray, sums: dict[int, np.ndarray],
-             cache: dict) -> tuple[np.ndarray, np.ndarray] | None:
-    """(exact sums (N, groups * J * Cout/groups, Ho, Wo), left shift of each of the J parts) by
-    the fastest exact route (measured on the 56x56x64 3x3 conv: one float32 Conv ~ ConvInteger
-    < J channel slices < two limbs), or None when no route is exact or onnxruntime refuses."""
-    plan = split_plan(xmax_ch, sums, attrs.groups)
-    if plan != (1, 0):
-        xmax = int(xmax_ch.max(initial=0))
-        acc = conv_integer(x, w, attrs, xmax, float(xmax) * float(sums[1].max(initial=0)), cache)
-        if acc is not None:
-            return acc, np.zeros(1, np.int64)
-    if plan is None:
-        return None
-    parts, limb_bits = plan
-    acc = conv_float32(x, w, attrs, parts, limb_bits, cache)
-    if acc is None:
-        return None
-    return acc, np.array([0, limb_bits] if limb_bits else [0] * parts, np.int64)
