@@ -150,21 +150,15 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def local_cluster(workers: int | None = None, dashboard: bool | None = None) -> tuple[Any, Any]:
-    """(cluster, client): worker processes on 127.0.0.1, one thread each, sized to the machine by default.
-    The dashboard (when bokeh is installed) listens on a free loopback port."""
+def local_cluster(workers: int | None = None) -> tuple[Any, Any]:
+    """(cluster, client): worker processes on 127.0.0.1, one thread each, sized to the machine by
+    default.  The scheduler's HTTP server (the dashboard, with bokeh) takes a free loopback port."""
     import logging
 
     distributed = _dask()
-    if dashboard is None:
-        try:
-            import bokeh  # noqa: F401
-            dashboard = True
-        except ImportError:
-            dashboard = False
     cluster = distributed.LocalCluster(
         n_workers=workers or default_workers(), threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address="127.0.0.1:0" if dashboard else None, silence_logs=logging.ERROR,
+        dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
         env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     return cluster, distributed.Client(cluster)
 
@@ -182,8 +176,9 @@ def connect(address: str, timeout: float | None = None) -> Any:
 
 
 def dashboard_link(client: Any) -> str | None:
-    try:
-        link = client.dashboard_link
-    except Exception:  # noqa: BLE001 - no dashboard (bokeh missing or disabled)
+    """The dashboard's address, when the scheduler serves one (its pages need bokeh)."""
+    import importlib.util
+
+    if "dashboard" not in client.scheduler_info().get("services", {}) or importlib.util.find_spec("bokeh") is None:
         return None
-    return link or None
+    return client.dashboard_link
