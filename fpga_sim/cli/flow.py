@@ -163,7 +163,9 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
     check_replaceable(args.out)
 
     spec = args.model or inputs.DEFAULT_MODEL
-    if inputs.is_onnx_path(spec):
+    from ..bundled import bundled_names
+
+    if inputs.is_onnx_path(spec) or spec in bundled_names():    # a file, or one that ships: nothing to train
         with out.step(f"model {spec}", steps):
             model = inputs.resolve_model(spec)
     else:  # training prints its own progress bar, so no spinner around it

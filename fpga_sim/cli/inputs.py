@@ -33,15 +33,22 @@ def is_onnx_path(spec: str) -> bool:
 
 
 def resolve_model(spec: str | None, *, cache_dir: str | None = None, progress: bool = True) -> ModelSource:
-    """A bundled model name (trained or taken from the cache) or a path to an .onnx file."""
+    """A path to an .onnx file, or a bundled model name: the shipped ONNX when it ships (lenet, mlp:
+    `fpga_sim.bundled`), else trained by its recipe (or taken from the checkpoint cache)."""
     spec = spec or DEFAULT_MODEL
     if is_onnx_path(spec):
         path = Path(spec)
         if not path.is_file():
             raise FpgaSimError(f"model file {spec!r} does not exist (give a path to an .onnx file or a bundled model name)")
         return ModelSource(name=path.stem, onnx_path=path)
+    from ..bundled import bundled_names, get_bundled
+
+    if spec in bundled_names():          # shipped inside the package: no torch, no training
+        shipped = get_bundled(spec)
+        return ModelSource(name=spec, onnx_path=shipped.onnx_path, bundled=True, accuracy=shipped.accuracy,
+                           info={"shipped": True, "made_by": shipped.metadata.get("made_by", "")})
     try:
-        import models  # torch: only when a bundled model is asked for
+        import models  # torch: only when a model that does not ship is asked for
     except ImportError as exc:
         raise FpgaSimError(f"bundled model {spec!r} needs the models extra ({exc}); install it with "
                            "pip install -e '.[models]', or pass a path to an .onnx file") from None
@@ -149,7 +156,11 @@ def default_data(shape: tuple[int, ...], *, samples: int | None = None, calibrat
     """The digits split when the input takes digits images, else seeded uniform [0, 1) samples."""
     size = is_digits_shape(shape)
     digits = None
-    if size is not None:
+    if size == 8:                # the split ships with the package (fpga_sim.bundled)
+        from ..bundled import load_digits8
+
+        digits = load_digits8()
+    elif size is not None:
         try:
             from models.data import load_digits_split
 

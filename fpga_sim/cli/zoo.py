@@ -61,6 +61,8 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
             out.print(table)
             out.result(f"models: {', '.join(r['name'] for r in rows)}")
         return 0
+    if args.bundle:
+        return _bundle(args, out)
     results = []
     for name in args.names or [inputs.DEFAULT_MODEL]:
         trained = models.get_trained(name=name, cache_dir=args.cache_dir, progress=not out.quiet)
@@ -80,6 +82,20 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
     out.print(table)
     for r in results:
         out.result(f"onnx: {r['onnx']}")
+    return 0
+
+
+def _bundle(args: argparse.Namespace, out: Output) -> int:
+    """`train --bundle`: ship the trained models (and the digits split) inside the package."""
+    from models.bundle import write_bundle
+
+    records = write_bundle(args.names or [inputs.DEFAULT_MODEL], cache_dir=args.cache_dir, progress=not out.quiet)
+    if out.json_mode:
+        out.json(records)
+        return 0
+    for r in records:
+        out.result(f"shipped {r['name']} (test accuracy {100 * r['accuracy']:.2f}%, onnxruntime "
+                   f"{100 * r['accuracy_onnxruntime']:.2f}%): {r['onnx']}")
     return 0
 
 
@@ -160,6 +176,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "to ONNX; --list shows every recipe, including the compressed ones.")
     p.add_argument("names", nargs="*", metavar="NAME", help=f"model recipes (default {inputs.DEFAULT_MODEL})")
     p.add_argument("--list", action="store_true", help="list the bundled models and exit")
+    p.add_argument("--bundle", action="store_true",
+                   help="also ship the trained models inside the package (fpga_sim/data/models/: ONNX, test "
+                        "accuracy, provenance, and the digits split), so that flow needs no torch")
     p.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache (default: models/ under $FPGA_SIM_CACHE, else $XDG_CACHE_HOME/fpga-sim or ~/.cache/fpga-sim)")
     p.set_defaults(run=cmd_train)
 
