@@ -1,0 +1,98 @@
+"""The layout kernels of codegen/layers_layout.py (Reshape, Concat on any axis, the index maps of
+Transpose/Slice/Split/Gather/Expand/DepthToSpace/SpaceToDepth), C-simulated with g++ against
+Xilinx's ap_fixed.h, bit for bit equal to the engine on every output of a batch."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import codegen
+import fpga_sim
+from fpga_sim.hardware import Hardware
+from tests.helpers_onnx import make_model, rng_weights
+
+pytestmark = [pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed"),
+              pytest.mark.slow, pytest.mark.gxx]
+BATCH = 5
+I64 = lambda *v: np.array(v, np.int64)  # noqa: E731
+
+
+def _shuffle():
+    """A ShuffleNet-like unit: channel shuffle, split, reversed strided slice, gather, concat on
+    the width axis, space-to-depth and back, a broadcast row added back."""
+    h = helper.make_node
+    nodes = [h("Conv", ["x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1], name="conv1"),
+             h("Reshape", ["c", "s5"], ["r5"]), h("Transpose", ["r5"], ["t5"], perm=[0, 2, 1, 3, 4], name="shuffle"),
+             h("Reshape", ["t5", "s4"], ["s"]),
+             h("Split", ["s", "sp"], ["a", "b"], axis=1, name="split"),
+             h("Slice", ["a", "st", "en", "ax", "stp"], ["a2"], name="rev"),
+             h("Gather", ["b", "gi"], ["b2"], axis=1, name="pick"),
+             h("Slice", ["b2", "st2", "en2", "ax2"], ["b3"], name="left"),
+             h("Concat", ["a2", "b3"], ["cat"], axis=3, name="cat_w"),
+             h("SpaceToDepth", ["cat"], ["sd"], blocksize=2), h("DepthToSpace", ["sd"], ["ds"], blocksize=2, mode="CRD"),
+             h("Slice", ["ds", "st3", "en3", "ax3"], ["row"], name="row"),
+             h("Expand", ["row", "es"], ["rows"], name="bcast"),
+             h("Add", ["ds", "rows"], ["sum"], name="add"),
+             h("Conv", ["sum", "w2", "b2c"], ["y"], name="conv2")]
+    inits = {"w1": rng_weights(1, 8, 2, 3, 3), "b1": rng_weights(2, 8, scale=0.1), "s5": I64(0, 2, 4, 6, 6),
+             "s4": I64(0, 8, 6, 6), "sp": I64(3, 5), "st": I64(5), "en": I64(-100), "ax": I64(3), "stp": I64(-2),
+             "gi": I64(4, 0, 2), "st2": I64(0), "en2": I64(3), "ax2": I64(-1), "st3": I64(1), "en3": I64(2), "ax3": I64(2),
+             "es": I64(1, 3, 6, 6), "w2": rng_weights(3, 4, 3, 1, 1), "b2c": rng_weights(4, 4, scale=0.1)}
+    return make_model(nodes, {"x": [1, 2, 6, 6]}, {"y": None}, inits, name="shuffle"), (2, 6, 6)
+
+
+def _tokens():
+    """Transformer-style token handling: a class token taken by Gather with a scalar index,
+    tokens transposed, unsqueezed and squeezed, a pixel shuffle (DepthToSpace DCR)."""
+    h = helper.make_node
+    nodes = [h("Conv", ["x", "w1", "b1"], ["c"], strides=[2, 2], name="patch"),              # (8, 4, 4)
+             h("DepthToSpace", ["c"], ["up"], blocksize=2, name="pixel_shuffle"),  # (2, 8, 8)
+             h("Reshape", ["up", "s3"], ["tok"]),                                 # (2, 64)
+             h("Transpose", ["tok"], ["tt"], perm=[0, 2, 1], name="to_tokens"),   # (64, 2)
+             h("Unsqueeze", ["tt", "ua"], ["u"]), h("Squeeze", ["u", "ua"], ["sq"]),
+             h("Gather", ["sq", "g0"], ["cls"], axis=1, name="class_token"),      # (2,)
+             h("Gemm", ["cls", "wf", "bf"], ["y"], transB=1, name="head")]
+    inits = {"w1": rng_weights(1, 8, 1, 2, 2), "b1": rng_weights(2, 8, scale=0.1), "s3": I64(0, 2, 64),
+             "ua": I64(2), "g0": np.array(5, np.int64), "wf": rng_weights(3, 3, 2), "bf": rng_weights(4, 3, scale=0.1)}
+    return make_model(nodes, {"x": [1, 1, 8, 8]}, {"y": None, "tt": None}, inits, name="tokens"), (1, 8, 8)
+
+
+# casts inside the layout layers: result types other than their input's
+CONFIG = {"shuffle": {"LayerName": {"shuffle": {"Precision": {"result": "ap_fixed<9,2,AP_RND_CONV,AP_SAT_SYM>"}},
+                                    "rev": {"Precision": {"result": "ap_ufixed<7,2,AP_RND,AP_SAT>"}}}},
+          "tokens": {"LayerName": {"to_tokens": {"Precision": {"result": "ap_fixed<6,1,AP_TRN_ZERO,AP_WRAP>"}}}}}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("layout")
+    hw = Hardware(n_dsp=16)
+    cases, jobs = [], []
+    for make in (_shuffle, _tokens):
+        model, shape = make()
+        g = fpga_sim.load_onnx(model)
+        x = np.random.default_rng(3).normal(0.0, 1.0, (BATCH,) + shape)
+        for j, prec in enumerate(("ap_fixed<16,6>", "ap_fixed<8,3,AP_RND,AP_SAT>")):
+            qg = fpga_sim.quantize(g, calibration=x, precision=prec, config=CONFIG[g.name])
+            sim = fpga_sim.simulate(qg, x, hardware=hw)
+            out = codegen.write_hls(qg, root / f"{g.name}{j}", hardware=hw, sim=sim, project_name=f"{g.name}{j}")
+            cases.append((g, qg, sim))
+            jobs.append((out, x))
+    results = codegen.csim_batch(jobs, root / "build", qgs=[c[1] for c in cases])
+    return [(g, qg, sim, r) for (g, qg, sim), r in zip(cases, results)]
+
+
+def test_layout_kernels_csim_equal_the_engine(built):
+    ops = set()
+    for g, qg, sim, r in built:
+        ops |= {n.op for n in g.nodes}
+        for t in g.outputs:
+            assert np.array_equal(r[t], sim.outputs_raw[t]), f"{g.name}: {t} differs in {np.sum(r[t] != sim.outputs_raw[t])}"
+            assert np.unique(r[t]).size > 1
+    assert {"Transpose", "Slice", "Gather", "Expand", "DepthToSpace", "Concat", "Reshape"} <= ops
+    # the forced result types really are casts (not the input type)
+    qg = built[0][1]
+    assert str(qg.layer_types["rev"].result).startswith("ap_ufixed<7,2")
