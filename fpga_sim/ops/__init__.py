@@ -30,6 +30,7 @@ OP_MODULES: tuple[str, ...] = (
     "squeeze",
     "expand",
     "depth_to_space",
+    "resize",
 )
 
 
