@@ -80,6 +80,55 @@ for _op in ("Transpose", "Slice", "Gather", "Expand", "DepthToSpace"):
     builder(_op)(_remap)
 
 
+@builder("Resize")
+def resize(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
+    from fpga_sim.ops.resize import LINEAR_WEIGHT_FRAC
+
+    a = node.attrs
+    if a.mode == "nearest":
+        return _remap(node, qg, n_mult)
+    rank = len(a.out_shape)
+    if rank > 4:
+        raise UnsupportedModelError(f"node {node.name!r} (Resize): linear on a per-sample rank {rank}; HLS generation supports up to 4")
+    from fpga_sim.ops.remap import strides
+
+    pad = 4 - rank
+    st = strides(a.in_shapes[0])
+    one = 1 << LINEAR_WEIGHT_FRAC
+    tabs: dict[str, list[np.ndarray]] = {"i0": [], "i1": [], "w0": [], "w1": []}
+    for k in range(-pad, rank):
+        if k < 0:     # a padding axis: one entry, weight 1
+            for name, v in (("i0", 0), ("i1", 0), ("w0", 1), ("w1", 0)):
+                tabs[name].append(np.array([v], np.int64))
+            continue
+        w1 = a.w1_raw(k) if k in a.interpolated else np.zeros(a.out_shape[k], np.int64)
+        w0 = one - w1 if k in a.interpolated else np.ones(a.out_shape[k], np.int64)
+        tabs["i0"].append(np.asarray(a.i0[k], np.int64) * st[k])
+        tabs["i1"].append(np.asarray(a.i1[k], np.int64) * st[k])
+        tabs["w0"].append(w0)
+        tabs["w1"].append(w1)
+    dims = (1,) * pad + tuple(a.out_shape)
+    offsets = np.cumsum([0] + list(dims[:-1]))
+    t_in = qg.tensor_types[node.inputs[0]]
+    acc = get_op("Resize").accum_type(node, t_in)
+    spec = LayerSpec("fsim_layout.h", summary=f"linear resize {a.in_shapes[0]} -> {a.out_shape}, "
+                     f"{1 << len(a.interpolated)} taps, {LINEAR_WEIGHT_FRAC}-bit weights")
+    spec.const("n_loop", size(a.out_shape))
+    for k, (d, o) in enumerate(zip(dims, offsets)):
+        spec.const(f"d{k}", int(d))
+        spec.const(f"o{k}", int(o))
+    spec.const("in_signed", bool(t_in.signed))
+    spec.const("activation", _act(node), "int")
+    spec.types["accum"] = Fixed(62, 62 - acc.frac)
+    for name, parts in tabs.items():
+        spec.types[name] = INDEX_TYPE
+        spec.params.append((name, np.concatenate(parts), INDEX_TYPE))
+    spec.config_base = "fsim::resize_linear_config"
+    spec.call("fsim::resize_linear", ["@config", "@in.type", "@types.accum", "@out.type"],
+              ["@in", "@out", "@p.i0", "@p.i1", "@p.w0", "@p.w1"])
+    return spec
+
+
 @builder("Pad")
 def pad(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     pads = tuple(node.attrs.pads)

@@ -54,16 +54,23 @@ def _tokens():
              h("Transpose", ["tok"], ["tt"], perm=[0, 2, 1], name="to_tokens"),   # (64, 2)
              h("Unsqueeze", ["tt", "ua"], ["u"]), h("Squeeze", ["u", "ua"], ["sq"]),
              h("Gather", ["sq", "g0"], ["cls"], axis=1, name="class_token"),      # (2,)
-             h("Gemm", ["cls", "wf", "bf"], ["y"], transB=1, name="head")]
+             h("Gemm", ["cls", "wf", "bf"], ["y"], transB=1, name="head"),
+             h("Resize", ["c", "", "rs"], ["near"], mode="nearest", name="up_nearest"),          # (8, 8, 8)
+             h("Resize", ["c", "", "rs2"], ["lin"], mode="linear", name="up_linear"),             # (8, 10, 6)
+             h("Resize", ["up", "", "", "rsz"], ["lin2"], mode="linear", name="down_linear",
+               coordinate_transformation_mode="align_corners")]                                     # (2, 5, 3)
     inits = {"w1": rng_weights(1, 8, 1, 2, 2), "b1": rng_weights(2, 8, scale=0.1), "s3": I64(0, 2, 64),
-             "ua": I64(2), "g0": np.array(5, np.int64), "wf": rng_weights(3, 3, 2), "bf": rng_weights(4, 3, scale=0.1)}
-    return make_model(nodes, {"x": [1, 1, 8, 8]}, {"y": None, "tt": None}, inits, name="tokens"), (1, 8, 8)
+             "ua": I64(2), "g0": np.array(5, np.int64), "wf": rng_weights(3, 3, 2), "bf": rng_weights(4, 3, scale=0.1),
+             "rs": np.array([1, 1, 2, 2], np.float32), "rs2": np.array([1, 1, 2.5, 1.5], np.float32), "rsz": I64(1, 2, 5, 3)}
+    outs = {"y": None, "tt": None, "near": None, "lin": None, "lin2": None}
+    return make_model(nodes, {"x": [1, 1, 8, 8]}, outs, inits, name="tokens"), (1, 8, 8)
 
 
 # casts inside the layout layers: result types other than their input's
 CONFIG = {"shuffle": {"LayerName": {"shuffle": {"Precision": {"result": "ap_fixed<9,2,AP_RND_CONV,AP_SAT_SYM>"}},
                                     "rev": {"Precision": {"result": "ap_ufixed<7,2,AP_RND,AP_SAT>"}}}},
-          "tokens": {"LayerName": {"to_tokens": {"Precision": {"result": "ap_fixed<6,1,AP_TRN_ZERO,AP_WRAP>"}}}}}
+          "tokens": {"LayerName": {"to_tokens": {"Precision": {"result": "ap_fixed<6,1,AP_TRN_ZERO,AP_WRAP>"}},
+                                   "up_linear": {"Precision": {"result": "ap_fixed<7,2,AP_RND_INF,AP_SAT>"}}}}}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +99,8 @@ def test_layout_kernels_csim_equal_the_engine(built):
         for t in g.outputs:
             assert np.array_equal(r[t], sim.outputs_raw[t]), f"{g.name}: {t} differs in {np.sum(r[t] != sim.outputs_raw[t])}"
             assert np.unique(r[t]).size > 1
-    assert {"Transpose", "Slice", "Gather", "Expand", "DepthToSpace", "Concat", "Reshape"} <= ops
+    assert {"Transpose", "Slice", "Gather", "Expand", "DepthToSpace", "Concat", "Reshape", "Resize"} <= ops
+    assert {n.attrs.mode for n in built[2][0].nodes if n.op == "Resize"} == {"nearest", "linear"}
     # the forced result types really are casts (not the input type)
     qg = built[0][1]
     assert str(qg.layer_types["rev"].result).startswith("ap_ufixed<7,2")

@@ -69,6 +69,57 @@ REMAP:
     }
 }
 
+// Linear Resize (fpga_sim/ops/resize.py): per output, the 2^R taps of the interpolated axes
+// (tables i0/i1: source offsets per axis, w0/w1: raw weights, 1 and 0 on axes not interpolated),
+// each raw input times the product of its raw weights, summed exactly in 64 bits; the sum (FRAC
+// fractional bits, acc_t) is cast once to out_t.  Up to 4 per-sample axes.
+struct resize_linear_config {
+    static const unsigned n_loop = 1;
+    static const unsigned d0 = 1, d1 = 1, d2 = 1, d3 = 1;
+    static const unsigned o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+    static const bool in_signed = true;
+    static const int activation = ACT_NONE;
+};
+
+template <class CONFIG_T, class in_t, class acc_t, class out_t, class it_t>
+void resize_linear(const in_t *in, out_t *out, const it_t i0[], const it_t i1[], const it_t w0[], const it_t w1[]) {
+#pragma HLS INLINE off
+    const unsigned dims[4] = {CONFIG_T::d0, CONFIG_T::d1, CONFIG_T::d2, CONFIG_T::d3};
+    const unsigned offs[4] = {CONFIG_T::o0, CONFIG_T::o1, CONFIG_T::o2, CONFIG_T::o3};
+    unsigned c[4] = {0, 0, 0, 0};
+#pragma HLS ARRAY_PARTITION variable=c complete
+RESIZE:
+    for (unsigned i = 0; i < CONFIG_T::n_loop; i++) {
+#pragma HLS PIPELINE II=1
+        long long acc = 0;
+    TAPS:
+        for (unsigned m = 0; m < 16; m++) {
+#pragma HLS UNROLL
+            long long s = 0, w = 1;
+            for (unsigned k = 0; k < 4; k++) {
+#pragma HLS UNROLL
+                const unsigned e = offs[k] + c[k];
+                const bool hi = (m >> (3 - k)) & 1;
+                s += hi ? (long long)i1[e] : (long long)i0[e];
+                w *= hi ? (long long)w1[e] : (long long)w0[e];
+            }
+            if (w != 0) acc += w * get_raw<CONFIG_T::in_signed>(in[s]);
+        }
+        acc_t a;
+        set_raw(a, acc);
+        out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(a));
+        bool carry = true;
+        for (int k = 3; k >= 0; k--) {
+#pragma HLS UNROLL
+            if (carry) {
+                c[k]++;
+                carry = c[k] == dims[k];
+                if (carry) c[k] = 0;
+            }
+        }
+    }
+}
+
 struct pad_config {
     static const unsigned in_c = 1, in_h = 1, in_w = 1, out_c = 1, out_h = 1, out_w = 1;
     static const unsigned pad_c = 0, pad_h = 0, pad_w = 0;   // leading pads per axis
