@@ -1,5 +1,6 @@
 """Context builders for Reshape/Flatten, Concat (any axis), constant Pad and the index-map ops
-(Transpose, Slice, Gather, Expand, DepthToSpace/SpaceToDepth; kernels in
+(Transpose, Slice, Gather, Expand, DepthToSpace/SpaceToDepth, nearest Resize, ConvTranspose's
+ZeroInsert) and linear Resize (kernels in
 `hls_templates/nnet/fsim_layout.h`, arithmetic as in `fpga_sim/ops/reshape.py`, `concat.py`,
 `pad.py`, `remap.py`)."""
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _remap(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     return remap_spec(node, qg, index_map, f"{node.op}: an index map over {index_map.loop}, one copy per output")
 
 
-for _op in ("Transpose", "Slice", "Gather", "Expand", "DepthToSpace"):
+for _op in ("Transpose", "Slice", "Gather", "Expand", "DepthToSpace", "ZeroInsert"):
     builder(_op)(_remap)
 
 

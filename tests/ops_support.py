@@ -22,7 +22,7 @@ from fpga_sim.onnx_import import LoweringContext
 # the element-wise, pooling and layout ops (imported one by one: conv/dense may not exist yet)
 OWN_MODULES = ("relu", "leaky_relu", "sigmoid", "tanh", "maxpool", "avgpool", "add", "mul", "batchnorm",
                "concat", "reshape", "pad", "lrn", "softmax", "transpose", "slice", "split", "gather", "squeeze",
-               "expand", "depth_to_space", "resize")
+               "expand", "depth_to_space", "resize", "conv_transpose")
 for _m in OWN_MODULES:
     try:
         importlib.import_module(f"fpga_sim.ops.{_m}")

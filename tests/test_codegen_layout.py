@@ -1,5 +1,5 @@
 """The layout kernels of codegen/layers_layout.py (Reshape, Concat on any axis, the index maps of
-Transpose/Slice/Split/Gather/Expand/DepthToSpace/SpaceToDepth), C-simulated with g++ against
+Transpose/Slice/Split/Gather/Expand/DepthToSpace/SpaceToDepth, Resize, ConvTranspose), C-simulated with g++ against
 Xilinx's ap_fixed.h, bit for bit equal to the engine on every output of a batch."""
 from __future__ import annotations
 
@@ -66,9 +66,28 @@ def _tokens():
     return make_model(nodes, {"x": [1, 1, 8, 8]}, outs, inits, name="tokens"), (1, 8, 8)
 
 
+def _unet():
+    """A UNet step: down with a strided conv, up with a grouped ConvTranspose (output_padding,
+    pads) and a nearest Resize, the skip concatenated on channels."""
+    h = helper.make_node
+    nodes = [h("Conv", ["x", "w1", "b1"], ["e"], pads=[1, 1, 1, 1], name="enc"),                  # (4, 7, 7)
+             h("Conv", ["e", "w2", "b2"], ["dn"], strides=[2, 2], name="down"),                   # (4, 3, 3)
+             h("ConvTranspose", ["dn", "wt", "bt"], ["up"], strides=[2, 2], pads=[0, 1, 1, 0],
+               output_padding=[1, 1], group=2, name="up"),                                      # (4, 7, 7)
+             h("Concat", ["e", "up"], ["cat"], axis=1, name="skip"),
+             h("Resize", ["cat", "", "rs"], ["big"], mode="nearest", name="upsample"),
+             h("Conv", ["big", "w3", "b3"], ["y"], name="head")]
+    inits = {"w1": rng_weights(1, 4, 1, 3, 3), "b1": rng_weights(2, 4, scale=0.1),
+             "w2": rng_weights(3, 4, 4, 3, 3), "b2": rng_weights(4, 4, scale=0.1),
+             "wt": rng_weights(5, 4, 2, 3, 3), "bt": rng_weights(6, 4, scale=0.1),
+             "rs": np.array([1, 1, 2, 2], np.float32), "w3": rng_weights(7, 2, 8, 1, 1), "b3": rng_weights(8, 2, scale=0.1)}
+    return make_model(nodes, {"x": [1, 1, 7, 7]}, {"y": None}, inits, name="unet"), (1, 7, 7)
+
+
 # casts inside the layout layers: result types other than their input's
 CONFIG = {"shuffle": {"LayerName": {"shuffle": {"Precision": {"result": "ap_fixed<9,2,AP_RND_CONV,AP_SAT_SYM>"}},
                                     "rev": {"Precision": {"result": "ap_ufixed<7,2,AP_RND,AP_SAT>"}}}},
+          "unet": {},
           "tokens": {"LayerName": {"to_tokens": {"Precision": {"result": "ap_fixed<6,1,AP_TRN_ZERO,AP_WRAP>"}},
                                    "up_linear": {"Precision": {"result": "ap_fixed<7,2,AP_RND_INF,AP_SAT>"}}}}}
 
@@ -78,7 +97,7 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("layout")
     hw = Hardware(n_dsp=16)
     cases, jobs = [], []
-    for make in (_shuffle, _tokens):
+    for make in (_shuffle, _tokens, _unet):
         model, shape = make()
         g = fpga_sim.load_onnx(model)
         x = np.random.default_rng(3).normal(0.0, 1.0, (BATCH,) + shape)
@@ -99,7 +118,7 @@ def test_layout_kernels_csim_equal_the_engine(built):
         for t in g.outputs:
             assert np.array_equal(r[t], sim.outputs_raw[t]), f"{g.name}: {t} differs in {np.sum(r[t] != sim.outputs_raw[t])}"
             assert np.unique(r[t]).size > 1
-    assert {"Transpose", "Slice", "Gather", "Expand", "DepthToSpace", "Concat", "Reshape", "Resize"} <= ops
+    assert {"Transpose", "Slice", "Gather", "Expand", "DepthToSpace", "Concat", "Reshape", "Resize", "ZeroInsert"} <= ops
     assert {n.attrs.mode for n in built[2][0].nodes if n.op == "Resize"} == {"nearest", "linear"}
     # the forced result types really are casts (not the input type)
     qg = built[0][1]

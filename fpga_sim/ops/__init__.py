@@ -31,6 +31,7 @@ OP_MODULES: tuple[str, ...] = (
     "expand",
     "depth_to_space",
     "resize",
+    "conv_transpose",
 )
 
 
