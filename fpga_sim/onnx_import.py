@@ -133,8 +133,12 @@ def tolerated(proto: ModelProto) -> ModelProto:
             hit = inferred.get(vi.name)
             if hit is not None and hit.type.tensor_type.HasField("shape"):
                 vi.type.CopyFrom(hit.type)
-            elif not vi.type.tensor_type.elem_type:
+                continue
+            # not inferable (e.g. a bad attribute): the importer infers shapes itself and then lets
+            # the op module name what is wrong; the declared output shape is not read
+            if not vi.type.tensor_type.elem_type:
                 vi.type.tensor_type.elem_type = TensorProto.FLOAT
+            vi.type.tensor_type.shape.SetInParent()
     return fixed
 
 
