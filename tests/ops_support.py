@@ -22,7 +22,7 @@ from fpga_sim.onnx_import import LoweringContext
 # the element-wise, pooling and layout ops (imported one by one: conv/dense may not exist yet)
 OWN_MODULES = ("relu", "leaky_relu", "sigmoid", "tanh", "maxpool", "avgpool", "add", "mul", "batchnorm",
                "concat", "reshape", "pad", "lrn", "softmax", "transpose", "slice", "split", "gather", "squeeze",
-               "expand", "depth_to_space")
+               "expand", "depth_to_space", "resize", "conv_transpose")
 for _m in OWN_MODULES:
     try:
         importlib.import_module(f"fpga_sim.ops.{_m}")
@@ -222,3 +222,32 @@ def check_element_cost(op, node, qg, ops_per_output: int):
     assert rep.bound == ("bandwidth" if compute < outputs else "balanced" if compute == outputs else "compute")
     assert rep.dram_writes == outputs and rep.energy_pj["dram_write"] > 0
     return rep
+
+
+def check_movement(model: onnx.ModelProto, rng: np.random.Generator, n_types: int = 4) -> tuple[Any, Any]:
+    """A data-movement op against onnxruntime: float outputs equal exactly; raw integers moved by
+    onnxruntime (as float32, exact below 2^24) then cast with the Fraction oracle equal the
+    integer kernel, overflow count included, for random input/result types; the cost is a copy
+    per output.  Returns (op, node)."""
+    op, node, _ = lower(model)
+    names = [i.name for i in model.graph.input]
+    shapes = {vi.name: tuple(d.dim_value for d in vi.type.tensor_type.shape.dim) for vi in model.graph.input}
+    feeds = {n: rng.normal(size=shapes[n]).astype(np.float32) for n in names}
+    ref = ort_run(model, feeds)[0]
+    assert tuple(op.infer_shapes(node, [shapes[n][1:] for n in node.inputs])[0]) == ref.shape[1:]
+    np.testing.assert_array_equal(op.run_float(node, [feeds[n] for n in node.inputs])[0], ref)
+    for _ in range(n_types):
+        t_in = [random_type(rng, width=(4, 20)) for _ in node.inputs]
+        t_out = random_type(rng, width=(4, 20))
+        qg = qgraph_for(op, node, [shapes[n][1:] for n in node.inputs], t_in, t_out)
+        raws = {n: random_raw(rng, t, shapes[n]) for n, t in zip(node.inputs, t_in)}
+        (y,), n_over = op.run_fixed(node, [raws[n] for n in node.inputs], qg)
+        # which input each output came from: move (raw, input number) pairs through onnxruntime
+        moved = ort_run(model, {n: raws[n].astype(np.float32) for n in names})[0].astype(np.int64)
+        tag = ort_run(model, {n: np.full(shapes[n], k, np.float32) for k, n in enumerate(names)})[0].astype(np.int64)
+        exp = [ref_cast(int(v), t_in[node.inputs.index(names[k])], t_out) for v, k in zip(moved.reshape(-1), tag.reshape(-1))]
+        np.testing.assert_array_equal(y, np.array([r for r, _ in exp], np.int64).reshape(moved.shape))
+        assert n_over == sum(o for _, o in exp)
+    t = Fixed(8, 3)
+    check_element_cost(op, node, qgraph_for(op, node, [shapes[n][1:] for n in node.inputs], [t] * len(node.inputs), t), 1)
+    return op, node

@@ -30,6 +30,8 @@ OP_MODULES: tuple[str, ...] = (
     "squeeze",
     "expand",
     "depth_to_space",
+    "resize",
+    "conv_transpose",
 )
 
 
