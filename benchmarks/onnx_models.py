@@ -70,7 +70,8 @@ def light_model(name: str, seed: int = 0, batch: int = 1) -> onnx.ModelProto:
     """The onnx package's light_<name>.onnx with generated weights and a fixed batch size.
 
     Every ConstantOfShape node (whose shape input is an initializer) becomes an initializer of
-    that shape: conv/dense weights get N(0, 1/fan_in) values, 1-D tensors (biases) small values.
+    that shape: conv/dense weights get N(0, 1/fan_in) values, 1-D tensors (biases) small values,
+    BatchNormalization's scale and variance values in [0.5, 1.5].
     """
     path = light_dir() / f"light_{name}.onnx"
     if not path.exists():
@@ -80,6 +81,9 @@ def light_model(name: str, seed: int = 0, batch: int = 1) -> onnx.ModelProto:
     g = model.graph
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     rng = np.random.default_rng(seed)
+    # BatchNormalization's scale and variance: near 1 and positive (a normalised layer)
+    bn_scale = {n.input[1] for n in g.node if n.op_type == "BatchNormalization"}
+    bn_var = {n.input[4] for n in g.node if n.op_type == "BatchNormalization"}
     keep, new_inits, used = [], [], set()
     for node in g.node:
         if node.op_type == "ConstantOfShape" and node.input[0] in inits:
@@ -87,6 +91,8 @@ def light_model(name: str, seed: int = 0, batch: int = 1) -> onnx.ModelProto:
             used.add(node.input[0])
             if len(shape) >= 2:
                 value = _weights(rng, shape, int(np.prod(shape[1:])))
+            elif node.output[0] in bn_scale | bn_var:
+                value = rng.uniform(0.5, 1.5, shape).astype(np.float32)
             else:
                 value = (rng.standard_normal(shape) * 0.05).astype(np.float32)
             new_inits.append(numpy_helper.from_array(value, node.output[0]))
