@@ -143,10 +143,12 @@ def totals_of(layers: list[LayerReport], qg: QGraph, hw: Any, batch: int) -> dic
     }
 
 
-def layer_reports(qg: QGraph, hw: Any, overflows: Mapping[str, int] | None = None) -> list[LayerReport]:
+def layer_reports(qg: QGraph, hw: Any, overflows: Mapping[str, int] | None = None,
+                  costs: list[LayerReport] | None = None) -> list[LayerReport]:
     """Every layer's cost for one inference on hw (computed once per layer, whatever the batch,
     and once per (graph, hardware): later calls copy the cached reports, see `cached_costs`)."""
-    layers = [dataclasses.replace(r, energy_pj=dict(r.energy_pj)) for r in cached_costs(qg, hw)]
+    costs = cached_costs(qg, hw) if costs is None else costs
+    layers = [dataclasses.replace(r, energy_pj=dict(r.energy_pj)) for r in costs]
     for r in layers:
         r.overflows = int((overflows or {}).get(r.name, 0))
     return layers
@@ -250,6 +252,9 @@ def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> S
     hw = Hardware() if hardware is None else hardware
     g = qg.graph
     feeds = _feeds(g, x)
+    # costs first: caching them freezes the parameter arrays, so the kernels see them read-only
+    # from the first call on (one Numba specialisation, not one per call's array flags)
+    costs = cached_costs(qg, hw)
     batch = next(iter(feeds.values())).shape[0]
     env: dict[str, np.ndarray] = {}
     input_overflows = 0
@@ -268,7 +273,7 @@ def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> S
         for t in n.inputs:
             if last.get(t) == i and t not in g.outputs:
                 env.pop(t, None)
-    layers = layer_reports(qg, hw, overflows)
+    layers = layer_reports(qg, hw, overflows, costs)
     totals = totals_of(layers, qg, hw, batch)
     totals["input_overflows"] = input_overflows
     totals["overflows"] += input_overflows

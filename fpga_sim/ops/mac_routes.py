@@ -89,7 +89,9 @@ class MacCall:
             raise ConfigError(f"node {node.name!r} ({node.op}) has a bias but no bias type")
         if self.int64 and b is not None:
             flags = np.zeros(self.cout, np.bool_)
-            cast_flags(np.ascontiguousarray(b, dtype=np.int64).reshape(-1), self.tb.frac - self.acc.frac,
+            src = np.ascontiguousarray(b, dtype=np.int64).reshape(-1).view()
+            src.flags.writeable = False             # one kernel specialisation, frozen parameters or not
+            cast_flags(src, self.tb.frac - self.acc.frac,
                        *self.acc.codes, self.bias, flags)
             self.bias_overflows = int(flags.sum()) * self.n_b * self.ho * self.wo
         self.cache = derived(self.w)
