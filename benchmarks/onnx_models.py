@@ -70,7 +70,8 @@ def light_model(name: str, seed: int = 0, batch: int = 1) -> onnx.ModelProto:
     """The onnx package's light_<name>.onnx with generated weights and a fixed batch size.
 
     Every ConstantOfShape node (whose shape input is an initializer) becomes an initializer of
-    that shape: conv/dense weights get N(0, 1/fan_in) values, 1-D tensors (biases) small values.
+    that shape: conv/dense weights get N(0, 1/fan_in) values, 1-D tensors (biases) small values,
+    BatchNormalization's scale and variance values in [0.5, 1.5].
     """
     path = light_dir() / f"light_{name}.onnx"
     if not path.exists():
@@ -80,6 +81,9 @@ def light_model(name: str, seed: int = 0, batch: int = 1) -> onnx.ModelProto:
     g = model.graph
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     rng = np.random.default_rng(seed)
+    # BatchNormalization's scale and variance: near 1 and positive (a normalised layer)
+    bn_scale = {n.input[1] for n in g.node if n.op_type == "BatchNormalization"}
+    bn_var = {n.input[4] for n in g.node if n.op_type == "BatchNormalization"}
     keep, new_inits, used = [], [], set()
     for node in g.node:
         if node.op_type == "ConstantOfShape" and node.input[0] in inits:
@@ -87,6 +91,8 @@ def light_model(name: str, seed: int = 0, batch: int = 1) -> onnx.ModelProto:
             used.add(node.input[0])
             if len(shape) >= 2:
                 value = _weights(rng, shape, int(np.prod(shape[1:])))
+            elif node.output[0] in bn_scale | bn_var:
+                value = rng.uniform(0.5, 1.5, shape).astype(np.float32)
             else:
                 value = (rng.standard_normal(shape) * 0.05).astype(np.float32)
             new_inits.append(numpy_helper.from_array(value, node.output[0]))
@@ -164,4 +170,53 @@ def mlp_model(sizes: tuple[int, ...] = (64, 32, 10), seed: int = 0) -> onnx.Mode
             nodes.append(helper.make_node("Relu", [f"g{i}"], [out]))
         t = out
     graph = helper.make_graph(nodes, "mlp", [_io("x", ("N", sizes[0]))], [_io("y", ("N", sizes[-1]))], inits)
+    return _model(graph)
+
+
+def mobilenet_v2(batch: int = 1, seed: int = 0, width: float = 1.0) -> onnx.ModelProto:
+    """MobileNetV2 (Sandler et al. 2018) at 224x224 with generated weights, built without torch:
+    a 3x3 stride-2 stem, 17 inverted residual blocks (1x1 expand + ReLU6, 3x3 depthwise +
+    ReLU6, 1x1 linear projection, an Add when the block keeps its shape), a 1x1 conv to 1280,
+    global average pooling and a 1000-way Gemm.  Batch norms are folded into the convs."""
+    rng = np.random.default_rng(seed)
+    inits: list[onnx.TensorProto] = []
+    nodes: list[onnx.NodeProto] = []
+    lo, hi = "relu6_lo", "relu6_hi"
+    inits += [numpy_helper.from_array(np.array(0.0, np.float32), lo), numpy_helper.from_array(np.array(6.0, np.float32), hi)]
+
+    def conv(x: str, cin: int, cout: int, k: int, stride: int, groups: int, relu6: bool) -> str:
+        i = len(nodes)
+        w = _weights(rng, (cout, cin // groups, k, k), (cin // groups) * k * k)
+        b = (rng.standard_normal(cout) * 0.05).astype(np.float32)
+        inits.extend([numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")])
+        y = f"c{i}"
+        nodes.append(helper.make_node("Conv", [x, f"w{i}", f"b{i}"], [y], kernel_shape=[k, k], strides=[stride] * 2,
+                                      pads=[k // 2] * 4, group=groups))
+        if relu6:
+            nodes.append(helper.make_node("Clip", [y, lo, hi], [y + "_r"]))
+            y += "_r"
+        return y
+
+    def ch(c: int) -> int:
+        return max(8, int(c * width + 4) // 8 * 8)
+
+    t, c = conv("x", 3, ch(32), 3, 2, 1, True), ch(32)
+    for expand, cout, reps, stride in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                                       (6, 160, 3, 2), (6, 320, 1, 1)):
+        for r in range(reps):
+            s, co, hidden = stride if r == 0 else 1, ch(cout), c * expand
+            y = conv(t, c, hidden, 1, 1, 1, True) if expand != 1 else t
+            y = conv(y, hidden, hidden, 3, s, hidden, True)
+            y = conv(y, hidden, co, 1, 1, 1, False)
+            if s == 1 and c == co:
+                nodes.append(helper.make_node("Add", [t, y], [y + "_add"]))
+                y += "_add"
+            t, c = y, co
+    t = conv(t, c, 1280, 1, 1, 1, True)
+    nodes.append(helper.make_node("GlobalAveragePool", [t], ["gap"]))
+    nodes.append(helper.make_node("Flatten", ["gap"], ["flat"], axis=1))
+    inits += [numpy_helper.from_array(_weights(rng, (1000, 1280), 1280), "fc_w"),
+              numpy_helper.from_array((rng.standard_normal(1000) * 0.05).astype(np.float32), "fc_b")]
+    nodes.append(helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["y"], transB=1))
+    graph = helper.make_graph(nodes, "mobilenet_v2", [_io("x", (batch, 3, 224, 224))], [_io("y", (batch, 1000))], inits)
     return _model(graph)

@@ -65,6 +65,49 @@ def startup() -> dict:
             "second_simulate_s": t_second, "fpga_sim": fpga_sim.__version__}
 
 
+def first_run() -> dict:
+    """The fpga-sim part of a first `fpga-sim flow` on the default digits CNN (LeNet 8x8):
+    quantise, simulate with trace in chunks of 64 as the flow does, compare with onnxruntime;
+    then the first simulate of one more LeNet batch.  Each phase's wall time and Numba compile
+    events (`compile_events`), so a cold cache shows where compile time goes."""
+    from .compile_events import compile_events
+
+    t0 = time.perf_counter()
+    with compile_events() as ev_i:
+        import fpga_sim  # noqa: F401
+        from fpga_sim import Hardware, compare, load_onnx, quantize, simulate
+    t_import = time.perf_counter() - t0
+    from .networks import digits_cnn_onnx
+
+    model, x, _ = digits_cnn_onnx(360)
+    out: dict = {"import_s": t_import}
+    hw = Hardware()
+    with compile_events() as ev_q:
+        t0 = time.perf_counter()
+        qg = quantize(load_onnx(model), calibration=x, precision="auto<16>")
+        out["quantize_s"] = time.perf_counter() - t0
+    with compile_events() as ev_s:
+        t0 = time.perf_counter()
+        sims = [simulate(qg, x[i:i + 64], hardware=hw, trace=True) for i in range(0, len(x), 64)]
+        out["simulate_s"] = time.perf_counter() - t0
+    with compile_events() as ev_c:
+        t0 = time.perf_counter()
+        compare(model, qg, x[:64], sim=sims[0])
+        out["compare_s"] = time.perf_counter() - t0
+    with compile_events() as ev_l:
+        t0 = time.perf_counter()
+        simulate(qg, x[:1], hardware=hw)
+        out["one_sample_simulate_s"] = time.perf_counter() - t0
+    for k, ev in (("import", ev_i), ("quantize", ev_q), ("simulate", ev_s), ("compare", ev_c), ("one_sample", ev_l)):
+        out[f"{k}_compile_s"] = ev["compile_s"]
+        out[f"{k}_compiles"] = ev["compiles"]
+        out[f"{k}_cpu_s"] = ev["cpu_s"]
+        out[f"{k}_top"] = [(f["name"], round(f["s"], 2), len(f["signatures"])) for f in ev["functions"][:12]]
+    out["flow_compile_s"] = ev_i["compile_s"] + ev_q["compile_s"] + ev_s["compile_s"] + ev_c["compile_s"]
+    out["flow_cpu_s"] = ev_i["cpu_s"] + ev_q["cpu_s"] + ev_s["cpu_s"] + ev_c["cpu_s"]
+    return out
+
+
 def sim_peak(net: str) -> dict:
     from fpga_sim import Hardware, load_onnx, quantize, simulate
 
@@ -106,12 +149,14 @@ def main(argv: list[str]) -> int:
     cmd = argv[0] if argv else ""
     if cmd == "startup":
         out = startup()
+    elif cmd == "first-run":
+        out = first_run()
     elif cmd == "sim-peak" and len(argv) == 2:
         out = sim_peak(argv[1])
     elif cmd == "ort-peak" and len(argv) == 2:
         out = ort_peak(argv[1])
     else:
-        print("usage: python -m benchmarks.probe startup | sim-peak NET | ort-peak NET", file=sys.stderr)
+        print("usage: python -m benchmarks.probe startup | first-run | sim-peak NET | ort-peak NET", file=sys.stderr)
         return 2
     print("PROBE " + json.dumps(out))
     return 0

@@ -72,11 +72,16 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
         con.print(f"env: {m['env']}")
     s = result.get("sections", {})
     _layers(con, s.get("layers"))
+    _simulate(con, s.get("simulate"))
+    _elementwise(con, s.get("elementwise"))
+    _cost_model(con, s.get("cost_model"))
+    _whole_networks(con, s.get("whole_networks"))
     _networks(con, s.get("networks"))
     _peers(con, "vs hls4ml C-simulation (same torch models, ap_fixed<16,6> everywhere)", s.get("vs_hls4ml"),
            "hls4ml")
     _peers(con, "vs our generated HLS C++ (g++ -O2)", s.get("vs_gxx"), "gxx")
     _startup(con, s.get("startup"))
+    _first_run(con, s.get("first_run"))
     _memory(con, s.get("memory"))
     _targets(con, result.get("targets", []))
     checks = result.get("checks", [])
@@ -120,6 +125,79 @@ def _layers(con: Console, rows: Any) -> None:
                   _x(r["vs_ort"]), _x(r["vs_numpy_int64"]), tgt, _ok(r["bit_exact"]),
                   _si(r.get("cycles")), _si(r.get("cycles_per_host_s")))
     con.print(t)
+
+
+def _simulate(con: Console, rows: Any) -> None:
+    title = "simulate() end to end (warm, best of interleaved runs) vs onnxruntime float32, batch 1"
+    if _err(con, title, rows):
+        return
+    t = Table(title=title, title_justify="left")
+    for c in ("case", "precision", "ort", "simulate", "kernel", "quantise in", "to_float", "cost (cached)",
+              "bookkeeping", "vs ort", "target"):
+        t.add_column(c, justify="left" if c in ("case", "precision") else "right")
+    for r in rows:
+        t.add_row(r["case"], r["precision"], _s(r["ort_s"]), _s(r["simulate_s"]), _s(r["kernel_s"]),
+                  _s(r["quantize_input_s"]), _s(r["to_float_s"]), _s(r["cost_cached_s"]), _s(r["bookkeeping_s"]),
+                  _x(r["measured"]), _met(r))
+    con.print(t)
+
+
+def _elementwise(con: Console, rows: Any) -> None:
+    title = "Element-wise layers: bit-accurate kernel vs a NumPy pass over the same raw data (batch 1)"
+    if _err(con, title, rows):
+        return
+    t = Table(title=title, title_justify="left")
+    for c in ("op", "shape", "numpy", "engine", "speed vs numpy", "target"):
+        t.add_column(c, justify="left" if c in ("op", "shape") else "right")
+    for r in rows:
+        t.add_row(r["op"], r["shape"], _s(r["numpy_s"]), _s(r["engine_s"]), _x(r["measured"]),
+                  f">= 0.5x {_met(r)}")
+    con.print(t)
+
+
+def _cost_model(con: Console, r: Any) -> None:
+    title = "Cost model"
+    if _err(con, title, r):
+        return
+    con.print(f"[bold]{title}[/] ({r['network']}, {r['layers']} layers): computed {_s(r['computed_s'])}, "
+              f"reused by a later simulate/cost_report of the same graph and hardware {_s(r['reused_s'])}; "
+              f"target < 20 ms: {_met(r)}")
+
+
+def _whole_networks(con: Console, rows: Any) -> None:
+    title = "Whole networks warm: simulate() (integer run + cycle model, 25 DSPs) vs onnxruntime float32"
+    if _err(con, title, rows):
+        return
+    t = Table(title=title, title_justify="left")
+    for c in ("network", "batch", "precision", "ort", "simulate", "sim/ort speed", "target", "host ms by op",
+              "MAC routes"):
+        t.add_column(c, justify="left" if c in ("network", "precision", "host ms by op", "MAC routes") else "right")
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["network"], str(r["batch"]), r["precision"], _s(r.get("ort_s")), f"[red]{r['error'][:70]}[/]",
+                      "", "", "", "")
+            continue
+        ops = ", ".join(f"{k} {v:g}" for k, v in list(r["host_ms_by_op"].items())[:5])
+        routes = ", ".join(f"{k} {v}" for k, v in r["routes"].items())
+        t.add_row(r["network"], str(r["batch"]), r["precision"], _s(r["ort_s"]), _s(r["sim_s"]), _x(r["measured"]),
+                  _met(r), ops, routes)
+    con.print(t)
+
+
+def _first_run(con: Console, sec: Any) -> None:
+    title = "First run (LeNet 8x8, the flow's fpga-sim steps, fresh process)"
+    if _err(con, title, sec):
+        return
+    con.print(f"[bold]{title}[/], Numba cache {sec.get('cache')}: import {_s(sec['import_s'])}, quantise "
+              f"{_s(sec['quantize_s'])}, simulate (trace, chunks of 64) {_s(sec['simulate_s'])}, compare "
+              f"{_s(sec['compare_s'])}, one more simulate {_s(sec['one_sample_simulate_s'])}; compiling "
+              f"{_s(sec['flow_compile_s'])} in total (process CPU {_s(sec['flow_cpu_s'])})")
+    for k in ("import", "quantize", "simulate", "one_sample"):
+        top = ", ".join(f"{n.rsplit('.', 1)[-1]} {s:.2f} s x{c}" for n, s, c in sec.get(f"{k}_top", [])[:6])
+        if top:
+            con.print(f"  compiled during {k}: {top}")
+    for r in sec.get("rows", []):
+        con.print(f"  {r['target']}: {r['measured']:.3g} {r['unit']} {_met(r)}")
 
 
 def _networks(con: Console, rows: Any) -> None:

@@ -86,17 +86,6 @@ def _finish(q: np.int64, in_range: bool, positive: bool, width: int, signed: boo
     return res, (not in_range) | sym
 
 
-@njit(cache=True, nogil=True)
-def requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: int):
-    """Requantise raw v: drop `shift` fractional bits (or append -shift zero bits), round,
-    handle overflow.  shift = src_frac - dst_frac.  Returns (raw, overflowed).
-
-    Call it from other Numba kernels.  (Numba's cache would not notice when this changes under
-    a cached caller; `_numba_cache` keys the whole cache on every kernel source instead.)
-    """
-    return _requant(v, shift, width, signed, rnd, ovf)
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: int):
     """requant's body, inlined into this module's array loops."""
@@ -129,18 +118,34 @@ def _requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: i
     return _finish(q, (lo <= q) & (q <= hi), q > 0, width, signed, ovf)
 
 
+@njit("Tuple((int64, boolean))(int64, int64, int64, boolean, int64, int64)", cache=True, nogil=True)
+def requant(v: np.int64, shift: int, width: int, signed: bool, rnd: int, ovf: int):
+    """Requantise raw v: drop `shift` fractional bits (or append -shift zero bits), round,
+    handle overflow.  shift = src_frac - dst_frac.  Returns (raw, overflowed).
+
+    Call it from other Numba kernels.  One explicit signature: callers' integer and boolean
+    arguments convert to it, so it is compiled once, not once per caller's argument types
+    (measured: ~3 s a specialisation on a cold cache).  (Numba's cache would not notice when
+    this changes under a cached caller; `_numba_cache` keys the whole cache on every kernel
+    source instead.)
+    """
+    return _requant(v, shift, width, signed, rnd, ovf)
+
+
 @njit(cache=True, nogil=True)
 def quantize_scalar(x: float, frac: int, width: int, signed: bool, rnd: int, ovf: int):
     """Convert a double to raw fixed point exactly as ap_fixed's constructor from double.
 
     The double is split into its integer mantissa and exponent, so the value is exact and the
-    conversion is `requant` of the mantissa; returns (raw, overflowed).
+    conversion is `requant` of the mantissa; returns (raw, overflowed).  It calls the compiled
+    `requant` rather than inlining it: this is quantize_array's rare path, and one copy of
+    requant's code less saves seconds of compilation on a cold cache.
     """
     if x == 0.0:
         return np.int64(0), False
     if not math.isfinite(x):
         v = np.int64(-1) if math.copysign(1.0, x) < 0 else np.int64(1)
-        return _requant(v, _HUGE_SHIFT, width, signed, rnd, ovf)
+        return requant(v, _HUGE_SHIFT, width, signed, rnd, ovf)
     a = abs(x)
     if a < _MIN_NORMAL:
         # ap_fixed decodes a denormal with the hidden bit set and exponent -1023
@@ -152,7 +157,14 @@ def quantize_scalar(x: float, frac: int, width: int, signed: bool, rnd: int, ovf
         exp = e - 53
     if x < 0:
         man = -man
-    return _requant(man, -(exp + frac), width, signed, rnd, ovf)
+    return requant(man, -(exp + frac), width, signed, rnd, ovf)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fast_ok(x: float, scale: float) -> bool:
+    """Whether _quantize_fast is exact for x (see there)."""
+    a = abs(x * scale)
+    return ((a < 4503599627370496.0) & (a >= _MIN_NORMAL) & (abs(x) >= _MIN_NORMAL)) | (x == 0.0)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -165,8 +177,7 @@ def _quantize_fast(x: float, scale: float, width: int, signed: bool, rnd: int, o
     main loop has no data-dependent branch.
     """
     y = x * scale
-    a = abs(y)
-    ok = ((a < 4503599627370496.0) & (a >= _MIN_NORMAL) & (abs(x) >= _MIN_NORMAL)) | (x == 0.0)
+    ok = _fast_ok(x, scale)
     y = y if ok else 0.0
     q = math.floor(y)
     mid = q + 0.5
@@ -205,8 +216,7 @@ def quantize_array(x, frac: int, width: int, signed: bool, rnd: int, ovf: int, o
         all_ok &= ok
     if not all_ok:
         for i in range(x.size):
-            _, _, ok = _quantize_fast(x[i], scale, width, signed, rnd, ovf)
-            if not ok:
+            if not _fast_ok(x[i], scale):
                 out[i], o = quantize_scalar(x[i], frac, width, signed, rnd, ovf)
                 n += o
     return n

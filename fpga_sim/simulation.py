@@ -1,12 +1,16 @@
 """`simulate`: run a quantised graph bit-accurately on a batch and cost it on the machine.
 
 Every node's integer kernel (`op.run_fixed`) runs on the whole batch at once, in graph order;
-every node's cost (`op.cost`) is computed once, per inference, on the given `Hardware`.
+every node's cost (`op.cost`) is computed per inference on the given `Hardware`, once per
+(graph, hardware) pair: a sweep or a loop over batches reuses it (`cached_costs`).
 `run_float` is the same walk with the ops' float kernels (calibration and tests).
 """
 from __future__ import annotations
 
+import dataclasses
+import weakref
 from dataclasses import dataclass, field
+from threading import RLock
 from typing import Any, Mapping
 
 import numpy as np
@@ -139,18 +143,89 @@ def totals_of(layers: list[LayerReport], qg: QGraph, hw: Any, batch: int) -> dic
     }
 
 
-def layer_reports(qg: QGraph, hw: Any, overflows: Mapping[str, int] | None = None) -> list[LayerReport]:
-    """Every layer's cost for one inference on hw (computed once per layer, whatever the batch)."""
+def layer_reports(qg: QGraph, hw: Any, overflows: Mapping[str, int] | None = None,
+                  costs: list[LayerReport] | None = None) -> list[LayerReport]:
+    """Every layer's cost for one inference on hw (computed once per layer, whatever the batch,
+    and once per (graph, hardware): later calls copy the cached reports, see `cached_costs`)."""
+    costs = cached_costs(qg, hw) if costs is None else costs
+    layers = [dataclasses.replace(r, energy_pj=dict(r.energy_pj)) for r in costs]
+    for r in layers:
+        r.overflows = int((overflows or {}).get(r.name, 0))
+    return layers
+
+
+def _compute_costs(qg: QGraph, hw: Any) -> list[LayerReport]:
     from .ops import get_op
 
     layers: list[LayerReport] = []
     for n in qg.nodes:
         r = get_op(n.op).cost(n, qg, hw)
-        r.overflows = int((overflows or {}).get(n.name, 0))
         if qg.quant_overflows.get(n.name):
             msg = f"{qg.quant_overflows[n.name]} parameter values saturated or wrapped when quantised"
             r.notes = f"{r.notes}; {msg}" if r.notes else msg
         layers.append(r)
+    return layers
+
+
+def _hashable(v: Any) -> Any:
+    try:
+        hash(v)
+        return v
+    except TypeError:
+        return repr(v)
+
+
+def _arrays(params: Mapping[str, Any]) -> tuple:
+    return tuple((k, id(v), np.shape(v)) for k, v in params.items())
+
+
+def cost_fingerprint(qg: QGraph) -> tuple:
+    """Everything a layer's cost reads, by value or by identity (parameter arrays by id: the
+    cache freezes them, so an in-place edit raises instead of meeting a stale cost)."""
+    g = qg.graph
+    nodes = tuple((id(n), n.name, n.op, n.activation, _hashable(n.attrs), tuple(n.inputs), tuple(n.outputs),
+                   qg.layer_types.get(n.name), _arrays(qg.qparams.get(n.name, {})), _arrays(n.params))
+                  for n in g.nodes)
+    return (nodes, tuple(qg.tensor_types.items()), tuple((t, tuple(s)) for t, s in g.shapes.items()),
+            tuple(qg.quant_overflows.items()))
+
+
+_COSTS: dict[int, tuple[weakref.ref, dict[Any, tuple[tuple, list[LayerReport]]]]] = {}
+_COSTS_LOCK = RLock()
+MAX_HARDWARE_PER_GRAPH = 64     # a sweep over more hardware points recomputes the oldest
+
+
+def _drop_costs(key: int) -> None:
+    with _COSTS_LOCK:
+        _COSTS.pop(key, None)
+
+
+def cached_costs(qg: QGraph, hw: Any) -> list[LayerReport]:
+    """The per-layer reports of qg on hw, computed once per (graph, hardware) pair: the entry
+    lives while qg lives and is recomputed when anything the costs read has changed (nodes,
+    types, shapes, parameter arrays replaced).  Do not modify the returned reports."""
+    fp = cost_fingerprint(qg)
+    hkey = _hashable(hw)
+    with _COSTS_LOCK:
+        ent = _COSTS.get(id(qg))
+        if ent is not None and ent[0]() is qg:
+            hit = ent[1].get(hkey)
+            if hit is not None and hit[0] == fp:
+                return hit[1]
+    layers = _compute_costs(qg, hw)
+    for params in qg.qparams.values():
+        for v in params.values():
+            if isinstance(v, np.ndarray):
+                v.flags.writeable = False
+    with _COSTS_LOCK:
+        ent = _COSTS.get(id(qg))
+        if ent is None or ent[0]() is not qg:
+            ent = (weakref.ref(qg, lambda _, k=id(qg): _drop_costs(k)), {})
+            _COSTS[id(qg)] = ent
+        ent[1].pop(hkey, None)
+        ent[1][hkey] = (fp, layers)
+        while len(ent[1]) > MAX_HARDWARE_PER_GRAPH:
+            ent[1].pop(next(iter(ent[1])))
     return layers
 
 
@@ -177,6 +252,9 @@ def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> S
     hw = Hardware() if hardware is None else hardware
     g = qg.graph
     feeds = _feeds(g, x)
+    # costs first: caching them freezes the parameter arrays, so the kernels see them read-only
+    # from the first call on (one Numba specialisation, not one per call's array flags)
+    costs = cached_costs(qg, hw)
     batch = next(iter(feeds.values())).shape[0]
     env: dict[str, np.ndarray] = {}
     input_overflows = 0
@@ -195,7 +273,7 @@ def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> S
         for t in n.inputs:
             if last.get(t) == i and t not in g.outputs:
                 env.pop(t, None)
-    layers = layer_reports(qg, hw, overflows)
+    layers = layer_reports(qg, hw, overflows, costs)
     totals = totals_of(layers, qg, hw, batch)
     totals["input_overflows"] = input_overflows
     totals["overflows"] += input_overflows

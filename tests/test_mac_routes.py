@@ -19,7 +19,7 @@ from fpga_sim.machine import single_layer_qgraph
 from fpga_sim.ops.base import REGISTRY
 from fpga_sim.ops.conv import ConvAttrs
 from fpga_sim.ops.dense import DenseAttrs
-from fpga_sim.ops.mac_epilogue import cast_params, fused_epilogue
+from fpga_sim.ops.mac_epilogue import cast_params, fused_epilogue, scale_cast, sum_cast
 from tests.test_ops_conv import ref_conv_fixed
 
 CONV, DENSE = REGISTRY["Conv"], REGISTRY["Dense"]
@@ -214,6 +214,28 @@ def test_fused_epilogue_matches_requant_for_every_mode(width, signed):
                                relu, out)
             np.testing.assert_array_equal(out.ravel(), np.maximum(want, 0) if relu else want)
             assert n == n_want
+
+
+@pytest.mark.parametrize("width,signed", [(1, True), (3, False), (16, True), (40, False), (62, True), (64, True)])
+def test_sum_cast_and_scale_cast_match_requant_for_every_mode(width, signed):
+    rng = np.random.default_rng(width + 100)
+    a = np.concatenate([rng.integers(-2**30, 2**30, 300), np.arange(-20, 20), [2**30 - 1, -2**30]]).astype(np.int64)
+    b = rng.permutation(a)
+    rows = rng.integers(-50, 50, (3, 1)).astype(np.int64)
+    for rnd, ovf, shift in itertools.product(range(7), range(4), [-12, 0, 1, 7, 33]):
+        p = cast_params(shift, width, signed, rnd, ovf)
+        want = np.empty_like(a)
+        n_want = requant_array((a << 3) + (b << 1), shift, width, signed, rnd, ovf, want)
+        prod = a[:3 * 114].reshape(1, 3, 114) * rows[None]
+        want_s = np.empty(prod.size, np.int64)
+        ns_want = requant_array(prod.reshape(-1), shift, width, signed, rnd, ovf, want_s)
+        for relu in (False, True):
+            out = np.empty_like(a)
+            assert sum_cast(a, 3, b, 1, p, True, relu, out) == n_want
+            np.testing.assert_array_equal(out, np.maximum(want, 0) if relu else want)
+            out_s = np.empty((1, 3, 114), np.int64)
+            assert scale_cast(a[:3 * 114].reshape(1, 3, 114), rows, p, relu, out_s) == ns_want
+            np.testing.assert_array_equal(out_s.reshape(-1), np.maximum(want_s, 0) if relu else want_s)
 
 
 # ----------------------------------------------------------------------------- weight cache

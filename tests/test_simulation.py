@@ -150,3 +150,39 @@ def test_public_names_work_after_their_modules_are_imported(graph):
     res = fpga_sim.simulate(qg, np.zeros((1, 1, 6, 6)))
     assert res.outputs["logits"].shape == (1, 3)
     assert callable(fpga_sim.compare) and fpga_sim.compare.__module__ == "fpga_sim.comparison"
+
+
+def test_costs_are_computed_once_per_graph_and_hardware(graph, monkeypatch):
+    from fpga_sim import Hardware
+    from fpga_sim.ops import get_op
+    from fpga_sim.simulation import cost_report
+
+    qg = quantize(graph, calibration=np.random.default_rng(0).uniform(-1, 1, (4, 1, 6, 6)), precision="ap_fixed<12,5>")
+    x = np.random.default_rng(1).uniform(-1, 1, (3, 1, 6, 6))
+    conv = qg.nodes[0]
+    calls = []
+    op = get_op(conv.op)
+    real = op.cost
+    monkeypatch.setattr(type(op), "cost", lambda self, n, q, h, *a, **k: calls.append(n.name) or real(n, q, h, *a, **k))
+    hw, other = Hardware(), Hardware(n_dsp=7)
+    first = simulate(qg, x, hw)
+    for batch in (1, 2, 3):                                  # a loop over batches pays the cost once
+        again = simulate(qg, x[:batch], hw)
+    assert calls == [conv.name]
+    assert again.layers[0].cycles == first.layers[0].cycles and again.layers[0] is not first.layers[0]
+    assert cost_report(qg, hw).totals["cycles"] == first.totals["cycles"] and calls == [conv.name]
+    assert simulate(qg, x, other).totals["cycles"] != first.totals["cycles"] and len(calls) == 2
+    # a replaced parameter array or changed types are seen; in-place edits of cached ones raise
+    with pytest.raises(ValueError):
+        qg.qparams[conv.name]["weight"][0, 0, 0, 0] += 1
+    w = qg.qparams[conv.name]["weight"].copy()
+    w[:] = 0
+    qg.qparams[conv.name]["weight"] = w
+    simulate(qg, x, hw)
+    assert len(calls) == 3
+    lt = qg.layer_types[conv.name]
+    qg.layer_types[conv.name] = type(lt)(lt.result, lt.weight, lt.bias, Fixed(30, 12))
+    assert simulate(qg, x, hw).layers[0].to_dict() != first.layers[0].to_dict() and len(calls) == 4
+    # mutating a returned report does not reach the cache
+    first.layers[0].notes = "mine"
+    assert simulate(qg, x, hw).layers[0].notes != "mine"

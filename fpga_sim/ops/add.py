@@ -29,6 +29,7 @@ from ..fixed_kernels import requant
 from ..graph import LayerTypes, Node
 from .base import Op, op
 from .common import bias_type, check_accum_width, element_cost, node_name, relu_flag, result_type, unsupported
+from .mac_epilogue import cast_params, sum_cast
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,16 @@ def sum_kernel(terms, shifts, a_width, a_signed, a_rnd, a_ovf, r_shift, r_width,
         out[i] = r
         n += o
     return n
+
+
+def _sum_is_exact(types: list[Fixed], shifts: list[int], acc: Fixed) -> bool:
+    """Whether, for any values of the term types, each cast into acc is an exact left shift
+    (shift <= 0) and every partial sum stays inside acc's unflagged range (type bounds only)."""
+    if any(k > 0 for k in shifts):
+        return False
+    hi = sum(t.max_raw << -k for t, k in zip(types, shifts))
+    lo = sum(t.min_raw << -k for t, k in zip(types, shifts))
+    return hi <= acc.max_raw and lo >= acc.min_exact_raw and acc.sum_fits_int64
 
 
 def _per_sample_const(value: np.ndarray, rank: int) -> np.ndarray:
@@ -144,13 +155,26 @@ class Add(Op):
         check_accum_width(node, t_acc)
         xs = [np.asarray(x, dtype=np.int64) for x in inputs]
         shape = np.broadcast_shapes(*[x.shape for x in xs])
-        rows, shifts = [], []
+        rows, shifts, types = [], [], []
         if "bias" in node.params:
             rows.append(np.broadcast_to(qg.qparams[node.name]["bias"], shape))
-            shifts.append(bias_type(qg.layer_types[node.name]).frac - t_acc.frac)
+            types.append(bias_type(qg.layer_types[node.name]))
         for x, t in zip(xs, node.inputs):
             rows.append(np.broadcast_to(x, shape))
-            shifts.append(qg.tensor_types[t].frac - t_acc.frac)
+            types.append(qg.tensor_types[t])
+        shifts = [t.frac - t_acc.frac for t in types]
+        if len(rows) >= 2 and _sum_is_exact(types, shifts, t_acc):
+            # every cast into the accumulator is an exact left shift and no partial sum can leave
+            # it: fused passes of two terms each (hls4ml's default accumulator is safe)
+            flat = [np.ascontiguousarray(r).reshape(-1) for r in rows]
+            out = np.empty(flat[0].size, dtype=np.int64)
+            p, relu = cast_params(t_acc.frac - t_out.frac, *t_out.codes), relu_flag(node)
+            n, a, sa = 0, flat[0], -shifts[0]
+            for i in range(1, len(flat)):
+                last = i == len(flat) - 1
+                n += sum_cast(a, sa, flat[i], -shifts[i], p, last, relu, out)
+                a, sa = out, 0
+            return [out.reshape(shape)], int(n)
         terms = np.stack([r.reshape(-1) for r in rows])
         out = np.empty(terms.shape[1], dtype=np.int64)
         n = sum_kernel(terms, np.array(shifts, dtype=np.int64), *t_acc.codes, t_acc.frac - t_out.frac,

@@ -46,14 +46,15 @@ def gemm_plan(xmax: int, wsum_max: int) -> tuple[type, int] | None:
     return None
 
 
-def slice_plan(xmax_ch: np.ndarray, sums: dict[int, np.ndarray], groups: int, min_parts: int = 1) -> int | None:
-    """The fewest J >= min_parts channel slices under which each slice's float32 sum is exact,
+def slice_plan(xmax_ch: np.ndarray, sums: dict[int, np.ndarray], groups: int, min_parts: int = 1,
+               max_parts: int = MAX_SLICES) -> int | None:
+    """The fewest J in min_parts..max_parts channel slices under which each slice's float32 sum is exact,
     or None.  xmax_ch: max |x| per input channel; sums[J][oc, j]: sum |w| over slice j of J
     equal slices of output oc's input channels (mac_int64.abs_sums).  A partial sum over slice
     j of output oc is bounded by max |x| over the slice times sums[J][oc, j]; evaluated in
     float64 (exact below 2**53, and a rounded product above 2**53 stays above 2**24)."""
     for j, ws in sorted(sums.items()):
-        if j < min_parts:
+        if not min_parts <= j <= max_parts:
             continue
         cout = ws.shape[0]
         xs = xmax_ch.reshape(groups, j, -1).max(axis=2).astype(np.float64)

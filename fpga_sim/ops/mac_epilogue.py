@@ -108,3 +108,77 @@ def fused_epilogue(acc, part_shift, s_left, bias, p, relu, out):
                         cnt += f
                         o[i] = max(y, np.int64(0)) if relu else y
     return cnt
+
+
+@njit(cache=True, nogil=True)
+def sum_cast(a, sa, b, sb, p, cast, relu, out):
+    """out[i] = a[i] << sa + b[i] << sb, then (with `cast`) ReLU?(cast by p) of it, for 1-d int64
+    arrays whose shifted sum the caller proved exact (an element-wise Add whose accumulator
+    holds every partial sum): one vectorised pass, the cast by the fast formulas (or `requant`
+    when p says the type is too wide).  More terms: chain calls, casting in the last.  Returns
+    the number of overflowed casts."""
+    s = p[_SHIFT]
+    sr, k = max(s, 0), max(-s, 0)
+    c0, cneg, codd, vlo, vhi, lo_eff, hi, mask = p[_C0], p[_CNEG], p[_CODD], p[_VLO], p[_VHI], p[_LO], p[_HI], p[_MASK]
+    wrap, zero = p[_OVF] == WRAP, p[_OVF] == SAT_ZERO
+    width, signed, rnd, ovf = p[_W], p[_SG] != 0, p[_RND], p[_OVF]
+    lo = -(np.int64(1) << (width - 1)) if signed else np.int64(0)
+    cnt = 0
+    if not cast:
+        for i in range(out.size):
+            out[i] = (a[i] << sa) + (b[i] << sb)
+    elif p[_FAST] == 1:
+        for i in range(out.size):
+            y, f = _cast((a[i] << sa) + (b[i] << sb), sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap,
+                         zero)
+            cnt += f
+            out[i] = max(y, np.int64(0)) if relu else y
+    else:
+        for i in range(out.size):
+            y, f = requant((a[i] << sa) + (b[i] << sb), s, width, signed, rnd, ovf)
+            cnt += f
+            out[i] = max(y, np.int64(0)) if relu else y
+    return cnt
+
+
+@njit(cache=True, nogil=True)
+def scale_cast(x, scale, p, relu, out):
+    """out[n, c, i] = ReLU?(cast(x[n, c, i] * scale[c, i or 0])) for x (N, C, R) int64 and scale
+    (C, R) or (C, 1): an element-wise Mul by a constant whose products fit int64, one pass per
+    row with the fast cast.  Returns the number of overflowed casts."""
+    s = p[_SHIFT]
+    sr, k = max(s, 0), max(-s, 0)
+    c0, cneg, codd, vlo, vhi, lo_eff, hi, mask = p[_C0], p[_CNEG], p[_CODD], p[_VLO], p[_VHI], p[_LO], p[_HI], p[_MASK]
+    wrap, zero = p[_OVF] == WRAP, p[_OVF] == SAT_ZERO
+    width, signed, rnd, ovf = p[_W], p[_SG] != 0, p[_RND], p[_OVF]
+    lo = -(np.int64(1) << (width - 1)) if signed else np.int64(0)
+    fast = p[_FAST] == 1
+    n_b, nc, nr = x.shape
+    per_row = scale.shape[1] == 1
+    cnt = 0
+    for b in range(n_b):
+        for c in range(nc):
+            src = x[b, c]
+            dst = out[b, c]
+            sc = scale[c]
+            if per_row:
+                m = sc[0]
+                if fast:
+                    for i in range(nr):
+                        y, f = _cast(src[i] * m, sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero)
+                        cnt += f
+                        dst[i] = max(y, np.int64(0)) if relu else y
+                    continue
+                for i in range(nr):
+                    y, f = requant(src[i] * m, s, width, signed, rnd, ovf)
+                    cnt += f
+                    dst[i] = max(y, np.int64(0)) if relu else y
+                continue
+            for i in range(nr):
+                if fast:
+                    y, f = _cast(src[i] * sc[i], sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero)
+                else:
+                    y, f = requant(src[i] * sc[i], s, width, signed, rnd, ovf)
+                cnt += f
+                dst[i] = max(y, np.int64(0)) if relu else y
+    return cnt

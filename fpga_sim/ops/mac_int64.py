@@ -49,14 +49,16 @@ def conv_exact(xp, w, bias, sh, sw, dh, dw, groups, ho, wo, s_left, fshift, rw, 
     return counts.sum()
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def dense_exact(x, w, bias, s_left, fshift, rw, rsg, rr, ro, relu, out):
     """out[n, o] = ReLU?(cast((sum_i x[n,i]*w[o,i]) << s_left + bias[o])): the exact int64 path
-    of a dense layer (a bound proved the per-term casts are identities).  Returns overflows."""
+    of a dense layer (a bound proved the per-term casts are identities).  Returns overflows.
+    Serial: it reads each weight once per sample (memory-bound), and a parallel region costs
+    seconds of compilation on a cold cache and waits for descheduled threads on a shared machine."""
     n_b, n_in = x.shape
     n_out = w.shape[0]
     counts = np.zeros(n_out, np.int64)
-    for o in prange(n_out):
+    for o in range(n_out):
         cnt = 0
         for n in range(n_b):
             acc = np.int64(0)

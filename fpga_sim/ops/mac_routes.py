@@ -38,13 +38,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..fixed import Fixed, product_type
-from .mac_bounds import F32_EXACT, F64_EXACT, INT32_EXACT, gemm_plan, limb_bits, limb_bound, slice_plan
+from .mac_bounds import F32_EXACT, F64_EXACT, INT32_EXACT, MAX_SLICES, gemm_plan, limb_bits, limb_bound, slice_plan
 from .mac_epilogue import cast_params, fused_epilogue
 from .mac_int64 import abs_sums, cast_flags, channel_abs_max, conv_exact, dense_exact, dense_int32, im2col, narrowest
 from .mac_narrow import BATCH_LANES_MAX_COUT, BATCH_LANES_MIN_N, run_mac_narrow
@@ -89,10 +89,13 @@ class MacCall:
             raise ConfigError(f"node {node.name!r} ({node.op}) has a bias but no bias type")
         if self.int64 and b is not None:
             flags = np.zeros(self.cout, np.bool_)
-            cast_flags(np.ascontiguousarray(b, dtype=np.int64).reshape(-1), self.tb.frac - self.acc.frac,
+            src = np.ascontiguousarray(b, dtype=np.int64).reshape(-1).view()
+            src.flags.writeable = False             # one kernel specialisation, frozen parameters or not
+            cast_flags(src, self.tb.frac - self.acc.frac,
                        *self.acc.codes, self.bias, flags)
             self.bias_overflows = int(flags.sum()) * self.n_b * self.ho * self.wo
         self.cache = derived(self.w)
+        self.plans: dict[tuple, Any] = {}
 
     def cached(self, key: str, make: Callable[[], Any]) -> Any:
         """The weights' derived data under key, made once (every call when w cannot be cached)."""
@@ -176,14 +179,17 @@ def _ort_preferred(c: MacCall) -> bool:
     return USE_ORT and c.pixels >= ORT_MIN_OUTPUTS
 
 
-def _slices_needed(c: MacCall, min_parts: int) -> int | None:
-    return slice_plan(c.xmax_ch, c.sums, c.groups, min_parts)
+def _slices_needed(c: MacCall, min_parts: int, max_parts: int = MAX_SLICES) -> int | None:
+    key = ("slices", min_parts, max_parts)
+    if key not in c.plans:
+        c.plans[key] = slice_plan(c.xmax_ch, c.sums, c.groups, min_parts, max_parts)
+    return c.plans[key]
 
 
 def _exact_f32(c: MacCall) -> str | None:
     if _ort_ok(c):
         return _ort_ok(c)
-    return None if _slices_needed(c, 1) == 1 else "some output's bound reaches 2**24"
+    return None if _slices_needed(c, 1, 1) == 1 else "some output's bound reaches 2**24"
 
 
 def _exact_int8(c: MacCall) -> str | None:
@@ -395,9 +401,10 @@ ROUTE_NAMES = tuple(r.name for r in ROUTES)
 _BY_NAME = {r.name: r for r in ROUTES}
 
 
-def choose(c: MacCall) -> list[Route]:
-    """The routes the engine would try for this call, in order (the first that runs wins)."""
-    return [r for r in ROUTES if r.exact(c) is None and r.preferred(c)]
+def choose(c: MacCall) -> Iterator[Route]:
+    """The routes the engine tries for this call, in order, lazily (the first that runs wins;
+    the cheap `preferred` test goes first, so a call pays only for the bounds it reaches)."""
+    return (r for r in ROUTES if r.preferred(c) and r.exact(c) is None)
 
 
 def run_mac(node: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types: tuple[Fixed, ...], attrs: Any,
@@ -412,7 +419,7 @@ def run_mac(node: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, types
         why = r.exact(c)
         if why is not None:
             raise ConfigError(f"node {node.name!r}: route {route!r} is not exact here: {why}")
-        tries = [r]
+        tries: Iterator[Route] = iter([r])
     else:
         tries = choose(c)
     for r in tries:

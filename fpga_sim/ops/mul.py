@@ -22,6 +22,7 @@ from .base import Op, op
 from .common import (
     check_product_width, element_cost, in_type, node_name, param_type, relu_flag, result_type, unsupported,
 )
+from .mac_epilogue import cast_params, scale_cast
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,20 @@ def mul_kernel(x, s, shift, width, signed, rnd, ovf, relu, out) -> int:
         out[i] = r
         n += o
     return n
+
+
+def _scale_rows(scale: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The scale as (C, 1) or (C, R) rows of a batch (N, C, ...) when it is one value, one per
+    channel, or a whole sample; else None (other broadcasts are materialised)."""
+    per_sample = shape[1:]
+    if scale.size == 1:
+        return scale.reshape(1, 1)
+    if len(per_sample) >= 1 and scale.ndim == len(per_sample) and scale.shape[0] == per_sample[0] \
+            and scale.size == per_sample[0]:
+        return np.ascontiguousarray(scale.reshape(-1, 1))
+    if scale.shape == per_sample:
+        return np.ascontiguousarray(scale.reshape(1, -1))
+    return None
 
 
 @op("Mul")
@@ -92,10 +107,19 @@ class Mul(Op):
         t_s = param_type(qg.layer_types[node.name])
         check_product_width(node, t_in, t_s)
         x = np.ascontiguousarray(inputs[0], dtype=np.int64)
-        s = np.ascontiguousarray(np.broadcast_to(qg.qparams[node.name]["scale"], x.shape), dtype=np.int64)
+        shift = t_in.frac + t_s.frac - t_out.frac
+        scale = np.asarray(qg.qparams[node.name]["scale"], dtype=np.int64)
+        rows = _scale_rows(scale, x.shape)
+        if rows is not None and x.size and t_in.width + t_s.width <= 62:
+            # a per-tensor or per-channel scale: one pass with the fused cast, no broadcast copy
+            out = np.empty(x.shape, dtype=np.int64)
+            n_b = x.shape[0]
+            n = scale_cast(x.reshape(n_b, rows.shape[0], -1), rows, cast_params(shift, *t_out.codes), relu_flag(node),
+                           out.reshape(n_b, rows.shape[0], -1))
+            return [out], int(n)
+        s = np.ascontiguousarray(np.broadcast_to(scale, x.shape), dtype=np.int64)
         out = np.empty(x.size, dtype=np.int64)
-        n = mul_kernel(x.reshape(-1), s.reshape(-1), t_in.frac + t_s.frac - t_out.frac, *t_out.codes,
-                       relu_flag(node), out)
+        n = mul_kernel(x.reshape(-1), s.reshape(-1), shift, *t_out.codes, relu_flag(node), out)
         return [out.reshape(x.shape)], int(n)
 
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
