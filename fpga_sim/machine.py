@@ -23,19 +23,16 @@ count is the cycle of its last DRAM write plus the pipeline latency.
 Non-MAC layers (K = 0: pooling, element-wise add, concat, LUT activations) use the same
 schedule on `n_dsp` element lanes built in LUTs: an output takes `ops_per_output` lane
 operations (at least 1: a copy), its results leave through the same FIFO and write port.
+(The generated element kernels pipeline one output per iteration; their lanes are not yet
+unrolled to `n_dsp`, so their C-sim loop counts differ from these compute cycles.)
 
-Memory.  With `data_in_sram` the inputs and weights are on chip and nothing is read from DRAM.
-Otherwise the layer's inputs and weights are loaded through the read port, tile by tile.
-Tiling policy (blocked GEMM): the SRAM (half of it when double buffering) holds one input tile
-and one weight tile; if the whole working set fits there is one tile and every word is read
-once.  Otherwise inputs are split into n_i and weights into n_w tiles, every (input, weight)
-tile pair is computed once, and the outer operand is read once while the inner one is re-read
-per outer tile: reads = min(I + n_i*W, W + n_w*I) (I + W when either operand is a single
-tile), with n_i chosen to minimise reads.  A tile is at least one output's K inputs and K
-weights; a smaller SRAM is an error.  Convolution halos are not modelled (tiles are GEMM
-blocks).  Outputs are spread evenly over the tiles and so are the read words.  Without double
-buffering a tile loads only after the previous tile's compute ended; with it, a tile loads
-while the previous one computes.
+Memory (`memory_policy.py`): each of the layer's inputs, its weights and its output lives on
+chip or in DRAM (`LayerIO`).  What lives in DRAM passes through the tile SRAM (`sram_bytes`) as
+`tiling.plan_tiles` lays it out: output-channel tiles, the DRAM inputs loaded once before tile
+0, each tile's weights before it, each tile's outputs written after it (through the FIFO).
+Without double buffering a tile loads only after the previous tile's compute ended; with it (two
+buffers per tile) a tile loads while the previous one computes.  An on-chip output is written
+to its buffer as fast as the array produces it.  The code generator emits the same loops.
 
 Memory words are the layer's own data words.  SRAM reads: every multiply reads an input and a
 weight word (non-MAC: every lane op reads one input word); SRAM writes: words loaded from DRAM.
@@ -53,7 +50,8 @@ from .errors import ConfigError
 from .layer_energy import Widths, layer_energy
 from .results import LayerReport
 from .stepping import TRACE_CAP, rational, step_machine
-from .tiling import blocked_tiling, weight_streams, word_bytes
+from .memory_policy import LayerIO, standalone_io
+from .tiling import plan_tiles, weight_streams, word_bytes
 
 if TYPE_CHECKING:
     from .fixed import Fixed
@@ -61,6 +59,7 @@ if TYPE_CHECKING:
     from .hardware import Hardware
 
 BALANCED = 0.95              # both the array and the write port at least this busy: "balanced"
+LOAD_SHARE = 0.05            # a single tile waiting at least this share of its cycles: "load-then-compute"
 FLOAT32_MANTISSA_BITS = 24   # a float32 multiply is costed as a 24x24 mantissa multiply on DSPs
 
 
@@ -87,8 +86,10 @@ class LayerWork:
 
 # ----------------------------------------------------------------------------- cost
 def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bool = False,
-               skip_steady_state: bool = True) -> LayerReport:
+               skip_steady_state: bool = True, io: "LayerIO | None" = None) -> LayerReport:
     """Step one layer's inference on `hw`; `float32` costs the same layer with float32 operands.
+    `io`: where the layer's tensors live (`memory_policy.layer_io`); None costs the layer on its
+    own (its input the network input, its output a network output).
     `skip_steady_state=False` steps every cycle (the skip is exact; tests compare the two)."""
     if not work.on_accelerator:
         return LayerReport(name=work.name, op=work.op, on_accelerator=False, outputs=work.outputs,
@@ -96,7 +97,6 @@ def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bo
                            notes="executed on the host: not costed in cycles or energy")
     if work.outputs <= 0:
         raise ConfigError(f"layer {work.name!r} ({work.op}) produces no outputs; cannot cost it")
-    et = hw.energy
     if float32:
         ibits = wbits = obits = abits = 32
     else:
@@ -104,6 +104,10 @@ def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bo
         abits = work.accum_bits or max(obits, ibits)
     is_mac = work.macs_per_output > 0
     streams = weight_streams(work, hw, wbits)
+    w_words = sum(wd for wd, _ in streams.weight_streams)
+    w_bytes = sum(word_bytes(wd, b) for wd, b in streams.weight_streams)
+    if io is None:
+        io = standalone_io(work.input_words, w_bytes if is_mac else 0, hw)
     if is_mac:
         mb = (FLOAT32_MANTISSA_BITS, FLOAT32_MANTISSA_BITS) if float32 else (ibits, wbits)
         m = hw.multipliers_per_cycle(*mb)
@@ -113,85 +117,79 @@ def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bo
     else:
         m = hw.n_dsp if not hw.sram_read_ports else max(1, min(hw.n_dsp, hw.sram_read_ports))
         k = max(work.ops_per_output, 1)
-    if k >= m:
-        c, p = -(-k // m), 1
-    else:
-        c, p = 1, m // k
+    c, p = (-(-k // m), 1) if k >= m else (1, m // k)
 
-    # DRAM reads and tiling
-    w_words = sum(wd for wd, _ in streams.weight_streams)
-    w_bytes = sum(word_bytes(wd, b) for wd, b in streams.weight_streams)
-    i_bytes = word_bytes(work.input_words, ibits)
-    if hw.data_in_sram:
-        tiles, reads, tiling = 1, 0, "data in SRAM"
-        if i_bytes + w_bytes > hw.sram_bytes:
-            tiling += f" (assumed: working set {i_bytes + w_bytes} B exceeds sram_bytes {hw.sram_bytes})"
-        read_i = read_w = 0
-    else:
-        capacity = hw.sram_bytes // (2 if hw.double_buffer else 1)
-        tiles, reads, tiling = blocked_tiling(work.input_words, i_bytes, w_words, w_bytes,
-                                       work.macs_per_output or work.ops_per_output, capacity, work.name)
-        tiles = max(1, min(tiles, work.outputs))
-        # split re-read words between inputs and weights in proportion to the re-read operand
-        extra = reads - work.input_words - w_words
-        if extra and work.input_words and extra % work.input_words == 0:
-            read_i, read_w = work.input_words + extra, w_words
-        else:
-            read_i, read_w = work.input_words, w_words + extra
-
-    wn, wd = rational(hw.dram_write_words_per_cycle, "dram_write_words_per_cycle")
+    plan = plan_tiles(work, dram_input_words=io.dram_input_words, input_bits=ibits,
+                      weights_in_dram=is_mac and io.weights_in_dram, weight_words=w_words, weight_bytes=w_bytes,
+                      output_in_dram=io.output_in_dram, output_bits=obits, capacity=hw.sram_bytes,
+                      double_buffer=hw.double_buffer)
+    reads = plan.input_reads + plan.weight_reads
+    writes = work.outputs if io.output_in_dram else 0
+    if io.output_in_dram:
+        wn, wd = rational(hw.dram_write_words_per_cycle, "dram_write_words_per_cycle")
+    else:   # on-chip output buffer: written as fast as the array produces
+        wn, wd = p, 1
     rn, rd = rational(hw.dram_read_words_per_cycle, "dram_read_words_per_cycle")
     cap = TRACE_CAP if trace else 0
     tb = np.zeros(cap, np.int64)
     tf = np.zeros(cap, np.int64)
     tw = np.zeros(cap, np.int64)
     last, compute, stall_fifo, stall_read, read_busy = step_machine(
-        work.outputs, c, p, k, m, hw.fifo_depth, wn, wd, rn, rd, tiles, reads, hw.double_buffer, tb, tf, tw, skip_steady_state)
+        np.asarray(plan.tile_outputs, np.int64), c, p, k, m, hw.fifo_depth, wn, wd, rn, rd,
+        np.asarray(plan.tile_reads, np.int64), hw.double_buffer and plan.buffers == 2, tb, tf, tw, skip_steady_state)
     cycles = int(last) + hw.pipeline_latency
 
-    # counts
     macs = work.outputs * streams.k_eff if is_mac else 0
     adds = macs if is_mac else work.outputs * work.ops_per_output
     sram_reads = 2 * macs if is_mac else work.outputs * max(work.ops_per_output, 1)
-    sram_writes = reads
-    # weight read words: scale each stream by how often weights were read
-    w_factor = read_w / w_words if w_words else 0.0
-    dram_read_bytes = word_bytes(read_i, ibits) + round(w_bytes * w_factor)
-    dram_write_bytes = word_bytes(work.outputs, obits)
-
+    w_factor = plan.weight_reads / w_words if w_words else 0.0
     widths = Widths(ibits, wbits, obits, abits, streams.weight_read_bits)
-    energy = layer_energy(et, widths, is_mac=is_mac, float32=float32, macs=macs, adds=adds, lane_reads=sram_reads,
-                          input_reads=read_i, weight_streams=streams.weight_streams, weight_factor=w_factor,
-                          dram_writes=work.outputs)
-
-    base = max(int(last), 1)
-    compute_min = (work.outputs * c) if c > 1 else -(-work.outputs // p)
-    busy = {"compute": compute_min / base,
-            "bandwidth": work.outputs / hw.dram_write_words_per_cycle / base,
-            "memory-read": (reads / hw.dram_read_words_per_cycle / base) if reads else 0.0}
-    if busy["compute"] >= BALANCED and busy["bandwidth"] >= BALANCED:
-        bound = "balanced"
-    else:
-        bound = max(busy, key=lambda kk: busy[kk])
+    energy = layer_energy(hw.energy, widths, is_mac=is_mac, float32=float32, macs=macs, adds=adds,
+                          lane_reads=sram_reads, input_reads=plan.input_reads,
+                          weight_streams=streams.weight_streams, weight_factor=w_factor, dram_writes=writes)
+    bound, busy = label_bound(work.outputs, int(last), int(compute), int(stall_fifo), int(stall_read), c, p,
+                              plan.tiles, writes, reads, hw)
     notes = (f"M={m} {'multipliers' if is_mac else 'lanes'}, {c} cycle(s)/output, {p} output(s)/cycle; "
-             f"tiling: {tiling} ({tiles} tile(s)); stalls: {stall_fifo} FIFO-full, {stall_read} waiting "
+             f"tiling: {plan.describe()}; stalls: {stall_fifo} FIFO-full, {stall_read} waiting "
              f"for DRAM reads; busy: array {busy['compute']:.2f}, write port {busy['bandwidth']:.2f}, "
              f"read port {busy['memory-read']:.2f}" + ("; float32 operands" if float32 else ""))
+    memory = {"inputs": ["dram" if d else "on_chip" for d in io.inputs_in_dram],
+              "weights": ("dram" if io.weights_in_dram else "on_chip") if is_mac and w_words else "on_chip",
+              "output": "dram" if io.output_in_dram else "on_chip", **plan.to_dict()}
     rep = LayerReport(
         name=work.name, op=work.op, on_accelerator=True, outputs=work.outputs,
         macs_per_output=work.macs_per_output, macs=macs, adds=adds, multipliers=m,
         cycles=cycles, compute_cycles=int(compute), stall_cycles=int(stall_fifo + stall_read),
         mult_utilisation=(macs / (m * cycles)) if cycles and is_mac else 0.0,
-        write_utilisation=min(1.0, work.outputs / (hw.dram_write_words_per_cycle * cycles)) if cycles else 0.0,
-        sram_reads=sram_reads, sram_writes=sram_writes, dram_reads=reads, dram_writes=work.outputs,
-        dram_read_bytes=int(dram_read_bytes), dram_write_bytes=int(dram_write_bytes),
-        energy_pj={kk: float(v) for kk, v in energy.items()},
-        latency_us=cycles / float(hw.clock_mhz), bound=bound, notes=notes,
+        write_utilisation=min(1.0, writes / (hw.dram_write_words_per_cycle * cycles)) if cycles else 0.0,
+        sram_reads=sram_reads, sram_writes=reads, dram_reads=reads, dram_writes=writes,
+        dram_read_bytes=word_bytes(plan.input_reads, ibits) + round(w_bytes * w_factor),
+        dram_write_bytes=word_bytes(writes, obits),
+        energy_pj=energy, latency_us=cycles / float(hw.clock_mhz), bound=bound, notes=notes, memory=memory,
     )
     if trace:
         n = min(int(last), cap)
         rep.trace = {"mults_busy": tb[:n], "fifo_occupancy": tf[:n], "words_written": tw[:n]}
     return rep
+
+
+def label_bound(outputs: int, last: int, compute: int, stall_fifo: int, stall_read: int, c: int, p: int,
+                tiles: int, writes: int, reads: int, hw: "Hardware") -> tuple[str, dict[str, float]]:
+    """What the layer's cycles were spent on.  "balanced": the array and the write port both at
+    least 95% busy; "load-then-compute": a single tile whose DRAM load (at least 5% of the
+    cycles) precedes its compute; otherwise the largest of: the array issuing ("compute"),
+    waiting for DRAM reads ("memory-read"), waiting for the write port, FIFO full or draining
+    after the last issue ("bandwidth")."""
+    base = max(last, 1)
+    compute_min = (outputs * c) if c > 1 else -(-outputs // p)
+    busy = {"compute": compute_min / base,
+            "bandwidth": writes / hw.dram_write_words_per_cycle / base,
+            "memory-read": (reads / hw.dram_read_words_per_cycle / base) if reads else 0.0}
+    if busy["compute"] >= BALANCED and busy["bandwidth"] >= BALANCED:
+        return "balanced", busy
+    if tiles == 1 and stall_read >= LOAD_SHARE * base and compute > 0:
+        return "load-then-compute", busy
+    return max(busy, key=lambda kk: busy[kk]), busy
 
 
 # ----------------------------------------------------------------------------- one-layer graphs

@@ -26,9 +26,10 @@ RING = 8                     # earlier output completions compared when looking 
 
 
 @njit(cache=True, nogil=True)
-def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_tiles, read_words,
+def step_machine(tile_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, tile_reads,
                  double_buffer, trace_busy, trace_fifo, trace_written, allow_skip=True):
-    """Step the machine until every output is written.  Returns (last write cycle, compute
+    """Step the machine until every output is written: tile t computes tile_out[t] outputs after
+    its tile_reads[t] DRAM words are loaded (int64 arrays, one entry per tile).  Returns (last write cycle, compute
     cycles, FIFO-stall cycles, read-stall cycles, cycles the read port moved data).
 
     Steady state is skipped exactly: the machine is deterministic, and its next cycles depend
@@ -39,15 +40,15 @@ def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_ti
     at an earlier completion, the cycles in between repeat; as many whole periods as keep the
     thresholds untouched are applied at once, then stepping resumes."""
     cap = trace_busy.size
-    out_base, out_rem = n_out // n_tiles, n_out % n_tiles
-    rd_base, rd_rem = read_words // n_tiles, read_words % n_tiles
+    n_tiles = tile_out.size
+    n_out = tile_out.sum()
     cp = 0                                   # tile the array works on
-    left = out_base + (1 if out_rem > 0 else 0)
+    left = tile_out[0]
     loaded = 0                               # tiles fully on chip
-    tile_left = rd_base + (1 if rd_rem > 0 else 0)
+    tile_left = tile_reads[0]
     while loaded < n_tiles and tile_left == 0:
         loaded += 1
-        tile_left = rd_base + (1 if loaded < rd_rem else 0)
+        tile_left = tile_reads[loaded] if loaded < n_tiles else 0
     counter = 0
     pending = 0
     occ = 0
@@ -94,7 +95,7 @@ def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_ti
                     if left == 0:
                         cp += 1
                         if cp < n_tiles:
-                            left = out_base + (1 if cp < out_rem else 0)
+                            left = tile_out[cp]
             else:
                 stall_read += 1
         # 2. DRAM read port
@@ -111,7 +112,7 @@ def step_machine(n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, n_ti
                     completed = True     # a loading-only cycle is an event too (see the skip below)
             while loaded < n_tiles and tile_left == 0:
                 loaded += 1
-                tile_left = rd_base + (1 if loaded < rd_rem else 0)
+                tile_left = tile_reads[loaded] if loaded < n_tiles else 0
         # 3. DRAM write port
         wcredit = min(wcredit + w_num, wcap)
         total = occ + pending

@@ -1,4 +1,4 @@
-"""What a layer keeps in memory and how it is tiled: weight streams and the tiling policy."""
+"""What a layer keeps in memory and how it is tiled: weight streams and the tiling policy (`plan_tiles`)."""
 from __future__ import annotations
 
 import math
@@ -47,41 +47,81 @@ def weight_streams(work: "LayerWork", hw: "Hardware", wbits: int) -> Streams:
     return Streams(tuple(streams), k_eff, entry_bits)
 
 
-def blocked_tiling(i_words: int, i_bytes: int, w_words: int, w_bytes: int, k: int, capacity: int,
-            name: str) -> tuple[int, int, str]:
-    """(tiles, DRAM read words, description) under the blocked-GEMM policy in the module doc."""
-    if i_bytes + w_bytes <= capacity:
-        return 1, i_words + w_words, "one tile"
-    bi = i_bytes / max(i_words, 1)
-    bw = w_bytes / max(w_words, 1) if w_words else 0.0
-    kk = max(k, 1)
-    min_w = kk * bw if w_words else 0.0
-    if kk * bi + min_w > capacity:
-        raise ConfigError(
-            f"layer {name!r}: SRAM too small: a tile needs at least {math.ceil(kk * bi + min_w)} bytes "
-            f"(one output's {kk} inputs and weights) but {capacity} bytes are available; raise sram_bytes")
-    best: tuple[int, int, int, str] | None = None
-    cands = sorted({min(i_words, max(1, round(1.15 ** e))) for e in range(0, 400)})
-    for n_i in cands:
-        tile_i = math.ceil(i_words / n_i)
-        if tile_i < min(kk, i_words) and n_i > 1:
-            break
-        room = capacity - tile_i * bi
-        if w_words == 0:
-            if room < 0:
-                continue
-            cand = (i_words, n_i, n_i, f"{n_i} input tiles")
-        else:
-            if room < min_w:
-                continue
-            n_w = math.ceil(w_bytes / room)
-            if n_i == 1 or n_w == 1:
-                reads = i_words + w_words
-            else:
-                reads = min(i_words + n_i * w_words, w_words + n_w * i_words)
-            cand = (reads, n_i * n_w, n_i, f"{n_i} input x {n_w} weight tiles")
-        if best is None or cand[:2] < best[:2]:
-            best = cand
-    if best is None:
-        raise ConfigError(f"layer {name!r}: SRAM too small for any tiling ({capacity} bytes); raise sram_bytes")
-    return best[1], best[0], best[3]
+@dataclass(frozen=True)
+class TilePlan:
+    """How a layer's DRAM-resident tensors pass through the tile SRAM, tile by tile.
+
+    Tiles split the layer's output channels into groups of `channels_per_tile` (the last may be
+    smaller); tile t computes the outputs of its channels.  Before tile 0 the DRAM-resident
+    inputs are loaded whole (once); before each tile its channels' weights (and biases) are
+    loaded when the weights live in DRAM; after each tile its outputs are written when the
+    output lives in DRAM.  The code generator emits exactly these loops and buffers."""
+
+    channels: int                       # output channels of the layer (1 for non-MAC layers)
+    channels_per_tile: int
+    tile_outputs: tuple[int, ...]       # outputs computed per tile
+    tile_reads: tuple[int, ...]         # DRAM words loaded before each tile (tile 0: inputs first)
+    input_reads: int                    # DRAM input words (all tiles)
+    weight_reads: int                   # DRAM weight words (all tiles)
+    buffers: int                        # copies of each per-tile buffer: 2 when double buffered
+    input_buffer_bytes: int             # the DRAM inputs' buffer
+    weight_tile_bytes: int              # one tile's weights (0: weights on chip)
+    output_tile_bytes: int              # one tile's outputs (0: output on chip)
+
+    @property
+    def tiles(self) -> int:
+        return len(self.tile_outputs)
+
+    @property
+    def sram_bytes_used(self) -> int:
+        return self.input_buffer_bytes + self.buffers * (self.weight_tile_bytes + self.output_tile_bytes)
+
+    def describe(self) -> str:
+        if self.tiles == 1:
+            return "one tile"
+        return f"{self.tiles} tiles of {self.channels_per_tile} of {self.channels} output channels"
+
+    def to_dict(self) -> dict[str, object]:
+        d = dict(self.__dict__)
+        d["tile_outputs"], d["tile_reads"] = list(self.tile_outputs), list(self.tile_reads)
+        d.update(tiles=self.tiles, sram_bytes_used=self.sram_bytes_used)
+        return d
+
+
+def output_channels(work: "LayerWork") -> int:
+    """Output channels of a MAC layer: its dense weights are channels x K (biases one each)."""
+    k = work.macs_per_output
+    dense_w = work.weight_words - min(work.bias_words, work.weight_words)
+    if k <= 0 or dense_w <= 0 or dense_w % k or work.outputs % (dense_w // k):
+        return 1
+    return dense_w // k
+
+
+def plan_tiles(work: "LayerWork", *, dram_input_words: int, input_bits: int, weights_in_dram: bool,
+               weight_words: int, weight_bytes: int, output_in_dram: bool, output_bits: int,
+               capacity: int, double_buffer: bool) -> TilePlan:
+    """The fewest output-channel tiles whose buffers fit `capacity` bytes of tile SRAM."""
+    cout = output_channels(work) if work.macs_per_output > 0 else 1
+    plane = work.outputs // cout
+    in_b = word_bytes(dram_input_words, input_bits)
+    w_words = weight_words if weights_in_dram else 0
+    w_ch = -(-weight_bytes // cout) if weights_in_dram else 0          # bytes of one channel's weights
+    o_ch = word_bytes(plane, output_bits) if output_in_dram else 0
+    for n in range(1, cout + 1):
+        ct = -(-cout // n)
+        if n > 1 and ct == -(-cout // (n - 1)):
+            continue
+        n_eff = -(-cout // ct)
+        bufs = 2 if double_buffer and n_eff > 1 else 1
+        if in_b + bufs * ct * (w_ch + o_ch) <= capacity:
+            bounds = [min(cout, t * ct) for t in range(n_eff + 1)]
+            outs = tuple((bounds[t + 1] - bounds[t]) * plane for t in range(n_eff))
+            wr = [bounds[t + 1] * w_words // cout - bounds[t] * w_words // cout for t in range(n_eff)]
+            wr[0] += dram_input_words
+            return TilePlan(cout, ct, outs, tuple(wr), dram_input_words, w_words, bufs, in_b,
+                            ct * w_ch, ct * o_ch)
+    need = in_b + (2 if double_buffer and cout > 1 else 1) * (w_ch + o_ch)
+    raise ConfigError(
+        f"layer {work.name!r}: SRAM too small: its DRAM-resident input ({in_b} B) and one output channel's weights "
+        f"and outputs need {need} B of tile SRAM but sram_bytes={capacity}; raise sram_bytes or keep the layer's "
+        "tensors on chip (weights/activations = \"on_chip\")")
