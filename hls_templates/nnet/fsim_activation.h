@@ -4,6 +4,7 @@
 #define FSIM_ACTIVATION_H_
 
 #include "fsim_common.h"
+#include "fsim_memory.h"
 
 namespace fsim {
 
@@ -24,6 +25,7 @@ void clip(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n]) {
 ELEMENTS:
     for (unsigned i = 0; i < CONFIG_T::n; i++) {
 #pragma HLS PIPELINE II=1
+FSIM_COUNT(CYCLES, 1);   // one iteration: one output
         in_t v = in[i];
         if (CONFIG_T::has_lo && v < lo) v = lo;
         if (CONFIG_T::has_hi && v > hi) v = hi;
@@ -43,6 +45,7 @@ void leaky_relu(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const as_t a
 ELEMENTS:
     for (unsigned i = 0; i < CONFIG_T::n; i++) {
 #pragma HLS PIPELINE II=1
+FSIM_COUNT(CYCLES, 1);   // one iteration: one output
         const in_t x = in[i];
         out_t y;
         if (x > 0) {
@@ -70,6 +73,7 @@ void lut_activation(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n],
 ELEMENTS:
     for (unsigned i = 0; i < CONFIG_T::n; i++) {
 #pragma HLS PIPELINE II=1
+FSIM_COUNT(CYCLES, 1);   // one iteration: one output
         const index_t xi = in[i];
         const unsigned idx = unsigned(get_raw<true>(xi) + (1 << (CONFIG_T::table_bits - 1)));
         out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(param<table_t>(table[idx])));  // same bits

@@ -8,6 +8,7 @@
 #define FSIM_ELEMENTWISE_H_
 
 #include "fsim_common.h"
+#include "fsim_memory.h"
 
 namespace fsim {
 
@@ -38,6 +39,7 @@ void add(out_t out[CONFIG_T::n], const bs_t bias[], const Ins *...ins) {
 ELEMENTS:
     for (unsigned i = 0; i < CONFIG_T::n; i++) {
 #pragma HLS PIPELINE II=1
+FSIM_COUNT(CYCLES, 1);   // one iteration: one output
         acc_t acc = CONFIG_T::has_bias ? acc_t(param<b_t>(bias[(i / CONFIG_T::b_div) % CONFIG_T::b_mod])) : acc_t(0);
         add_terms<acc_t>(acc, i, ins...);
         out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
@@ -51,6 +53,7 @@ void mul_const(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const ss_t sc
 ELEMENTS:
     for (unsigned i = 0; i < CONFIG_T::n; i++) {
 #pragma HLS PIPELINE II=1
+FSIM_COUNT(CYCLES, 1);   // one iteration: one output
         const s_t s = param<s_t>(scale[(i / CONFIG_T::p_div) % CONFIG_T::p_mod]);
         out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(in[i] * s));
     }
@@ -63,6 +66,7 @@ void scale_shift(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const ss_t 
 ELEMENTS:
     for (unsigned i = 0; i < CONFIG_T::n; i++) {
 #pragma HLS PIPELINE II=1
+FSIM_COUNT(CYCLES, 1);   // one iteration: one output
         acc_t acc = param<b_t>(bias[(i / CONFIG_T::b_div) % CONFIG_T::b_mod]);
         const acc_t prod = in[i] * param<s_t>(scale[(i / CONFIG_T::p_div) % CONFIG_T::p_mod]);
         acc += prod;

@@ -6,6 +6,7 @@
 #define FSIM_LAYOUT_H_
 
 #include "fsim_common.h"
+#include "fsim_memory.h"
 
 namespace fsim {
 
@@ -16,6 +17,7 @@ void copy_cast(const in_t in[N], out_t *out) {
 COPY:
     for (unsigned i = 0; i < N; i++) {
 #pragma HLS PIPELINE II=1
+FSIM_COUNT(CYCLES, 1);   // one iteration: one output
         out[OFFSET + i] = apply_fused<ACT, out_t>(out_t(in[i]));
     }
 }
@@ -39,6 +41,7 @@ CHANNELS:
         COLS:
             for (unsigned x = 0; x < CONFIG_T::out_w; x++) {
 #pragma HLS PIPELINE II=1
+FSIM_COUNT(CYCLES, 1);   // one iteration: one output
                 const int ic = int(c) - int(CONFIG_T::pad_c);
                 const int iy = int(y) - int(CONFIG_T::pad_h);
                 const int ix = int(x) - int(CONFIG_T::pad_w);

@@ -6,6 +6,7 @@
 #define FSIM_POOL_H_
 
 #include "fsim_common.h"
+#include "fsim_memory.h"
 
 namespace fsim {
 
@@ -28,6 +29,7 @@ CHANNELS:
         COLS:
             for (unsigned ox = 0; ox < CONFIG_T::out_w; ox++) {
 #pragma HLS PIPELINE
+FSIM_COUNT(CYCLES, 1);   // one iteration: one output
                 in_t m = 0;
                 bool found = false;
             WIN_Y:
@@ -63,6 +65,7 @@ CHANNELS:
         COLS:
             for (unsigned ox = 0; ox < CONFIG_T::out_w; ox++) {
 #pragma HLS PIPELINE
+FSIM_COUNT(CYCLES, 1);   // one iteration: one output
                 acc_t acc = 0;
                 unsigned count = 0;
             WIN_Y:
