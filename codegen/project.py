@@ -109,6 +109,10 @@ def build_context(qg: QGraph, project: str, reports: dict[str, Any], hw: Any, pa
     for i, node in enumerate(acc_nodes, start=1):
         spec: LayerSpec = get_builder(node)(node, qg, n_mult.get(node.name, n_dsp))
         is_mac = node.op in MAC_OPS
+        lanes = reports[node.name].memory
+        if not is_mac and "outputs_per_cycle" in lanes:    # the element lanes the simulator issues
+            spec.const("out_par", int(lanes["outputs_per_cycle"]))
+            spec.const("ii", int(lanes["cycles_per_output"]))
         weights_dram = is_mac and reports[node.name].memory.get("weights") == "dram"
         fn = namer.name(node.name, prefix=f"layer{i}")
         types = {kind: namer.name(node.name, prefix=f"layer{i}", suffix=kind + "_t") for kind in spec.types}
@@ -143,6 +147,7 @@ def build_context(qg: QGraph, project: str, reports: dict[str, Any], hw: Any, pa
             "extra": spec.extra, "key": node.name,
         })
         layer = layers[-1]
+        layer["lanes"] = {"out_par": int(lanes.get("outputs_per_cycle", 1)), "ii": int(lanes.get("cycles_per_output", 1))}
         layer["params"] = [p for p in layer["params"] if p["on_chip"]]
         layer_calls(layer, node, mem["places"], mem["where"], is_mac, mem["alias"])
         if is_mac:

@@ -155,7 +155,8 @@ def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bo
              f"read port {busy['memory-read']:.2f}" + ("; float32 operands" if float32 else ""))
     memory = {"inputs": ["dram" if d else "on_chip" for d in io.inputs_in_dram],
               "weights": ("dram" if io.weights_in_dram else "on_chip") if is_mac and w_words else "on_chip",
-              "output": "dram" if io.output_in_dram else "on_chip", **plan.to_dict()}
+              "output": "dram" if io.output_in_dram else "on_chip", "cycles_per_output": c,
+              "outputs_per_cycle": p, **plan.to_dict()}
     rep = LayerReport(
         name=work.name, op=work.op, on_accelerator=True, outputs=work.outputs,
         macs_per_output=work.macs_per_output, macs=macs, adds=adds, multipliers=m,

@@ -11,20 +11,28 @@
 namespace fsim {
 
 // out[offset + i] = (out_t)in[i], i < N: a reshape (offset 0) or one part of a channel concat.
-template <unsigned N, unsigned OFFSET, int ACT, class in_t, class out_t>
+template <unsigned N, unsigned OFFSET, int ACT, unsigned OUT_PAR, unsigned II, class in_t, class out_t>
 void copy_cast(const in_t in[N], out_t *out) {
 #pragma HLS INLINE off
+    constexpr unsigned ii = II;   // cycles per iteration: ceil(ops per output / lanes)
 COPY:
-    for (unsigned i = 0; i < N; i++) {
-#pragma HLS PIPELINE II=1
-FSIM_COUNT(CYCLES, 1);   // one iteration: one output
-        out[OFFSET + i] = apply_fused<ACT, out_t>(out_t(in[i]));
+    for (unsigned i0 = 0; i0 < N; i0 += OUT_PAR) {
+#pragma HLS PIPELINE II=ii
+        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
+    LANES:
+        for (unsigned l = 0; l < OUT_PAR; l++) {
+#pragma HLS UNROLL
+            const unsigned i = i0 + l;
+            if (i >= N) continue;
+            out[OFFSET + i] = apply_fused<ACT, out_t>(out_t(in[i]));
+        }
     }
 }
 
 struct pad_config {
     static const unsigned in_c = 1, in_h = 1, in_w = 1, out_c = 1, out_h = 1, out_w = 1;
     static const unsigned pad_c = 0, pad_h = 0, pad_w = 0;   // leading pads per axis
+    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
     static const int activation = ACT_NONE;
 };
 
@@ -34,22 +42,26 @@ void pad3d(const in_t in[CONFIG_T::in_c * CONFIG_T::in_h * CONFIG_T::in_w],
            out_t out[CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w], const vs_t value[1]) {
 #pragma HLS INLINE off
     const out_t v = param<out_t>(value[0]);
-CHANNELS:
-    for (unsigned c = 0; c < CONFIG_T::out_c; c++) {
-    ROWS:
-        for (unsigned y = 0; y < CONFIG_T::out_h; y++) {
-        COLS:
-            for (unsigned x = 0; x < CONFIG_T::out_w; x++) {
-#pragma HLS PIPELINE II=1
-FSIM_COUNT(CYCLES, 1);   // one iteration: one output
-                const int ic = int(c) - int(CONFIG_T::pad_c);
-                const int iy = int(y) - int(CONFIG_T::pad_h);
-                const int ix = int(x) - int(CONFIG_T::pad_w);
-                const bool inside = ic >= 0 && ic < int(CONFIG_T::in_c) && iy >= 0 && iy < int(CONFIG_T::in_h) &&
-                                    ix >= 0 && ix < int(CONFIG_T::in_w);
-                const out_t r = inside ? out_t(in[(ic * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix]) : v;
-                out[(c * CONFIG_T::out_h + y) * CONFIG_T::out_w + x] = apply_fused<CONFIG_T::activation, out_t>(r);
-            }
+    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
+    const unsigned n = CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w;
+ELEMENTS:
+    for (unsigned o0 = 0; o0 < n; o0 += CONFIG_T::out_par) {
+#pragma HLS PIPELINE II=ii
+        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
+    LANES:
+        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
+#pragma HLS UNROLL
+            const unsigned o = o0 + l;
+            if (o >= n) continue;
+            const unsigned c = o / (CONFIG_T::out_h * CONFIG_T::out_w);
+            const unsigned y = (o / CONFIG_T::out_w) % CONFIG_T::out_h, x = o % CONFIG_T::out_w;
+            const int ic = int(c) - int(CONFIG_T::pad_c);
+            const int iy = int(y) - int(CONFIG_T::pad_h);
+            const int ix = int(x) - int(CONFIG_T::pad_w);
+            const bool inside = ic >= 0 && ic < int(CONFIG_T::in_c) && iy >= 0 && iy < int(CONFIG_T::in_h) &&
+                                ix >= 0 && ix < int(CONFIG_T::in_w);
+            const out_t r = inside ? out_t(in[(ic * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix]) : v;
+            out[o] = apply_fused<CONFIG_T::activation, out_t>(r);
         }
     }
 }
