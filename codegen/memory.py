@@ -73,6 +73,9 @@ def plumbing(qg: Any, hw: Any, tensors: dict[str, dict[str, Any]], acc_nodes: li
         args.append({**info, "name": info["port"], "const": False, "iface": "m_axi", "bundle": f"gmem_out{j}",
                      "role": "output"})
         where[t] = info["port"]
+    for t, src in alias.items():
+        if t in where:       # a renamed network output: the source's producer writes that port
+            where[src] = where[t]
     for t, info in tensors.items():
         if t in where or t in alias:
             continue

@@ -9,6 +9,9 @@ Tensor classes and their places ("on_chip" or "dram"):
 - the network's input: `Hardware.network_input` ("dram": read over m_axi by the layers that use
   it; "on_chip": the host preloads it into BRAM, the lecture's "data in SRAM").
 - the network's outputs (and tensors the host reads): always DRAM, written by their producer.
+- a tensor that only renames another's storage (an op whose `shares_storage(node, qg)` is true,
+  e.g. a Flatten that keeps the type) lives where its source lives; when it is a network
+  output, its source is written to that DRAM by its producer.
 
 "auto" keeps a class on chip when it fits: the part's BRAM/URAM less the tile SRAM
 (`sram_bytes`) must hold the on-chip weights, activation buffers and a preloaded input.
@@ -81,15 +84,26 @@ def _tensor_bytes(qg: "QGraph", t: str) -> int:
     return word_bytes(in_size(qg, t), qg.tensor_types[t].width)
 
 
-def accelerator_tensors(qg: "QGraph") -> tuple[list["Node"], set[str], set[str]]:
-    """(accelerator nodes, network outputs of the accelerator (DRAM), intermediate tensors)."""
+def accelerator_tensors(qg: "QGraph") -> tuple[list["Node"], set[str], set[str], dict[str, str]]:
+    """(accelerator nodes, network outputs of the accelerator (DRAM), intermediate tensors with
+    storage of their own, renamed tensors -> the tensor whose storage they share)."""
     from .ops import get_op
 
     acc = [n for n in qg.nodes if get_op(n.op).on_accelerator]
     host_reads = {t for n in qg.nodes if not get_op(n.op).on_accelerator for t in n.inputs}
     produced = {t for n in acc for t in n.outputs}
     outs = {t for t in produced if t in qg.graph.outputs or t in host_reads}
-    return acc, outs, produced - outs
+    renamed: dict[str, str] = {}
+    for n in acc:
+        shares = getattr(get_op(n.op), "shares_storage", None)
+        if shares is not None and len(n.inputs) == 1 and shares(n, qg):
+            src = renamed.get(n.inputs[0], n.inputs[0])
+            if n.outputs[0] in outs and src in qg.graph.inputs:
+                continue                  # a network input renamed to a network output: copied
+            renamed[n.outputs[0]] = src
+            if n.outputs[0] in outs:      # the producer writes the network output's DRAM directly
+                outs.add(src)
+    return acc, outs, produced - outs - set(renamed), renamed
 
 
 _CACHE: dict[tuple[int, "Hardware"], tuple[Any, Policy]] = {}
@@ -103,7 +117,7 @@ def resolve(qg: "QGraph", hw: "Hardware") -> Policy:
         return hit[1]
     from .ops import get_op
 
-    acc, outs, inter = accelerator_tensors(qg)
+    acc, outs, inter, _ = accelerator_tensors(qg)
     w_bytes = 0
     for n in acc:
         op = get_op(n.op)
@@ -144,9 +158,10 @@ def resolve(qg: "QGraph", hw: "Hardware") -> Policy:
 def tensor_place(qg: "QGraph", hw: "Hardware", tensor: str) -> str:
     """"on_chip" or "dram" for one activation tensor of the graph."""
     pol = resolve(qg, hw)
+    _, outs, _, renamed = accelerator_tensors(qg)
+    tensor = renamed.get(tensor, tensor)
     if tensor in qg.graph.inputs:
         return pol.network_input
-    _, outs, _ = accelerator_tensors(qg)
     return "dram" if tensor in outs else pol.activations
 
 
