@@ -175,3 +175,27 @@ def _write_json(root: Path, qg: QGraph, ctx: dict[str, Any], hw: Any, reports: d
                  "-DFPGA_SIM_COUNT (codegen.count_csim), per inference"),
     }
     (root / "report.json").write_text(json.dumps(report, indent=2))
+
+
+def record_counts(out_dir: str | os.PathLike, counts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Put a counting C-simulation's per-layer counts (`csim.count_csim`) into report.json beside
+    the predicted numbers; returns {"equal": every layer matches, "layers": rows, "mismatches": names}."""
+    path = Path(out_dir) / "report.json"
+    report = json.loads(path.read_text())
+    by_node = {c["node"]: c for c in counts}
+    rows, bad = [], []
+    for layer in report["layers"]:
+        c = by_node.get(layer["node"])
+        if c is None or layer.get("predicted") is None:
+            continue
+        counted = {"dram_input_reads": c["input_reads"], "dram_weight_reads": c["weight_reads"],
+                   "dram_reads": c["input_reads"] + c["weight_reads"], "dram_writes": c["writes"],
+                   "compute_cycles": c["cycles"]}
+        layer["counted"] = counted
+        same = all(layer["predicted"][k] == v for k, v in counted.items())
+        if not same:
+            bad.append(layer["node"])
+        rows.append({"node": layer["node"], "predicted": layer["predicted"], "counted": counted, "equal": same})
+    report["counts_equal"] = not bad
+    path.write_text(json.dumps(report, indent=2))
+    return {"equal": not bad, "layers": rows, "mismatches": bad}
