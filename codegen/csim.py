@@ -37,22 +37,23 @@ def load_project(out_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def compile_csim(out_dir: str | os.PathLike, ap_types: str | os.PathLike | None = None, cxx: str = "g++",
-                 flags: tuple[str, ...] = CXXFLAGS, timings: dict[str, float] | None = None) -> Path:
-    """Compile the testbench and top function into `<out_dir>/<project>_csim`; return its path.
+                 flags: tuple[str, ...] = CXXFLAGS, timings: dict[str, float] | None = None,
+                 suffix: str = "") -> Path:
+    """Compile the testbench and top function into `<out_dir>/<project>_csim<suffix>`; return its path.
 
     A compile error raises CheckFailed naming the first failing file and line.
     """
     root = Path(out_dir).resolve()
     meta = load_project(root)
     project = meta["project"]
-    exe = root / f"{project}_csim"
+    exe = root / f"{project}_csim{suffix}"
     # one translation unit: ap_fixed.h is parsed once (the Makefile builds the two files apart)
     unity = root / "tb" / "csim_unity.cpp"
     text = f'#include "{project}_tb.cpp"\n#include "../firmware/{project}.cpp"\n'
     if not unity.is_file() or unity.read_text() != text:
         unity.write_text(text)
     cmd = [cxx, *flags, f"-I{_ap_types(ap_types)}", f"-I{root / 'firmware'}", "-o", str(exe), str(unity)]
-    stamp = root / "tb" / ".csim_command"
+    stamp = root / "tb" / f".csim_command{suffix}"
     if _up_to_date(exe, stamp, cmd, root):
         if timings is not None:
             timings["compile_s"] = 0.0
@@ -233,3 +234,48 @@ def csim(out_dir: str | os.PathLike, x: Any, raw: bool = False, qg: Any = None,
     out = run_csim(root, raw_in, exe, timings=timings)
     _apply_host(meta, qg, raw_in, out)
     return out
+
+
+COUNT_SUFFIX = "_count"
+COUNT_FLAGS = ("-DFPGA_SIM_COUNT",)
+COUNT_KINDS = ("input_reads", "weight_reads", "writes", "cycles")
+
+
+def read_counts(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Per-layer counts the counting build wrote beside tb_data/output.dat (see `count_csim`)."""
+    root = Path(out_dir).resolve()
+    meta = load_project(root)
+    path = root / "tb_data" / "output.dat.counts"
+    if not path.is_file():
+        raise CheckFailed(f"the counting C-simulation of {str(root)!r} wrote no {path.name}")
+    rows = [line.split() for line in path.read_text().splitlines()[1:]]
+    return [{"node": layer["node"], **{k: int(v) for k, v in zip(COUNT_KINDS, row[1:])}}
+            for layer, row in zip(meta["layers"], rows)]
+
+
+def count_csim(out_dir: str | os.PathLike, x: Any, raw: bool = False, ap_types: str | os.PathLike | None = None,
+               timings: dict[str, float] | None = None) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """C-simulate the counting build (-DFPGA_SIM_COUNT): (raw outputs, per-layer counts of one
+    inference).  Counts per accelerator layer, in project.json's order: words read through the
+    input and weight m_axi ports, words written, and iterations of the pipelined compute loop
+    (times its II: cycles of the array)."""
+    root = Path(out_dir).resolve()
+    meta = load_project(root)
+    raw_in = raw_inputs(meta, x, raw)
+    exe = compile_csim(root, ap_types, flags=CXXFLAGS + COUNT_FLAGS, timings=timings, suffix=COUNT_SUFFIX)
+    (root / "tb_data" / "output.dat.counts").unlink(missing_ok=True)
+    out = run_csim(root, raw_in, exe, timings=timings)
+    return out, read_counts(root)
+
+
+def count_batch(jobs: list[tuple[str | os.PathLike, Any]], build_dir: str | os.PathLike, raw: bool = False,
+                ap_types: str | os.PathLike | None = None) -> list[tuple[dict[str, np.ndarray], list[dict[str, Any]]]]:
+    """`count_csim` for several (project, x) pairs with one g++ compile (see `compile_batch`)."""
+    exe = compile_batch([d for d, _ in jobs], build_dir, ap_types, flags=CXXFLAGS + COUNT_FLAGS)
+    results = []
+    for i, (d, x) in enumerate(jobs):
+        root = Path(d).resolve()
+        (root / "tb_data" / "output.dat.counts").unlink(missing_ok=True)
+        out = run_csim(root, raw_inputs(load_project(root), x, raw), exe, select=str(i))
+        results.append((out, read_counts(root)))
+    return results

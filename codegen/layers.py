@@ -42,7 +42,8 @@ class LayerSpec:
     def call(self, kernel: str, targs: list[Any], args: list[Any]) -> None:
         """One kernel call of the generic template.  Each template argument and argument is C++
         text, or a reference to this layer's names: "@config", "@in", "@in1", "@out", "@in.type",
-        "@out.type", "@types.<kind>", "@p.<role>", "@ins" (every input, comma-separated)."""
+        "@out.type", "@types.<kind>", "@p.<role>", "@ins" (every input, comma-separated), "@lanes.out_par" and
+        "@lanes.ii" (the simulator's element lanes for this layer: outputs an iteration, cycles each)."""
         self.calls.append((kernel, [str(a) for a in targs], [str(a) for a in args]))
 
 
@@ -61,8 +62,8 @@ def resolve_calls(spec: LayerSpec, layer: dict[str, Any]) -> list[dict[str, Any]
             return layer["config"]
         if head == "ins":
             return ", ".join(t["arg"] for t in layer["inputs"])
-        if head in ("types", "p"):
-            return layer[head][tail]
+        if head in ("types", "p", "lanes"):
+            return str(layer[head][tail])
         return port(head)["type" if tail == "type" else "arg"]
 
     return [{"kernel": k, "targs": [one(a) for a in targs], "args": [one(a) for a in args]} for k, targs, args in spec.calls]

@@ -25,21 +25,21 @@ def _act(node: Node) -> str:
 def reshape(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec = LayerSpec("fsim_layout.h", summary="reshape: a copy of the flat buffer, cast to the result type")
     n = size(qg.graph.shapes[node.inputs[0]])
-    spec.call("fsim::copy_rows", [1, n, n, 0, _act(node)], ["@in", "@out"])
+    spec.call("fsim::copy_rows", [1, n, n, 0, _act(node), "@lanes.out_par", "@lanes.ii"], ["@in", "@out"])
     return spec
 
 
 @builder("Concat")
 def concat(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
+    """One loop over the output (hls_templates/concat.h.j2), the simulator's element lanes wide:
+    output i is row i // row_out, position i % row_out, found in the input whose block holds it."""
     axis = node.attrs.axis
     shapes = [tuple(qg.graph.shapes[t]) for t in node.inputs]
-    outer, inner = size(shapes[0][:axis]), size(shapes[0][axis + 1:])
-    row_out = sum(s[axis] for s in shapes) * inner
+    inner = size(shapes[0][axis + 1:])
+    rows = [s[axis] * inner for s in shapes]
     spec = LayerSpec("fsim_layout.h", summary=f"concat of {len(shapes)} inputs on per-sample axis {axis}")
-    offset = 0
-    for j, s in enumerate(shapes):
-        spec.call("fsim::copy_rows", [outer, s[axis] * inner, row_out, offset, _act(node)], [f"@in{j}", "@out"])
-        offset += s[axis] * inner
+    spec.extra.update(activation=_act(node), rows=rows, row_out=sum(rows),
+                      offsets=[int(o) for o in np.cumsum([0] + rows[:-1])])
     return spec
 
 

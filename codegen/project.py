@@ -15,6 +15,7 @@ from fpga_sim.graph import QGraph
 from .layers import op_of as get_op
 
 from .layers import LayerSpec, get_builder, resolve_calls, size
+from .memory import MAC_OPS, layer_calls, mac_memory, plumbing
 from .names import Namer
 
 # Identifiers the generated code defines itself (kept away from model-derived names).
@@ -63,9 +64,13 @@ def split_host(qg: QGraph) -> tuple[list, list]:
     return acc_nodes, host_nodes
 
 
-def build_context(qg: QGraph, project: str, n_mult: dict[str, int], cycles: dict[str, int | None],
-                  part: str, clock_mhz: float, n_dsp: int, ap_types: str) -> dict[str, Any]:
-    """The whole context: top ports, buffers, one entry per accelerator layer, parameters."""
+def build_context(qg: QGraph, project: str, reports: dict[str, Any], hw: Any, part: str,
+                  ap_types: str) -> dict[str, Any]:
+    """The whole context: top ports, buffers, one entry per accelerator layer, parameters.
+    `reports`: each layer's simulated `LayerReport` (multipliers, cycles, tile plan)."""
+    n_mult = {name: int(r.multipliers) for name, r in reports.items() if getattr(r, "multipliers", 0)}
+    cycles = {name: int(r.cycles) for name, r in reports.items() if r.on_accelerator}
+    clock_mhz, n_dsp = float(hw.clock_mhz), int(hw.n_dsp)
     g = qg.graph
     namer = Namer(reserved=RESERVED | {project})
     acc_nodes, host_nodes = split_host(qg)
@@ -91,12 +96,24 @@ def build_context(qg: QGraph, project: str, n_mult: dict[str, int], cycles: dict
             "key": t, "id": ident, "type": namer.name(t, suffix="t"), "n": namer.name(t, prefix="n"),
             "buf": namer.name(t, prefix="buf"), "ctype": ctype(ty), "size": size(g.shapes[t]),
             "shape": list(g.shapes[t]), "signed": "true" if ty.signed else "false", "fixed": str(ty),
+            "width": ty.width,
         }
+    for j, t in enumerate(top_in):
+        tensors[t]["port"] = namer.name(t, prefix="in")
+    for t in top_out:
+        tensors[t]["port"] = namer.name(t, prefix="out")
+    mem = plumbing(qg, hw, tensors, acc_nodes, top_in, top_out, reports)
 
     layers: list[dict[str, Any]] = []
     params: list[dict[str, Any]] = []
     for i, node in enumerate(acc_nodes, start=1):
         spec: LayerSpec = get_builder(node)(node, qg, n_mult.get(node.name, n_dsp))
+        is_mac = node.op in MAC_OPS
+        lanes = reports[node.name].memory
+        if not is_mac and "outputs_per_cycle" in lanes:    # the element lanes the simulator issues
+            spec.const("out_par", int(lanes["outputs_per_cycle"]))
+            spec.const("ii", int(lanes["cycles_per_output"]))
+        weights_dram = is_mac and reports[node.name].memory.get("weights") == "dram"
         fn = namer.name(node.name, prefix=f"layer{i}")
         types = {kind: namer.name(node.name, prefix=f"layer{i}", suffix=kind + "_t") for kind in spec.types}
         p_names: dict[str, str] = {}
@@ -109,8 +126,8 @@ def build_context(qg: QGraph, project: str, n_mult: dict[str, int], cycles: dict
             params.append({
                 "var": var, "file": f"{var}.h", "guard": f"FSIM_{project}_{var}_H_".upper(), "count": max(1, flat.size),
                 "type": types[role], "ctype": ctype(t), "frac": t.frac,
-                "storage": store,
-                "layer": fn,
+                "storage": store, "bits": t.width,
+                "layer": fn, "on_chip": not (weights_dram and role in ("weight", "bias")),
                 "lines": [", ".join(lits[j:j + LITERALS_PER_LINE]) + ","
                           for j in range(0, len(lits), LITERALS_PER_LINE)] or ["0"],
             })
@@ -129,22 +146,37 @@ def build_context(qg: QGraph, project: str, n_mult: dict[str, int], cycles: dict
             "cycles": cycles.get(node.name, "-") if cycles.get(node.name) is not None else "-",
             "extra": spec.extra, "key": node.name, "config_base": spec.config_base, "pragmas": spec.pragmas,
         })
-        layers[-1]["calls"] = resolve_calls(spec, layers[-1])
+        layer = layers[-1]
+        layer["lanes"] = {"out_par": int(lanes.get("outputs_per_cycle", 1)), "ii": int(lanes.get("cycles_per_output", 1))}
+        layer["params"] = [p for p in layer["params"] if p["on_chip"]]
+        layer_calls(layer, node, mem["places"], mem["where"], is_mac, mem["alias"])
+        if is_mac:
+            shape = g.shapes[node.inputs[0]]
+            rows = size(shape[:-1]) if node.op == "Dense" else 0
+            layer["mem"] = mac_memory(reports[node.name], spec, storage, rows)
+            t_in, t_w = qg.tensor_types[node.inputs[0]], spec.types["weight"]
+            layer["dsps_per_mult"] = (1 if hw.pack_int8 and t_in.width <= 8 and t_w.width <= 8
+                                      else hw.dsps_per_multiply(t_in.width, t_w.width))
+            if layer["mem"]["weights_dram"]:
+                layer["call_args"] += [f"{layer['p']['weight']}_dram", f"{layer['p']['bias']}_dram"]
+        layer["calls"] = resolve_calls(spec, layer)
 
-    ports_in = [{**tensors[t], "port": namer.name(t, prefix="in"), "bundle": f"gmem_in{j}"} for j, t in enumerate(top_in)]
-    ports_out = [{**tensors[t], "port": namer.name(t, prefix="out"), "bundle": f"gmem_out{j}"} for j, t in enumerate(top_out)]
-    on_chip_bytes = 0
-    buffers = []
-    for t in acc_tensors:
-        info = tensors[t]
-        nbytes = info["size"] * ((qg.tensor_types[t].width + 7) // 8)
-        on_chip_bytes += nbytes
-        buffers.append({**info, "impl": "bram" if nbytes > 1024 else "lutram"})
+    ports_in = [{**tensors[t], "bundle": f"gmem_in{j}"} for j, t in enumerate(top_in)]
+    ports_out = [{**tensors[t], "bundle": f"gmem_out{j}"} for j, t in enumerate(top_out)]
+    top_args = list(mem["args"])
+    for p in params:
+        if not p["on_chip"]:
+            top_args.append({"name": f"{p['var']}_dram", "type": p["storage"], "n": p["count"], "size": p["count"],
+                             "const": True, "iface": "m_axi", "bundle": "gmem_w", "role": "weights",
+                             "width": p["bits"], "var": p["var"]})
+    buffers = mem["buffers"]
+    on_chip_bytes = sum(b["bytes"] for b in buffers)
     host_ids = [namer.name(n.name, prefix="host") for n in host_nodes]
     return {
         "project": project, "guard": f"FSIM_{project}_H_".upper(),
         "defines_guard": f"FSIM_{project}_DEFINES_H_".upper(), "tensors": list(tensors.values()),
-        "layers": layers, "params": params, "buffers": buffers,
+        "layers": layers, "params": params, "buffers": buffers, "top_args": top_args,
+        "policy": mem["policy"].to_dict(),
         "top_inputs": ports_in, "top_outputs": ports_out, "host_layers": host_ids,
         "part": part, "clock_mhz": _num(clock_mhz), "clock_period_ns": _num(round(1000.0 / clock_mhz, 4)),
         "n_dsp": n_dsp, "ap_types": ap_types, "graph_id": Namer().name(g.name or "graph"),

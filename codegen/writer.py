@@ -22,6 +22,7 @@ from .layers import op_of as get_op
 from fpga_sim.results import to_jsonable
 
 from .names import CPP_KEYWORDS
+from .memory import check_implementable, resources
 from .project import build_context, split_host
 from .targets import vitis_part
 
@@ -74,14 +75,14 @@ def write_hls(qg: QGraph, out_dir: str | os.PathLike, hardware: Any = None, targ
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", project) or "__" in project or project in CPP_KEYWORDS:
         raise ConfigError(f"project_name {project!r} is not accepted; a C++ identifier of letters, digits and "
                           "single underscores, starting with a letter and not a keyword, is")
+    check_implementable(hw)
     reports = _layer_reports(qg, hw, sim)
-    n_mult = {name: int(r.multipliers) for name, r in reports.items() if getattr(r, "multipliers", 0)}
-    cycles = {name: int(r.cycles) for name, r in reports.items() if r.on_accelerator}
     try:
         ap_types = str(find_ap_types())
     except FpgaSimError:
         ap_types = "/path/to/ap_types"
-    ctx = build_context(qg, project, n_mult, cycles, part, float(hw.clock_mhz), int(hw.n_dsp), ap_types)
+    ctx = build_context(qg, project, reports, hw, part, ap_types)
+    ctx["resources"] = resources(ctx, hw, reports)
 
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
@@ -153,6 +154,13 @@ def _write_json(root: Path, qg: QGraph, ctx: dict[str, Any], hw: Any, reports: d
             "predicted_cycles": None if r is None or not r.on_accelerator else int(r.cycles),
             "multipliers": None if r is None else int(r.multipliers),
             "bound": None if r is None else r.bound,
+            "predicted": None if r is None or not r.on_accelerator else {
+                "dram_input_reads": int(r.memory.get("input_reads", 0)),
+                "dram_weight_reads": int(r.memory.get("weight_reads", 0)),
+                "dram_reads": int(r.dram_reads), "dram_writes": int(r.dram_writes),
+                "compute_cycles": int(r.compute_cycles)},
+            "memory": None if r is None else to_jsonable(r.memory),
+            "counted": None,
         })
     acc = [l["predicted_cycles"] for l in layers if l["predicted_cycles"] is not None]
     report = {
@@ -161,6 +169,33 @@ def _write_json(root: Path, qg: QGraph, ctx: dict[str, Any], hw: Any, reports: d
         "total_predicted_cycles": int(sum(acc)),
         "predicted_latency_us": float(sum(acc) / float(hw.clock_mhz)),
         "on_chip_buffer_bytes": ctx["on_chip_bytes"],
-        "note": "cycles predicted by fpga-sim's machine model; compare with Vitis HLS csynth latency",
+        "memory_policy": ctx["policy"], "resources": ctx["resources"],
+        "note": ("cycles predicted by fpga-sim's machine model; compare with Vitis HLS csynth latency. 'counted': "
+                 "words through the m_axi ports and pipelined compute-loop iterations of a C-simulation built with "
+                 "-DFPGA_SIM_COUNT (codegen.count_csim), per inference"),
     }
     (root / "report.json").write_text(json.dumps(report, indent=2))
+
+
+def record_counts(out_dir: str | os.PathLike, counts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Put a counting C-simulation's per-layer counts (`csim.count_csim`) into report.json beside
+    the predicted numbers; returns {"equal": every layer matches, "layers": rows, "mismatches": names}."""
+    path = Path(out_dir) / "report.json"
+    report = json.loads(path.read_text())
+    by_node = {c["node"]: c for c in counts}
+    rows, bad = [], []
+    for layer in report["layers"]:
+        c = by_node.get(layer["node"])
+        if c is None or layer.get("predicted") is None:
+            continue
+        counted = {"dram_input_reads": c["input_reads"], "dram_weight_reads": c["weight_reads"],
+                   "dram_reads": c["input_reads"] + c["weight_reads"], "dram_writes": c["writes"],
+                   "compute_cycles": c["cycles"]}
+        layer["counted"] = counted
+        same = all(layer["predicted"][k] == v for k, v in counted.items())
+        if not same:
+            bad.append(layer["node"])
+        rows.append({"node": layer["node"], "predicted": layer["predicted"], "counted": counted, "equal": same})
+    report["counts_equal"] = not bad
+    path.write_text(json.dumps(report, indent=2))
+    return {"equal": not bad, "layers": rows, "mismatches": bad}

@@ -2,7 +2,10 @@
 
 The default architecture is one reused MAC array of DSP multipliers fed from on-chip SRAM,
 an output FIFO drained to DRAM through a write port, and a DRAM read port that loads inputs
-and weights that are not yet on chip (see `machine.py` for how these are stepped).
+and weights that live in DRAM (see `machine.py` for how these are stepped).  Where each class
+of tensor lives is the memory policy (`weights`, `activations`, `network_input`), resolved for a
+graph by `memory_policy.resolve`; `sram_bytes` is the tile SRAM that DRAM-resident tensors are
+loaded into (tensors kept on chip have buffers of their own, beside it on the part).
 """
 from __future__ import annotations
 
@@ -28,14 +31,22 @@ class Hardware:
     dsp_b_bits: int | None = None       # multiplier port B width, bits (None: the part's, 18)
     pack_int8: bool = False             # pack two <=8-bit multiplies into one DSP (shared operand)
     clock_mhz: float | None = None      # clock, MHz (None: the part's default clock)
-    sram_bytes: int = 512 * 1024        # on-chip SRAM (BRAM/URAM) for inputs and weights, bytes
+    sram_bytes: int = 512 * 1024        # tile SRAM (BRAM/URAM) that DRAM-resident inputs, weights and outputs pass through, bytes
     sram_read_ports: int = 0            # SRAM words readable per cycle (0: as many as the array needs)
     dram_read_words_per_cycle: float = 4.0    # DRAM read bandwidth, data words per cycle (fractional ok)
     dram_write_words_per_cycle: float = 2.0   # DRAM write bandwidth, data words per cycle (fractional ok)
     fifo_depth: int = 64                # output FIFO between the array and the DRAM write port, words
     pipeline_latency: int = 10          # cycles from the last issue to the result (DSP + adder tree)
-    data_in_sram: bool = False          # True: inputs and weights already on chip (the lecture's assumption)
-    double_buffer: bool = True          # overlap the DRAM load of the next tile with compute (needs 2x SRAM)
+    # memory policy, one entry per tensor class (see memory_policy.py; the report says which is in force and why)
+    weights: str = "auto"               # MAC weights: "on_chip" (ROM in BRAM/URAM), "dram" (streamed by output-channel
+                                        #   tiles through the read port), "auto" (on chip when they fit the part)
+    activations: str = "auto"           # tensors between layers: "on_chip" buffers, "dram" (the producer writes them,
+                                        #   the consumer reads them back), "auto" (on chip when they fit the part)
+    network_input: str | None = None    # the network's input: "dram" (read over m_axi) or "on_chip" (preloaded into
+                                        #   BRAM by the host); None: "on_chip" with data_in_sram, else "dram"
+    data_in_sram: bool = False          # the lecture's setting in one flag: weights and network input on chip
+                                        #   (every output is still written to DRAM when it is a network output)
+    double_buffer: bool = True          # two buffers per DRAM tile: the next tile loads while this one computes
     skip_zero_weights: bool = False     # sparse hardware: zero weights are neither stored nor multiplied
     sparse_index_bits: int = 4          # relative index stored with each non-zero weight when skipping, bits
     weights_as_codebook: bool = False   # weights stored as codebook indices (weight sharing), decoded on chip
@@ -63,6 +74,7 @@ class Hardware:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
                 raise ConfigError(f"hardware field {name} must be a positive number, got {v!r}")
+        _check_policy(self)
         for name in ("pack_int8", "data_in_sram", "double_buffer", "skip_zero_weights", "weights_as_codebook"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"hardware field {name} must be true or false, got {getattr(self, name)!r}")
@@ -168,6 +180,21 @@ class Hardware:
     @property
     def period_ns(self) -> float:
         return 1000.0 / float(self.clock_mhz)
+
+
+PLACES = ("on_chip", "dram")
+
+
+def _check_policy(hw: "Hardware") -> None:
+    """The memory policy fields name a place; the lecture flag cannot contradict them."""
+    for name, accepted in (("weights", PLACES + ("auto",)), ("activations", PLACES + ("auto",)),
+                           ("network_input", PLACES + (None,))):
+        v = getattr(hw, name)
+        if v not in accepted:
+            raise ConfigError(f"hardware field {name} must be one of {', '.join(repr(a) for a in accepted)}, got {v!r}")
+    if hw.data_in_sram is True and (hw.weights == "dram" or hw.network_input == "dram"):
+        raise ConfigError("hardware data_in_sram=true puts weights and the network input on chip; it contradicts "
+                          f"weights={hw.weights!r}, network_input={hw.network_input!r} (drop one of them)")
 
 
 def _is_int(v: Any) -> bool:

@@ -13,7 +13,8 @@ ENERGY_KINDS: tuple[str, ...] = ("mult", "add", "sram_read", "sram_write", "dram
 
 # What limits a layer, as the machine reports it -> as people read it.
 BOUND_TEXT = {"compute": "compute", "bandwidth": "DRAM write bandwidth", "balanced": "balanced",
-              "memory-read": "DRAM read bandwidth", "layout": "layout", "host": "host"}
+              "memory-read": "DRAM read bandwidth", "load-then-compute": "load then compute",
+              "layout": "layout", "host": "host"}
 
 
 @dataclass
@@ -48,6 +49,7 @@ class LayerReport:
     bound: str = ""                   # a key of BOUND_TEXT
     overflows: int = 0                # values that saturated or wrapped (filled by simulate)
     notes: str = ""
+    memory: dict[str, Any] = field(default_factory=dict)   # where its tensors live and the tile plan
     trace: dict[str, np.ndarray] | None = None   # optional per-cycle trace, capped in length
 
     @property

@@ -81,41 +81,45 @@ def test_pipeline_latency_and_clock():
 
 def test_dram_load_without_double_buffering_is_serial():
     # 1 tile: load (169 + 25) words at 2 words/cycle = 97 cycles, then 405 compute cycles.
-    hw = LECTURE.replace(data_in_sram=False, dram_read_words_per_cycle=2.0, fifo_depth=8)
+    hw = LECTURE.replace(data_in_sram=False, weights="dram", dram_read_words_per_cycle=2.0, fifo_depth=8)
     r = cost_layer(work(405, 25, w_words=125), hw)
     assert r.dram_reads == 169 + 125
     assert r.cycles == math.ceil((169 + 125) / 2) + 405
     assert r.stall_cycles == 147 and r.sram_writes == 294
 
 
-def test_tiling_policy_reads_and_rereads():
-    hw = Hardware(n_dsp=64, sram_bytes=24_000, double_buffer=False, dram_read_words_per_cycle=8.0)
-    # inputs (20 kB) fit beside a weight tile: weights stream through once, nothing is re-read
+def test_tiling_policy_output_channel_tiles():
+    # 200 output channels of K=100 16-bit weights (200 B each) and 5 outputs (10 B) each; the
+    # 20,000 B input is loaded once: 20,000 + 19 x 210 <= 24,000 < 20,000 + 20 x 210 -> 11 tiles
+    hw = Hardware(n_dsp=64, sram_bytes=24_000, double_buffer=False, weights="dram", dram_read_words_per_cycle=8.0)
     r = cost_layer(work(1000, 100, i_words=10_000, w_words=20_000), hw)
-    assert r.dram_reads == 30_000 and r.sram_writes == 30_000
-    # neither operand fits: best split is 2 input tiles (20 kB) x 10 weight tiles (4 kB each),
-    # weights re-read per input tile: 20000 + 2 * 20000 = 60000 words (3 input tiles would cost 80000)
-    r = cost_layer(work(1000, 100, i_words=20_000, w_words=20_000), hw)
-    assert r.dram_reads == 60_000 and "2 input x 10 weight tiles" in r.notes
-    fits = cost_layer(work(1000, 100, i_words=20_000, w_words=20_000), hw.replace(sram_bytes=90_000))
-    assert fits.dram_reads == 40_000 and r.cycles > fits.cycles
-    # double buffering halves the capacity per tile but overlaps loads with compute
-    db = cost_layer(work(1000, 100, i_words=20_000, w_words=20_000), hw.replace(sram_bytes=180_000, double_buffer=True))
-    assert db.dram_reads == 40_000
+    assert r.dram_reads == 30_000 and r.sram_writes == 30_000 and "11 tiles of 19 of 200 output channels" in r.notes
+    assert r.memory["tile_outputs"] == [95] * 10 + [50]
+    assert r.memory["tile_reads"] == [10_000 + 1900] + [1900] * 9 + [1000]
+    # double buffered: two buffers per tile, 20,000 + 2 x 9 x 210 <= 24,000 -> 23 tiles of 9 channels
+    db = cost_layer(work(1000, 100, i_words=10_000, w_words=20_000), hw.replace(double_buffer=True))
+    assert db.dram_reads == 30_000 and db.memory["tiles"] == 23 and db.memory["sram_bytes_used"] <= 24_000
+    # weights on chip: only the input is read, one tile
+    on = cost_layer(work(1000, 100, i_words=10_000, w_words=20_000), hw.replace(weights="on_chip"))
+    assert on.dram_reads == 10_000 and on.memory["tiles"] == 1 and on.memory["weights"] == "on_chip"
+    # the input alone (40,000 B) exceeds the tile SRAM: an error naming the layer
+    with pytest.raises(ConfigError, match="layer 'l': SRAM too small"):
+        cost_layer(work(1000, 100, i_words=20_000, w_words=20_000), hw)
 
 
 def test_sram_too_small_is_an_error():
-    hw = Hardware(sram_bytes=100, data_in_sram=False)
+    hw = Hardware(sram_bytes=100, weights="dram")
     with pytest.raises(ConfigError, match="layer 'l': SRAM too small"):
         cost_layer(work(10, 576, i_words=5000, w_words=5000), hw)
 
 
 def test_memory_read_bound_layer():
-    hw = Hardware(n_dsp=64, data_in_sram=False, dram_read_words_per_cycle=0.25, dram_write_words_per_cycle=4.0)
+    hw = Hardware(n_dsp=64, weights="dram", dram_read_words_per_cycle=0.25, dram_write_words_per_cycle=4.0)
     r = cost_layer(LayerWork("fc", "Dense", 100, 1000, 1000, 100_000, 8, 8, 8, 24), hw)
     # one tile (101 kB fit the default 512 kB): 101,000 words at 1/4 word per cycle, then
-    # 100 outputs x ceil(1000 / 64) cycles, then the default pipeline latency of 10 cycles
-    assert r.bound == "memory-read" and r.dram_reads == 101_000
+    # 100 outputs x ceil(1000 / 64) cycles, then the default pipeline latency of 10 cycles:
+    # the single tile loads, then computes
+    assert r.bound == "load-then-compute" and r.dram_reads == 101_000
     assert r.cycles == 101_000 * 4 + 100 * 16 + 10 and r.stall_cycles == 101_000 * 4
 
 
@@ -146,7 +150,7 @@ def test_energy_breakdown_counts():
 
 
 def test_sparse_and_codebook_weights_shrink_traffic():
-    hw = Hardware(n_dsp=64, data_in_sram=False)
+    hw = Hardware(n_dsp=64, weights="dram")
     base = LayerWork("fc", "Dense", 100, 400, 400, 40_100, 8, 8, 8, 24, bias_words=100,
                      nonzero_weight_words=4000, codebook_bits=4)
     plain = cost_layer(base, hw)
@@ -195,27 +199,30 @@ def test_steady_state_skip_is_exact():
         hw = Hardware(n_dsp=rng.randint(1, 64), fifo_depth=rng.choice([0, 1, 3, 64]),
                       dram_write_words_per_cycle=rng.choice([0.25, 1 / 3, 0.5, 1.0, 1.5, 2.0, 7.0]),
                       dram_read_words_per_cycle=rng.choice([0.5, 1.0, 3.0]), pipeline_latency=rng.randint(0, 5),
-                      data_in_sram=rng.random() < 0.4, double_buffer=rng.random() < 0.5,
-                      sram_bytes=rng.choice([4_000, 20_000, 500_000]))
-        w = work(rng.randint(1, 20_000), rng.randint(1, 100), i_words=rng.randint(100, 50_000),
-                 w_words=rng.randint(100, 50_000))
+                      weights=rng.choice(["dram", "on_chip"]), network_input=rng.choice(["dram", "on_chip"]),
+                      double_buffer=rng.random() < 0.5, sram_bytes=rng.choice([120_000, 200_000, 500_000]))
+        k, cout = rng.randint(1, 100), rng.randint(1, 500)
+        w = work(cout * rng.randint(1, 40), k, i_words=rng.randint(100, 50_000), w_words=k * cout)
         fast, slow = cost_layer(w, hw), cost_layer(w, hw, skip_steady_state=False)
         assert (fast.cycles, fast.compute_cycles, fast.stall_cycles) == (slow.cycles, slow.compute_cycles, slow.stall_cycles)
         assert fast.notes == slow.notes
 
 
 @pytest.mark.parametrize("double_buffer,expected", [
-    # 5 weight tiles of 8000 words at 8 words/cycle (1000 cycles each), 200 outputs x 2 cycles per tile.
-    # Serial: load 1..1000, compute 1001..1400; the next load starts in the cycle the last issue
-    # frees the buffer (1400), so each later tile takes 999 + 400 cycles: 1400 + 4 * 1399 = 6996.
-    (False, 6996 + 10),
-    # Double buffered: the read port never idles, tile 4 is on chip at 5000, computes 5001..5400.
-    (True, 5400 + 10),
+    # 5 weight tiles of 4000 words at 8 words/cycle (500 cycles each), 200 outputs x 2 cycles per tile.
+    # Serial: load 1..500, compute 501..900; the next load starts in the cycle the last issue
+    # frees the buffer (900), so each later tile takes 499 + 400 cycles: 900 + 4 * 899 = 4496.
+    (False, 4496 + 10),
+    # Double buffered: the read port never idles, tile 4 is on chip at 2500, computes 2501..2900.
+    (True, 2900 + 10),
 ])
 def test_double_buffering_overlaps_loads_with_compute(double_buffer, expected):
+    # input preloaded on chip; 200 channels of 200 B weights + 10 B outputs: 40 channels (8400 B,
+    # twice that double buffered) fit, 50 do not -> 5 tiles
     w = LayerWork("l", "Conv", 1000, 100, 20_000, 20_000, 16, 16, 16, 32)
-    hw = Hardware(n_dsp=50, sram_bytes=96_000 if double_buffer else 48_000, double_buffer=double_buffer,
+    hw = Hardware(n_dsp=50, sram_bytes=18_000 if double_buffer else 9_000, double_buffer=double_buffer,
+                  weights="dram", network_input="on_chip",
                   dram_read_words_per_cycle=8.0, dram_write_words_per_cycle=4.0, pipeline_latency=10)
     r = cost_layer(w, hw)
-    assert "1 input x 5 weight tiles" in r.notes and r.dram_reads == 40_000
+    assert "5 tiles of 40 of 200 output channels" in r.notes and r.dram_reads == 20_000
     assert r.cycles == expected and r.bound == "memory-read"

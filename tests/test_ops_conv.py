@@ -265,7 +265,7 @@ def test_compression_shows_in_the_cost():
     wq = qg.qparams["conv0"]["weight"]
     wq[np.abs(wq) < np.quantile(np.abs(wq), 0.75)] = 0          # 75 % pruned
     wq[:] = (wq // 16) * 16                                      # shared: at most 16 distinct values
-    hw = Hardware(n_dsp=64, data_in_sram=False)
+    hw = Hardware(n_dsp=64, weights="dram")
     plain = CONV.cost(node, qg, hw)
     sparse = CONV.cost(node, qg, hw.replace(skip_zero_weights=True))
     shared = CONV.cost(node, qg, hw.replace(weights_as_codebook=True))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import shlex
 import time
 from pathlib import Path
@@ -152,6 +153,28 @@ def run_csim(hls_dir: Path, x: np.ndarray, expected: dict[str, np.ndarray], qg: 
     return result
 
 
+def memory_policy_record(qg: Any, hw: Any) -> dict[str, Any]:
+    """The memory policy in force and why (`memory_policy.resolve`)."""
+    from ..memory_policy import resolve
+
+    return resolve(qg, hw).to_dict()
+
+
+def count_layers(hls_dir: Path, x: np.ndarray, expected: dict[str, np.ndarray], qg: Any) -> dict[str, Any]:
+    """The counting build (-DFPGA_SIM_COUNT) on one sample: its outputs must equal the engine's
+    (counting changes no bit) and its per-layer DRAM words and compute cycles the simulator's;
+    both go to the project's report.json."""
+    import codegen
+    from codegen.csim import _apply_host, load_project, raw_inputs
+
+    got, counts = codegen.count_csim(hls_dir, x)
+    _apply_host(load_project(hls_dir), qg, raw_inputs(load_project(hls_dir), x, False), got)
+    bits = check_outputs(got, {t: v[:len(x)] for t, v in expected.items()})
+    result = codegen.record_counts(hls_dir, counts)
+    result["outputs"] = bits["status"]
+    return result
+
+
 # ------------------------------------------------------------------------------ the flow
 def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
     """Every step of the flow; returns the report record (the report is written by the caller's dir)."""
@@ -202,6 +225,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
                   "accuracy_trained": model.accuracy},
         "precision": precision, "config": args.config,
         "hardware": hw.to_dict(), "roofs": machine_roofs(hw, layers), "target": hw.part_info.to_dict(),
+        "memory_policy": memory_policy_record(qg, hw), "resources": None,
         "simulation": {"samples": int(len(data.x)), "layers": layers, "totals": getattr(sim, "totals", {})},
         "comparison": comparison_record(cmp, data.name, len(data.x)),
         "float32": float32_record(qg, hw, layers),
@@ -219,6 +243,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
                 codegen.write_hls(qg, hls_tmp, hardware=hw, target=hw.part, sim=sim, x=data.x[:CHECK_SAMPLES])
 
                 _save_check(hls_tmp, data.x, sim, CHECK_SAMPLES)
+                record["resources"] = json.loads((hls_tmp / "report.json").read_text()).get("resources")
         except FpgaSimError as exc:   # e.g. an op without an HLS template: the simulation is still worth a report
             record["hls_error"] = str(exc)
         else:
@@ -234,6 +259,8 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
             try:
                 with out.step(f"C-simulate the HLS project with g++ on {n} samples", steps):
                     record["csim"] = run_csim(hls_tmp, data.x[:n], expected, qg)
+                with out.step("count DRAM words and compute cycles in a counting C-simulation", steps):
+                    record["csim"]["counts"] = count_layers(hls_tmp, data.x[:1], expected, qg)
             except CheckFailed as exc:    # g++ or the testbench failed: keep the project and report it
                 record["csim"] = {"status": "fail", "samples": int(n), "values": 0, "mismatches": 0,
                                   "reason": str(exc).replace(str(tmp), str(final_out)), "seconds": None}
@@ -294,6 +321,10 @@ def cmd_flow(args: argparse.Namespace, out: Output) -> int:
                            f"the C-simulation is {record['report']}")
     if csim.get("status") == "fail" and not csim.get("values"):
         raise CheckFailed(f"{csim['reason'].rstrip('.')}; the report is {record['report']}")
+    counts = csim.get("counts") or {}
+    if counts and (not counts.get("equal") or counts.get("outputs") != "pass"):
+        raise CheckFailed(f"the counting C-simulation does not describe the simulated machine (layers "
+                          f"{', '.join(counts.get('mismatches') or []) or 'outputs differ'}); the report is {record['report']}")
     if csim.get("status") == "fail":
         raise CheckFailed(f"the g++ C-simulation differs from the engine on {csim['mismatches']} of "
                           f"{csim['values']} output values; {csim['reason']}; the report is {record['report']}")

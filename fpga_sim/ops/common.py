@@ -122,6 +122,7 @@ def element_cost(
 ) -> "LayerReport":
     """Describe a non-MAC layer (K = 0) to the machine and cost it with `machine.cost_layer`."""
     from ..machine import LayerWork, cost_layer
+    from ..memory_policy import layer_io
 
     in_words = sum(in_size(qg, t) for t in node.inputs)
     in_bits = max(qg.tensor_types[t].width for t in node.inputs)
@@ -139,7 +140,7 @@ def element_cost(
         ops_per_output=int(ops_per_output),
         on_accelerator=bool(op.on_accelerator),
     )
-    report = cost_layer(work, hw)
+    report = cost_layer(work, hw, io=layer_io(node, qg, hw))
     if notes:
         report.notes = (report.notes + "; " if report.notes else "") + notes
     return report

@@ -35,6 +35,7 @@ class ConcatAttrs:
 @op("Concat")
 class Concat(RemapOp):
     onnx_ops = ("Concat",)
+    template = "concat"          # one loop over the output at the element lanes (not an index map per input)
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         a = ctx.attrs(onnx_node)

@@ -15,6 +15,7 @@ from ..errors import FpgaSimError
 from ..fixed import Fixed
 from ..graph import Node
 from ..machine import LayerWork, cost_layer
+from ..memory_policy import layer_io
 from .base import Op, op
 from .mac_kernels import layer_types_of, mac_layer_work, mac_safe_accum, run_mac_fixed
 
@@ -145,7 +146,7 @@ class Conv(Op):
         return mac_layer_work(node, qg, cout * ho * wo, k, int(np.prod(in_shape)), self.safe_accum, hw)
 
     def cost(self, node: Node, qg: "QGraph", hw: "Hardware", trace: bool = False, float32: bool = False) -> "LayerReport":
-        return cost_layer(self.work(node, qg, hw), hw, trace=trace, float32=float32)
+        return cost_layer(self.work(node, qg, hw), hw, trace=trace, float32=float32, io=layer_io(node, qg, hw))
 
     def cost_float32(self, node: Node, qg: "QGraph", hw: "Hardware") -> "LayerReport":
         return self.cost(node, qg, hw, float32=True)

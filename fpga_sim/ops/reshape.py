@@ -110,9 +110,14 @@ class Reshape(Op):
         y, n = cast(x.reshape((x.shape[0],) + node.attrs.shape), in_type(qg, node), result_type(qg, node))
         return [apply_activation(node, y)], n
 
+    def shares_storage(self, node: Node, qg: Any) -> bool:
+        """True when the output is the input's buffer renamed (the types agree, no activation):
+        the memory policy then places the output where the input lives."""
+        return in_type(qg, node) == result_type(qg, node) and node.activation is None
+
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
         """Free when the types agree (a buffer renamed in place); otherwise a cast per element."""
-        if in_type(qg, node) == result_type(qg, node) and node.activation is None:
+        if self.shares_storage(node, qg):
             return LayerReport(name=node.name, op=node.op, outputs=out_size(qg, node), bound="layout",
                                notes="layout change only: no data moved, no cycles")
         from .common import element_cost

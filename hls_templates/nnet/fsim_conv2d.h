@@ -10,10 +10,16 @@
 // modulo 2^W in any order, so the k_par products of a cycle are first summed apart and added to
 // the accumulator once: one loop-carried add per cycle instead of k_par, the same bits.  A
 // saturating accumulator keeps the strict order (saturation does not reassociate).
+//
+// One call computes one tile of the simulator's tile plan: output channels [co_begin, co_end).
+// w and b hold channels from w_co0 on (the whole ROM: 0; a tile buffer loaded from DRAM:
+// co_begin); STAGED writes the tile's outputs from out[0] (a staging buffer for DRAM), else at
+// their place in the whole output.  One PRODUCTS iteration is one cycle of the MAC array.
 #ifndef FSIM_CONV2D_H_
 #define FSIM_CONV2D_H_
 
 #include "fsim_common.h"
+#include "fsim_memory.h"
 
 namespace fsim {
 
@@ -35,33 +41,33 @@ struct conv2d_config {
     static const bool partial_sums = false;   // accumulator wraps: add the k_par products apart first
 };
 
-template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class out_t, class ws_t, class bs_t>
-void conv2d(const in_t in[CONFIG_T::in_c * CONFIG_T::in_h * CONFIG_T::in_w],
-            out_t out[CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w],
-            const ws_t w[CONFIG_T::out_c * (CONFIG_T::in_c / CONFIG_T::groups) * CONFIG_T::kh * CONFIG_T::kw],
-            const bs_t b[CONFIG_T::out_c]) {
+template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class out_t, bool STAGED, class ws_t, class bs_t>
+void conv2d(const in_t in[CONFIG_T::in_c * CONFIG_T::in_h * CONFIG_T::in_w], out_t *out, const ws_t *w, const bs_t *b,
+            unsigned co_begin, unsigned co_end, unsigned w_co0) {
 #pragma HLS INLINE off
     const unsigned cin_g = CONFIG_T::in_c / CONFIG_T::groups;
     const unsigned cout_g = CONFIG_T::out_c / CONFIG_T::groups;
     const unsigned n_k = cin_g * CONFIG_T::kh * CONFIG_T::kw;
-    const unsigned n_out = CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w;
     const unsigned plane = CONFIG_T::out_h * CONFIG_T::out_w;
+    const unsigned o_begin = co_begin * plane;
+    const unsigned n_out = co_end * plane;   // end of the tile's flat output range
     constexpr unsigned multiplier_limit = CONFIG_T::n_mult;   // products issued per cycle
 #pragma HLS ALLOCATION operation instances=mul limit=multiplier_limit
 
 OUTPUTS:
-    for (unsigned o0 = 0; o0 < n_out; o0 += CONFIG_T::out_par) {
+    for (unsigned o0 = o_begin; o0 < n_out; o0 += CONFIG_T::out_par) {
         acc_t acc[CONFIG_T::out_par];
 #pragma HLS ARRAY_PARTITION variable=acc complete
     INIT:
         for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
 #pragma HLS UNROLL
             const unsigned co = ((o0 + p) / plane) % CONFIG_T::out_c;
-            acc[p] = CONFIG_T::has_bias ? acc_t(param<b_t>(b[co])) : acc_t(0);
+            acc[p] = CONFIG_T::has_bias && o0 + p < n_out ? acc_t(param<b_t>(b[co - w_co0])) : acc_t(0);
         }
     PRODUCTS:
         for (unsigned k0 = 0; k0 < n_k; k0 += CONFIG_T::k_par) {
 #pragma HLS PIPELINE II=1
+            FSIM_COUNT(CYCLES, 1);
         PAR_OUT:
             for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
 #pragma HLS UNROLL
@@ -84,7 +90,7 @@ OUTPUTS:
                     const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
                     if (iy < 0 || iy >= int(CONFIG_T::in_h) || ix < 0 || ix >= int(CONFIG_T::in_w)) continue;
                     const in_t x = in[((g * cin_g + ci) * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
-                    const acc_t prod = x * param<w_t>(w[co * n_k + k]);   // exact product, cast to acc_t
+                    const acc_t prod = x * param<w_t>(w[(co - w_co0) * n_k + k]);   // exact product, cast to acc_t
                     if (CONFIG_T::partial_sums) {
                         part += prod;
                     } else {
@@ -98,7 +104,7 @@ OUTPUTS:
         for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
 #pragma HLS UNROLL
             if (o0 + p < n_out) {
-                out[o0 + p] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc[p]));
+                out[STAGED ? o0 + p - o_begin : o0 + p] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc[p]));
             }
         }
     }

@@ -6,10 +6,16 @@
 // (k_par = K, out_par = M/K).  Products are added in input order, bias first, as the engine does;
 // with a wrapping accumulator the k_par products of a cycle are summed apart first (exact modulo
 // 2^W, see fsim_conv2d.h).
+//
+// One call computes one tile: output channels [co_begin, co_end) of every row, taken in the order
+// j = row * channels + channel, out_par at a time (a group may span rows, as in the simulator).
+// w and b hold channels from w_co0 on; STAGED writes output j at out[j] (a staging buffer for
+// DRAM), else at out[row * n_out + channel].  One PRODUCTS iteration is one cycle of the array.
 #ifndef FSIM_DENSE_H_
 #define FSIM_DENSE_H_
 
 #include "fsim_common.h"
+#include "fsim_memory.h"
 
 namespace fsim {
 
@@ -21,55 +27,57 @@ struct dense_config {
     static const bool partial_sums = false;   // accumulator wraps: add the k_par products apart first
 };
 
-template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class out_t, class ws_t, class bs_t>
-void dense(const in_t in_all[CONFIG_T::n_rows * CONFIG_T::n_in], out_t out_all[CONFIG_T::n_rows * CONFIG_T::n_out],
-           const ws_t w[CONFIG_T::n_out * CONFIG_T::n_in], const bs_t b[CONFIG_T::n_out]) {
+template <class CONFIG_T, class in_t, class w_t, class b_t, class acc_t, class out_t, bool STAGED, class ws_t, class bs_t>
+void dense(const in_t in[CONFIG_T::n_rows * CONFIG_T::n_in], out_t *out, const ws_t *w, const bs_t *b,
+           unsigned co_begin, unsigned co_end, unsigned w_co0) {
 #pragma HLS INLINE off
     constexpr unsigned multiplier_limit = CONFIG_T::n_mult;   // products issued per cycle
 #pragma HLS ALLOCATION operation instances=mul limit=multiplier_limit
-ROWS:
-    for (unsigned r = 0; r < CONFIG_T::n_rows; r++) {
-        const in_t *in = in_all + r * CONFIG_T::n_in;
-        out_t *out = out_all + r * CONFIG_T::n_out;
-    OUTPUTS:
-        for (unsigned o0 = 0; o0 < CONFIG_T::n_out; o0 += CONFIG_T::out_par) {
-            acc_t acc[CONFIG_T::out_par];
+    const unsigned ct = co_end - co_begin;
+    const unsigned n_j = CONFIG_T::n_rows * ct;
+OUTPUTS:
+    for (unsigned j0 = 0; j0 < n_j; j0 += CONFIG_T::out_par) {
+        acc_t acc[CONFIG_T::out_par];
 #pragma HLS ARRAY_PARTITION variable=acc complete
-        INIT:
-            for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
+    INIT:
+        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
 #pragma HLS UNROLL
-                const unsigned o = (o0 + p < CONFIG_T::n_out) ? o0 + p : 0;
-                acc[p] = CONFIG_T::has_bias ? acc_t(param<b_t>(b[o])) : acc_t(0);
-            }
-        PRODUCTS:
-            for (unsigned k0 = 0; k0 < CONFIG_T::n_in; k0 += CONFIG_T::k_par) {
+            const unsigned co = j0 + p < n_j ? co_begin + (j0 + p) % ct : w_co0;
+            acc[p] = CONFIG_T::has_bias ? acc_t(param<b_t>(b[co - w_co0])) : acc_t(0);
+        }
+    PRODUCTS:
+        for (unsigned k0 = 0; k0 < CONFIG_T::n_in; k0 += CONFIG_T::k_par) {
 #pragma HLS PIPELINE II=1
-            PAR_OUT:
-                for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
-#pragma HLS UNROLL
-                    if (o0 + p >= CONFIG_T::n_out) continue;
-                    acc_t part = 0;
-                PAR_K:
-                    for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
-#pragma HLS UNROLL
-                        const unsigned k = k0 + kk;
-                        if (k >= CONFIG_T::n_in) continue;
-                        const acc_t prod = in[k] * param<w_t>(w[(o0 + p) * CONFIG_T::n_in + k]);  // exact, cast to acc_t
-                        if (CONFIG_T::partial_sums) {
-                            part += prod;
-                        } else {
-                            acc[p] += prod;
-                        }
-                    }
-                    if (CONFIG_T::partial_sums) acc[p] += part;
-                }
-            }
-        RESULTS:
+            FSIM_COUNT(CYCLES, 1);
+        PAR_OUT:
             for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
 #pragma HLS UNROLL
-                if (o0 + p < CONFIG_T::n_out) {
-                    out[o0 + p] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc[p]));
+                const unsigned j = j0 + p;
+                if (j >= n_j) continue;
+                const unsigned r = j / ct, co = co_begin + j % ct;
+                acc_t part = 0;
+            PAR_K:
+                for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
+#pragma HLS UNROLL
+                    const unsigned k = k0 + kk;
+                    if (k >= CONFIG_T::n_in) continue;
+                    const acc_t prod = in[r * CONFIG_T::n_in + k] * param<w_t>(w[(co - w_co0) * CONFIG_T::n_in + k]);  // exact, cast to acc_t
+                    if (CONFIG_T::partial_sums) {
+                        part += prod;
+                    } else {
+                        acc[p] += prod;
+                    }
                 }
+                if (CONFIG_T::partial_sums) acc[p] += part;
+            }
+        }
+    RESULTS:
+        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
+#pragma HLS UNROLL
+            const unsigned j = j0 + p;
+            if (j < n_j) {
+                const unsigned r = j / ct, co = co_begin + j % ct;
+                out[STAGED ? j : r * CONFIG_T::n_out + co] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc[p]));
             }
         }
     }

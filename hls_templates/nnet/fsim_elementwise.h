@@ -8,10 +8,12 @@
 #define FSIM_ELEMENTWISE_H_
 
 #include "fsim_common.h"
+#include "fsim_memory.h"
 
 namespace fsim {
 
 struct elementwise_config {
+    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
     static const unsigned n = 1;
     static const bool has_bias = false;
     static const unsigned p_div = 1, p_mod = 1;   // scale / alpha indexing
@@ -35,12 +37,20 @@ inline void add_terms(acc_t &acc, unsigned i, const T *x, const Rest *...rest) {
 template <class CONFIG_T, class acc_t, class b_t, class out_t, class bs_t, class... Ins>
 void add(out_t out[CONFIG_T::n], const bs_t bias[], const Ins *...ins) {
 #pragma HLS INLINE off
+    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
 ELEMENTS:
-    for (unsigned i = 0; i < CONFIG_T::n; i++) {
-#pragma HLS PIPELINE II=1
-        acc_t acc = CONFIG_T::has_bias ? acc_t(param<b_t>(bias[(i / CONFIG_T::b_div) % CONFIG_T::b_mod])) : acc_t(0);
-        add_terms<acc_t>(acc, i, ins...);
-        out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
+    for (unsigned i0 = 0; i0 < CONFIG_T::n; i0 += CONFIG_T::out_par) {
+#pragma HLS PIPELINE II=ii
+        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
+    LANES:
+        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
+#pragma HLS UNROLL
+            const unsigned i = i0 + l;
+            if (i >= CONFIG_T::n) continue;
+            acc_t acc = CONFIG_T::has_bias ? acc_t(param<b_t>(bias[(i / CONFIG_T::b_div) % CONFIG_T::b_mod])) : acc_t(0);
+            add_terms<acc_t>(acc, i, ins...);
+            out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
+        }
     }
 }
 
@@ -48,11 +58,19 @@ ELEMENTS:
 template <class CONFIG_T, class in_t, class s_t, class out_t, class ss_t>
 void mul_const(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const ss_t scale[]) {
 #pragma HLS INLINE off
+    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
 ELEMENTS:
-    for (unsigned i = 0; i < CONFIG_T::n; i++) {
-#pragma HLS PIPELINE II=1
-        const s_t s = param<s_t>(scale[(i / CONFIG_T::p_div) % CONFIG_T::p_mod]);
-        out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(in[i] * s));
+    for (unsigned i0 = 0; i0 < CONFIG_T::n; i0 += CONFIG_T::out_par) {
+#pragma HLS PIPELINE II=ii
+        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
+    LANES:
+        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
+#pragma HLS UNROLL
+            const unsigned i = i0 + l;
+            if (i >= CONFIG_T::n) continue;
+            const s_t s = param<s_t>(scale[(i / CONFIG_T::p_div) % CONFIG_T::p_mod]);
+            out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(in[i] * s));
+        }
     }
 }
 
@@ -60,13 +78,21 @@ ELEMENTS:
 template <class CONFIG_T, class in_t, class s_t, class b_t, class acc_t, class out_t, class ss_t, class bs_t>
 void scale_shift(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const ss_t scale[], const bs_t bias[]) {
 #pragma HLS INLINE off
+    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
 ELEMENTS:
-    for (unsigned i = 0; i < CONFIG_T::n; i++) {
-#pragma HLS PIPELINE II=1
-        acc_t acc = param<b_t>(bias[(i / CONFIG_T::b_div) % CONFIG_T::b_mod]);
-        const acc_t prod = in[i] * param<s_t>(scale[(i / CONFIG_T::p_div) % CONFIG_T::p_mod]);
-        acc += prod;
-        out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
+    for (unsigned i0 = 0; i0 < CONFIG_T::n; i0 += CONFIG_T::out_par) {
+#pragma HLS PIPELINE II=ii
+        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
+    LANES:
+        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
+#pragma HLS UNROLL
+            const unsigned i = i0 + l;
+            if (i >= CONFIG_T::n) continue;
+            acc_t acc = param<b_t>(bias[(i / CONFIG_T::b_div) % CONFIG_T::b_mod]);
+            const acc_t prod = in[i] * param<s_t>(scale[(i / CONFIG_T::p_div) % CONFIG_T::p_mod]);
+            acc += prod;
+            out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
+        }
     }
 }
 

@@ -7,20 +7,30 @@
 #define FSIM_LAYOUT_H_
 
 #include "fsim_common.h"
+#include "fsim_memory.h"
 
 namespace fsim {
 
-// out[o * ROW_OUT + OFFSET + i] = (out_t)in[o * ROW_IN + i], o < OUTER, i < ROW_IN: one input of
-// a concat along an axis with OUTER elements before it (ROW_* = axis size x the axes after it).
-template <unsigned OUTER, unsigned ROW_IN, unsigned ROW_OUT, unsigned OFFSET, int ACT, class in_t, class out_t>
+// out[o * ROW_OUT + OFFSET + i] = (out_t)in[o * ROW_IN + i], o < OUTER, i < ROW_IN: a reshape
+// (OUTER = 1, ROW_IN = ROW_OUT, OFFSET = 0) or a copy of rows into a wider output.  OUT_PAR elements
+// an iteration, II cycles each: the simulator's element lanes for this layer (counted).
+template <unsigned OUTER, unsigned ROW_IN, unsigned ROW_OUT, unsigned OFFSET, int ACT, unsigned OUT_PAR, unsigned II,
+          class in_t, class out_t>
 void copy_rows(const in_t in[OUTER * ROW_IN], out_t *out) {
 #pragma HLS INLINE off
-ROWS:
-    for (unsigned o = 0; o < OUTER; o++) {
-    COPY:
-        for (unsigned i = 0; i < ROW_IN; i++) {
-#pragma HLS PIPELINE II=1
-            out[o * ROW_OUT + OFFSET + i] = apply_fused<ACT, out_t>(out_t(in[o * ROW_IN + i]));
+    constexpr unsigned ii = II;   // cycles per iteration: ceil(ops per output / lanes)
+    const unsigned n = OUTER * ROW_IN;
+COPY:
+    for (unsigned j0 = 0; j0 < n; j0 += OUT_PAR) {
+#pragma HLS PIPELINE II=ii
+        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
+    LANES:
+        for (unsigned l = 0; l < OUT_PAR; l++) {
+#pragma HLS UNROLL
+            const unsigned j = j0 + l;
+            if (j >= n) continue;
+            const unsigned o = j / ROW_IN, i = j % ROW_IN;
+            out[o * ROW_OUT + OFFSET + i] = apply_fused<ACT, out_t>(out_t(in[j]));
         }
     }
 }
@@ -123,6 +133,7 @@ RESIZE:
 struct pad_config {
     static const unsigned in_c = 1, in_h = 1, in_w = 1, out_c = 1, out_h = 1, out_w = 1;
     static const unsigned pad_c = 0, pad_h = 0, pad_w = 0;   // leading pads per axis
+    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
     static const int activation = ACT_NONE;
 };
 
@@ -132,21 +143,26 @@ void pad3d(const in_t in[CONFIG_T::in_c * CONFIG_T::in_h * CONFIG_T::in_w],
            out_t out[CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w], const vs_t value[1]) {
 #pragma HLS INLINE off
     const out_t v = param<out_t>(value[0]);
-CHANNELS:
-    for (unsigned c = 0; c < CONFIG_T::out_c; c++) {
-    ROWS:
-        for (unsigned y = 0; y < CONFIG_T::out_h; y++) {
-        COLS:
-            for (unsigned x = 0; x < CONFIG_T::out_w; x++) {
-#pragma HLS PIPELINE II=1
-                const int ic = int(c) - int(CONFIG_T::pad_c);
-                const int iy = int(y) - int(CONFIG_T::pad_h);
-                const int ix = int(x) - int(CONFIG_T::pad_w);
-                const bool inside = ic >= 0 && ic < int(CONFIG_T::in_c) && iy >= 0 && iy < int(CONFIG_T::in_h) &&
-                                    ix >= 0 && ix < int(CONFIG_T::in_w);
-                const out_t r = inside ? out_t(in[(ic * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix]) : v;
-                out[(c * CONFIG_T::out_h + y) * CONFIG_T::out_w + x] = apply_fused<CONFIG_T::activation, out_t>(r);
-            }
+    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
+    const unsigned n = CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w;
+ELEMENTS:
+    for (unsigned o0 = 0; o0 < n; o0 += CONFIG_T::out_par) {
+#pragma HLS PIPELINE II=ii
+        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
+    LANES:
+        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
+#pragma HLS UNROLL
+            const unsigned o = o0 + l;
+            if (o >= n) continue;
+            const unsigned c = o / (CONFIG_T::out_h * CONFIG_T::out_w);
+            const unsigned y = (o / CONFIG_T::out_w) % CONFIG_T::out_h, x = o % CONFIG_T::out_w;
+            const int ic = int(c) - int(CONFIG_T::pad_c);
+            const int iy = int(y) - int(CONFIG_T::pad_h);
+            const int ix = int(x) - int(CONFIG_T::pad_w);
+            const bool inside = ic >= 0 && ic < int(CONFIG_T::in_c) && iy >= 0 && iy < int(CONFIG_T::in_h) &&
+                                ix >= 0 && ix < int(CONFIG_T::in_w);
+            const out_t r = inside ? out_t(in[(ic * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix]) : v;
+            out[o] = apply_fused<CONFIG_T::activation, out_t>(r);
         }
     }
 }
