@@ -93,7 +93,7 @@ def _opset(proto: ModelProto, source: str) -> int:
     newest = onnx.defs.onnx_opset_version()
     versions = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
     others = sorted({o.domain for o in proto.opset_import if o.domain not in ("", "ai.onnx")})
-    used = {n.domain for n in proto.graph.node if n.domain not in ("", "ai.onnx")}
+    used = {n.domain for n in proto.graph.node if n.domain not in ("", "ai.onnx") and not _custom_ok(n)}
     if used:
         raise UnsupportedModelError(
             f"{source}: nodes from operator domains {sorted(used)} are not supported; only the "
@@ -107,6 +107,18 @@ def _opset(proto: ModelProto, source: str) -> int:
             f"{source}: opset {v} is newer than the installed onnx supports; opsets {MIN_OPSET} to {newest} are accepted"
         )
     return v
+
+
+def _custom_ok(n: NodeProto) -> bool:
+    """Nodes of other domains the importer reads (QONNX quantisers)."""
+    from .ops.quant import is_qonnx
+
+    return is_qonnx(n)
+
+
+def _shape_stand_in(n: NodeProto) -> NodeProto:
+    """For shape inference: a custom-domain quantiser keeps its input's shape (an Identity)."""
+    return helper.make_node("Identity", [n.input[0]], [n.output[0]]) if _custom_ok(n) else n
 
 
 def _check(proto: ModelProto, source: str) -> ModelProto:
@@ -159,7 +171,7 @@ def _infer(st: OnnxState, elem: dict[str, int], source: str) -> None:
         else:
             inputs.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape))
     outputs = [helper.make_tensor_value_info(o, elem.get(o, TensorProto.FLOAT), None) for o in st.outputs]
-    g = helper.make_graph(list(st.nodes), "skeleton", inputs, outputs, inits)
+    g = helper.make_graph([_shape_stand_in(n) for n in st.nodes], "skeleton", inputs, outputs, inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", st.opset)])
     m.ir_version = min(m.ir_version, 10)
     try:
@@ -267,7 +279,7 @@ def prepare(model: str | os.PathLike | ModelProto, fuse: bool = True) -> tuple[O
     st, elem = _state(proto, source)
     for _ in range(10):  # fold, infer the shapes folded constants reveal, fold again
         _infer(st, elem, source)
-        counts = run_passes(st, ONNX_PASSES if fuse else ONNX_PASSES[:2])
+        counts = run_passes(st, ONNX_PASSES if fuse else ONNX_PASSES[:3])
         if not any(counts.values()):
             break
     _infer(st, elem, source)
@@ -281,6 +293,8 @@ def load_onnx(model: str | os.PathLike | ModelProto, fuse: bool = True) -> Graph
     Raises UnsupportedModelError, with one sentence naming the file/node/op, for malformed
     files, unsupported ops or opsets, and shapes that are not static.
     """
+    from .passes.absorb_quant import QUANT_GRAPH_PASSES, attach_const_types, type_standalone
+
     st, source, name = prepare(model, fuse)
     nodes = _lower(st, source)
     g = Graph(
@@ -295,6 +309,9 @@ def load_onnx(model: str | os.PathLike | ModelProto, fuse: bool = True) -> Graph
         if t in st.consts:
             raise UnsupportedModelError(f"{source}: graph output {t!r} is a constant; nothing is computed for it")
     _graph_shapes(g, st, source)
+    attach_const_types(g, st.const_types)
     if fuse:
         run_passes(g, GRAPH_PASSES)
+    run_passes(g, QUANT_GRAPH_PASSES)   # after ReLU fusion: quantisers into the layers before them
+    type_standalone(g)
     return g

@@ -23,6 +23,7 @@ OP_MODULES: tuple[str, ...] = (
     "pad",
     "lrn",
     "softmax",
+    "quant",
 )
 
 

@@ -25,6 +25,7 @@ class OnnxState:
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     opset: int = 13
     log: list[str] = field(default_factory=list)
+    const_types: dict[str, Any] = field(default_factory=dict)  # folded quantiser output -> (Fixed, value)
 
     def producer(self, tensor: str) -> NodeProto | None:
         for n in self.nodes:
