@@ -34,7 +34,7 @@ class QonnxBuilder:
         self.inits.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
         return name
 
-    def quant(self, x: str, scale, bits: int, signed: bool = True, narrow: bool = False,
+    def quant(self, x: str, scale, bits: int = 1, signed: bool = True, narrow: bool = False,
               rounding: str = "ROUND", zeropt=0.0, op: str = "Quant") -> str:
         out = self._name(f"{x}_quant")
         s = self.const(f"{out}_scale", scale)
@@ -50,11 +50,13 @@ class QonnxBuilder:
         self.nodes.append(helper.make_node(op, inputs, [out], name=name, **attrs))
         return out
 
-    def model(self, inp: str, in_shape: list, out: str, out_shape: list, name: str = "qonnx") -> onnx.ModelProto:
+    def model(self, inp: str, in_shape: list, out: str, out_shape: list, name: str = "qonnx",
+              qonnx_opset: int = 1) -> onnx.ModelProto:
+        """qonnx_opset 2: qonnx's Trunc v2 (with output_scale); 1 is what Brevitas declares."""
         self.nodes.append(helper.make_node("Identity", [out], ["global_out"], name="/out/Identity"))
         g = helper.make_graph(self.nodes, name, [helper.make_tensor_value_info(inp, TensorProto.FLOAT, [None] + in_shape)],
                               [helper.make_tensor_value_info("global_out", TensorProto.FLOAT, [None] + out_shape)], self.inits)
-        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, 1)])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, qonnx_opset)])
         m.ir_version = 8
         onnx.checker.check_model(m)
         return m
