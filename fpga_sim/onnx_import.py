@@ -110,10 +110,11 @@ def _opset(proto: ModelProto, source: str) -> int:
 
 
 def _custom_ok(n: NodeProto) -> bool:
-    """Nodes of other domains the importer reads (QONNX quantisers)."""
+    """Nodes of other domains the importer reads (QONNX quantisers, its own requantisers)."""
     from .ops.quant import is_qonnx
+    from .ops.requant import DOMAIN
 
-    return is_qonnx(n)
+    return is_qonnx(n) or (n.domain == DOMAIN and n.op_type == "Requant")
 
 
 def _shape_stand_in(n: NodeProto) -> NodeProto:
@@ -279,7 +280,7 @@ def prepare(model: str | os.PathLike | ModelProto, fuse: bool = True) -> tuple[O
     st, elem = _state(proto, source)
     for _ in range(10):  # fold, infer the shapes folded constants reveal, fold again
         _infer(st, elem, source)
-        counts = run_passes(st, ONNX_PASSES if fuse else ONNX_PASSES[:3])
+        counts = run_passes(st, ONNX_PASSES if fuse else ONNX_PASSES[:4])
         if not any(counts.values()):
             break
     _infer(st, elem, source)
@@ -293,7 +294,7 @@ def load_onnx(model: str | os.PathLike | ModelProto, fuse: bool = True) -> Graph
     Raises UnsupportedModelError, with one sentence naming the file/node/op, for malformed
     files, unsupported ops or opsets, and shapes that are not static.
     """
-    from .passes.absorb_quant import QUANT_GRAPH_PASSES, attach_const_types, type_standalone
+    from .passes.absorb_quant import QUANT_GRAPH_PASSES, attach_model_types, type_standalone
 
     st, source, name = prepare(model, fuse)
     nodes = _lower(st, source)
@@ -309,7 +310,7 @@ def load_onnx(model: str | os.PathLike | ModelProto, fuse: bool = True) -> Graph
         if t in st.consts:
             raise UnsupportedModelError(f"{source}: graph output {t!r} is a constant; nothing is computed for it")
     _graph_shapes(g, st, source)
-    attach_const_types(g, st.const_types)
+    attach_model_types(g, st)
     if fuse:
         run_passes(g, GRAPH_PASSES)
     run_passes(g, QUANT_GRAPH_PASSES)   # after ReLU fusion: quantisers into the layers before them

@@ -24,6 +24,7 @@ OP_MODULES: tuple[str, ...] = (
     "lrn",
     "softmax",
     "quant",
+    "requant",
 )
 
 

@@ -53,11 +53,15 @@ def _key(value: np.ndarray) -> tuple[int, bytes]:
     return v.size, v.tobytes()
 
 
-def attach_const_types(g: Graph, const_types: dict[str, tuple]) -> None:
-    """Weight/bias model types of every lowered node whose parameter is a typed constant."""
-    if not const_types:
+def attach_model_types(g: Graph, st: OnnxState) -> None:
+    """Model types of the lowered nodes: weight/bias types of every parameter that is a typed
+    constant, and the slots the ONNX-level passes recorded by output tensor (QDQ layers)."""
+    for n in g.nodes:
+        if n.outputs and n.outputs[0] in st.model_tensor_types:
+            g.model_types.setdefault(n.name, {}).update(st.model_tensor_types[n.outputs[0]])
+    if not st.const_types:
         return
-    by_value = {_key(v): t for t, v in const_types.values()}
+    by_value = {_key(v): t for t, v in st.const_types.values()}
     for n in g.nodes:
         for pname, value in n.params.items():
             t = by_value.get(_key(value))

@@ -26,6 +26,7 @@ class OnnxState:
     opset: int = 13
     log: list[str] = field(default_factory=list)
     const_types: dict[str, Any] = field(default_factory=dict)  # folded quantiser output -> (Fixed, value)
+    model_tensor_types: dict[str, dict[str, Any]] = field(default_factory=dict)  # node output -> slot -> Fixed
 
     def producer(self, tensor: str) -> NodeProto | None:
         for n in self.nodes:
