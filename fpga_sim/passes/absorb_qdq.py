@@ -10,13 +10,18 @@ Rules (ARCHITECTURE.md, "Types from the model"); run on the ONNX graph before co
   ap_int/ap_uint covering [qmin - zp, qmax - zp]; a DequantizeLinear of it is no node at all
   (its readers read r);
 - a QuantizeLinear becomes a `Requant` node (ops/requant.py) from its input's unit (a scale, or
-  the 2**-frac of a fixed-point tensor) into its scale, clamped to [qmin - zp, qmax - zp];
+  the 2**-frac of a fixed-point tensor) into its scale, clamped to [qmin - zp, qmax - zp]; one
+  that repeats its input's scale and range (QDQ around MaxPool, Flatten) is no node at all;
+- an Add of integer tensors (and an integer constant) with different scales (onnxruntime's
+  QLinearAdd) requantises each operand onto one fine unit, min(scales) / 2**ADD_FRAC_BITS, adds
+  exactly, and its QuantizeLinear requantises the sum;
 - ops that only move, compare or clip values (MaxPool, Relu, Reshape, Flatten, ...) keep their
   input's unit; any other reader of an integer tensor, and a graph output, gets a `Requant`
   into a fixed-point type (the default precision): the integer domain ends there.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,11 +39,14 @@ _ONNX_INT = {2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 21: "uint4", 22: "i
 UNIT_KEEPING = ("MaxPool", "GlobalMaxPool", "Relu", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
 PER_CHANNEL_KEEPING = ("MaxPool", "GlobalMaxPool", "Relu", "Identity")
 MACS = ("Conv", "Gemm", "MatMul")
+ADD_FRAC_BITS = 12     # an integer Add aligns its operands on the finest scale / 2**ADD_FRAC_BITS
 
 
 @dataclass
 class _Unit:
     scale: np.ndarray        # real value of one raw unit: 1 value, or one per channel (per-sample axis 0)
+    lo: int | None = None    # the centred range a QuantizeLinear clamped to (None: an accumulator)
+    hi: int | None = None
 
 
 @dataclass
@@ -193,14 +201,22 @@ class AbsorbQdq(Pass):
                                   "DequantizeLinear of integer initializers")
                 qmin, qmax = int_range(bits, signed)
                 lo, hi = qmin - int(zp[0]), qmax - int(zp[0])
-                in_scale = units[x].scale if x in units else []
+                u = units.get(x)
+                if u is not None and (u.lo, u.hi) == (lo, hi) and u.scale.size == 1 and u.scale[0] == scale[0] \
+                        and n.output[0] not in st.outputs:
+                    alias[n.output[0]] = x        # same scale and range (after MaxPool, Flatten): no work
+                    continue
+                in_scale = u.scale if u is not None else []
                 new.append(_requant(n.name or f"{n.output[0]}__requant", x, n.output[0], in_scale, scale, lo, hi))
-                units[n.output[0]] = _Unit(scale.copy())
+                units[n.output[0]] = _Unit(scale.copy(), lo, hi)
                 st.model_tensor_types[n.output[0]] = {"result": int_type(lo, hi)}
                 continue
             if n.op_type in MACS and len(n.input) > 1 and n.input[1] in ints and n.input[0] in units \
                     and units[n.input[0]].scale.size == 1:
                 self._integer_mac(st, n, units, ints)
+                new.append(n)
+                continue
+            if n.op_type in ("Add", "Sum") and self._integer_add(n, st, units, ints, new):
                 new.append(n)
                 continue
             if n.input and n.input[0] in units and n.op_type in UNIT_KEEPING \
@@ -246,3 +262,39 @@ class AbsorbQdq(Pass):
             slots["bias"] = int_type(min(lo, -1), max(hi, 0))
         units[n.output[0]] = _Unit(s_acc)
         st.model_tensor_types[n.output[0]] = slots
+
+    def _integer_add(self, n: NodeProto, st: OnnxState, units: dict, ints: dict, new: list) -> bool:
+        """Add of per-tensor integer operands on one fine unit (see the module docstring)."""
+        parts = []
+        for i in n.input:
+            if i in units and units[i].scale.size == 1 and units[i].lo is not None:
+                parts.append((i, units[i], None))
+            elif i in ints and ints[i].scale.size == 1:
+                parts.append((i, None, ints[i]))
+            else:
+                return False
+        if all(u is None for _, u, _ in parts) or sum(c is not None for _, _, c in parts) > 1:
+            return False
+        scales = [float((u or c).scale.reshape(-1)[0]) for _, u, c in parts]
+        unit = min(scales) * 2.0 ** -ADD_FRAC_BITS
+        lo_sum = hi_sum = 0
+        slots: dict = {}
+        for k, ((name, u, c), s) in enumerate(zip(parts, scales)):
+            f = s / unit
+            if u is not None:
+                out = f"{name}__to_{n.output[0]}"
+                new.append(_requant(f"{n.name or n.output[0]}__align_{k}", name, out, u.scale, [unit]))
+                lo, hi = math.floor(u.lo * f), math.ceil(u.hi * f)
+                st.model_tensor_types[out] = {"result": int_type(min(lo, -1), max(hi, 0))}
+                units[out] = _Unit(np.array([unit]), lo, hi)
+                n.input[k] = out
+            else:
+                q = np.round(c.q.astype(np.float64) * f)
+                n.input[k] = st.new_const(f"{name}__int", q)
+                lo, hi = (int(q.min()), int(q.max())) if q.size else (0, 0)
+                slots["bias"] = int_type(min(lo, -1), max(hi, 0))
+            lo_sum, hi_sum = lo_sum + lo, hi_sum + hi
+        slots["result"] = int_type(min(lo_sum, -1), max(hi_sum, 0))
+        units[n.output[0]] = _Unit(np.array([unit]), lo_sum, hi_sum)
+        st.model_tensor_types[n.output[0]] = slots
+        return True
