@@ -39,6 +39,8 @@ class Graph:
     source: str | None = None                 # the ONNX file it came from, if any
     # types the model itself carries (QONNX/QDQ quantisers): node or input -> slot -> Fixed
     model_types: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # integer tensors of QDQ models: real value = raw * scale (one value, or per channel, axis 0)
+    real_scales: dict[str, np.ndarray] = field(default_factory=dict)
 
     def node(self, name: str) -> Node:
         for n in self.nodes:

@@ -311,6 +311,7 @@ def load_onnx(model: str | os.PathLike | ModelProto, fuse: bool = True) -> Graph
             raise UnsupportedModelError(f"{source}: graph output {t!r} is a constant; nothing is computed for it")
     _graph_shapes(g, st, source)
     attach_model_types(g, st)
+    g.real_scales = dict(st.real_scales)
     if fuse:
         run_passes(g, GRAPH_PASSES)
     run_passes(g, QUANT_GRAPH_PASSES)   # after ReLU fusion: quantisers into the layers before them

@@ -260,3 +260,86 @@ class Quant(Op):
         """One cast (a round-and-saturate in LUTs) per output."""
         return element_cost(self, node, qg, hw, ops_per_output=1, notes="quantiser from the model: a cast")
 
+
+
+# ------------------------------------------------------------------ float reference in ONNX
+def _std_round(mk: Any, y: str, rnd: str) -> str:
+    """qonnx's rounding function as standard ONNX ops (Round is half to even, as NumPy's)."""
+    if rnd == "AP_RND_CONV":
+        return mk("Round", [y])
+    if rnd == "AP_TRN":
+        return mk("Floor", [y])
+    sign, mag = mk("Sign", [y]), mk("Abs", [y])
+    if rnd == "AP_TRN_ZERO":
+        return mk("Mul", [sign, mk("Floor", [mag])])
+    half = mk.const(0.5)
+    if rnd == "AP_RND_INF":
+        return mk("Mul", [sign, mk("Floor", [mk("Add", [mag, half])])])
+    return mk("Mul", [sign, mk("Ceil", [mk("Sub", [mag, half])])])   # AP_RND_ZERO: half down
+
+
+class _Maker:
+    """Appends standard ONNX nodes (and float32 constants) named after one quantiser."""
+
+    def __init__(self, base: str, nodes: list, inits: list) -> None:
+        self.base, self.nodes, self.inits, self.k = base, nodes, inits, 0
+
+    def _name(self) -> str:
+        self.k += 1
+        return f"{self.base}__std{self.k}"
+
+    def const(self, value: Any) -> str:
+        from onnx import numpy_helper
+
+        name = self._name()
+        self.inits.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
+        return name
+
+    def __call__(self, op_type: str, inputs: list[str], out: str | None = None) -> str:
+        from onnx import helper
+
+        out = out or self._name()
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out))
+        return out
+
+
+def qonnx_as_onnx(proto: Any) -> Any:
+    """A copy of a QONNX model whose quantisers are standard ONNX ops computing what qonnx's
+    executor computes (in float32), so onnxruntime can run the float reference of `compare`."""
+    from onnx import ModelProto, numpy_helper
+
+    m = ModelProto()
+    m.CopyFrom(proto)
+    consts = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    nodes: list = []
+    inits: list = []
+    for n in m.graph.node:
+        if not is_qonnx(n):
+            nodes.append(n)
+            continue
+        mk, x, out = _Maker(n.output[0], nodes, inits), n.input[0], n.output[0]
+        if n.op_type == "BipolarQuant":
+            mk("Where", [mk("GreaterOrEqual", [x, mk.const(0.0)]), n.input[1], mk("Neg", [n.input[1]])], out)
+            continue
+        scale, zp, bits, signed, narrow, rnd = quant_spec(n, consts)
+        lo, hi = _int_range(signed, narrow, bits)
+        if n.op_type == "Trunc":          # v2: round onto the input grid, then the output scale
+            s_in = np.asarray(consts[n.input[1]], np.float64)
+            trunc = np.exp2(np.round(np.log2(scale / s_in)))
+            y = mk("Round", [mk("Add", [mk("Div", [x, n.input[1]]), n.input[2]])])
+            y = mk("Div", [y, mk.const(trunc)])
+            zp_out = mk.const(zp / trunc)
+            s_out = mk.const(scale)
+        else:
+            y = mk("Add", [mk("Div", [x, n.input[1]]), n.input[2]])
+            zp_out, s_out = n.input[2], n.input[1]
+        y = mk("Max", [mk("Min", [y, mk.const(float(hi))]), mk.const(float(lo))])
+        y = _std_round(mk, y, rnd)
+        mk("Mul", [mk("Sub", [y, zp_out]), s_out], out)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    m.graph.initializer.extend(inits)
+    keep = [o for o in m.opset_import if o.domain not in QONNX_DOMAINS]
+    del m.opset_import[:]
+    m.opset_import.extend(keep)
+    return m

@@ -238,6 +238,7 @@ class AbsorbQdq(Pass):
                 raise UnsupportedModelError(f"graph output {t!r} is an integer (QuantizeLinear) tensor; a "
                                             f"DequantizeLinear before the output is accepted")
         st.nodes[:] = new
+        st.real_scales.update({t: u.scale for t, u in units.items()})
         st.log.append(f"QDQ: {len(units)} integer tensors, {sum(1 for n in new if n.op_type == 'Requant')} requantisers")
         return True
 
