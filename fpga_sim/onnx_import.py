@@ -210,6 +210,7 @@ def _state(proto: ModelProto, source: str) -> tuple[OnnxState, dict[str, int]]:
         c.CopyFrom(n)
         nodes.append(c)
     st = OnnxState(nodes, consts, inputs, [o.name for o in proto.graph.output], shapes, _opset(proto, source))
+    st.original = [(n.name or f"{n.op_type}_{n.output[0]}", n.op_type, list(n.input), list(n.output)) for n in nodes]
     return st, elem
 
 
@@ -294,6 +295,7 @@ def load_onnx(model: str | os.PathLike | ModelProto, fuse: bool = True) -> Graph
     Raises UnsupportedModelError, with one sentence naming the file/node/op, for malformed
     files, unsupported ops or opsets, and shapes that are not static.
     """
+    from .hls4ml_config import origins
     from .passes.absorb_quant import QUANT_GRAPH_PASSES, attach_model_types, type_standalone
 
     st, source, name = prepare(model, fuse)
@@ -316,4 +318,5 @@ def load_onnx(model: str | os.PathLike | ModelProto, fuse: bool = True) -> Graph
         run_passes(g, GRAPH_PASSES)
     run_passes(g, QUANT_GRAPH_PASSES)   # after ReLU fusion: quantisers into the layers before them
     type_standalone(g)
+    g.origin = origins(st.original, g)
     return g

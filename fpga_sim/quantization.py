@@ -209,6 +209,17 @@ def _model_types(graph: Graph, per: dict[str, dict[str, Any]], override: bool) -
     return model_types
 
 
+def _hls4ml(graph: Graph, config: Any) -> tuple[Graph, Any, list[str]]:
+    """A config as hls4ml writes it (dict, JSON or YAML) -> fpga-sim's, on the graph (hls4ml_config.py)."""
+    from .hls4ml_config import from_hls4ml, is_hls4ml, read_file
+
+    if isinstance(config, (str, Path)):
+        config = read_file(config) or config
+    if isinstance(config, Mapping) and is_hls4ml(config):
+        return from_hls4ml(graph, config)
+    return graph, config, []
+
+
 def _widen_for_bias(accum: Fixed, bias: Fixed | None) -> Fixed:
     """An accumulator that also holds a model-typed bias exactly (its fraction bits and range)."""
     if bias is None or (bias.frac <= accum.frac and bias.int_bits <= accum.int_bits):
@@ -231,6 +242,7 @@ def quantize(
     with model-typed weights and no model result type keeps its exact accumulator as result."""
     from .ops import get_op
 
+    graph, config, notes = _hls4ml(graph, config)
     cfg = load_config(config)
     default = parse_type(precision, "precision")
     model, per = _resolve_overrides(graph, cfg)
@@ -302,5 +314,5 @@ def quantize(
         else:
             qparams[n.name] = {}
     typed = {name: tuple(sorted(slots)) for name, slots in fixed.items()}
-    return QGraph(graph, tensor_types, layer_types, qparams, overflows, from_model=typed)
+    return QGraph(graph, tensor_types, layer_types, qparams, overflows, from_model=typed, config_notes=notes)
 
