@@ -58,7 +58,9 @@ def _precision(entry: Any, where: str, notes: list[str]) -> dict[str, Any]:
         raise ConfigError(f"{where} must be a table with a Precision key, got {entry!r}")
     for key in entry:
         if key in NOT_NUMERIC:
-            notes.append(f"{where}.{key}: not applicable (no effect on the arithmetic)")
+            from .quantization import _HLS4ML_NOT_PRECISION as why
+
+            notes.append(f"{where}.{key}: not applicable ({why.get(key, 'no effect on the arithmetic')})")
         elif key != "Precision":
             raise ConfigError(f"{where}.{key} is not known; accepted: Precision, {', '.join(NOT_NUMERIC)}")
     p = entry.get("Precision")

@@ -94,6 +94,12 @@ def test_a_fused_relu_with_its_own_type_is_split_off_with_the_extra_cast():
     assert len(g.nodes) == 2
 
 
+def test_settings_that_do_not_change_numerics_are_accepted_and_say_why():
+    qg = quantize(load_onnx(_torch_named_mlp()), config={"Model": {"ReuseFactor": 4, "Precision": "ap_fixed<12,4>"}})
+    assert qg.layer_types["/fc2/Gemm"].weight == Fixed(12, 4)
+    assert qg.config_notes == ["Model.ReuseFactor: not applicable (parallelism comes from Hardware(n_dsp=...))"]
+
+
 def test_json_files_and_unknown_names(tmp_path):
     g = load_onnx(_torch_named_mlp())
     path = tmp_path / "hls4ml_config.json"
