@@ -18,6 +18,7 @@ from onnx import ModelProto, helper
 
 from .errors import FpgaSimError, UnsupportedModelError
 from .graph import QGraph
+from .ops.quant import is_qonnx, qonnx_as_onnx
 from .results import dumps, to_jsonable
 
 
@@ -107,6 +108,8 @@ def reference_run(model: str | os.PathLike | ModelProto, feeds: dict[str, np.nda
     import onnxruntime as ort
 
     proto = _model(model)
+    if any(is_qonnx(n) for n in proto.graph.node):
+        proto = qonnx_as_onnx(proto)       # QONNX quantisers as standard ops onnxruntime runs
     produced = {o for n in proto.graph.node for o in n.output} | {i.name for i in proto.graph.input}
     have = {o.name for o in proto.graph.output}
     n_out = len(proto.graph.output)
@@ -159,8 +162,13 @@ def compare(
         for t in n.outputs:
             if t not in ref:
                 continue
+            if not np.issubdtype(np.asarray(ref[t]).dtype, np.floating):
+                continue                   # a QDQ model's integer codes (q, not q - zp): no float to compare
             r = np.asarray(ref[t], dtype=np.float64)
             got = sim.tensors[t]
+            if t in g.real_scales:         # a QDQ integer tensor: its real value
+                s = np.asarray(g.real_scales[t], np.float64)
+                got = got * (s.reshape((1, -1) + (1,) * (got.ndim - 2)) if s.size > 1 else s.reshape(()))
             if r.shape != got.shape:
                 if r.size != got.size:
                     raise FpgaSimError(f"tensor {t!r} has shape {got.shape} in the simulation but {r.shape} in onnxruntime")

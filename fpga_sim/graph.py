@@ -37,6 +37,12 @@ class Graph:
     outputs: list[str]
     shapes: dict[str, tuple[int, ...]]        # per-sample shape of every activation tensor
     source: str | None = None                 # the ONNX file it came from, if any
+    # types the model itself carries (QONNX/QDQ quantisers): node or input -> slot -> Fixed
+    model_types: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # integer tensors of QDQ models: real value = raw * scale (one value, or per channel, axis 0)
+    real_scales: dict[str, np.ndarray] = field(default_factory=dict)
+    # ONNX node name -> (graph node computing its result, ONNX op): fused and folded nodes too
+    origin: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -73,6 +79,8 @@ class QGraph:
     layer_types: dict[str, LayerTypes]                 # by node name
     qparams: dict[str, dict[str, np.ndarray]]          # node name -> param name -> raw int64
     quant_overflows: dict[str, int] = field(default_factory=dict)  # params that saturated/wrapped
+    from_model: dict[str, tuple[str, ...]] = field(default_factory=dict)  # node/input -> slots typed by the model
+    config_notes: list[str] = field(default_factory=list)  # config keys accepted but not applicable
 
     @property
     def nodes(self) -> list[Node]:

@@ -93,7 +93,7 @@ def _opset(proto: ModelProto, source: str) -> int:
     newest = onnx.defs.onnx_opset_version()
     versions = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
     others = sorted({o.domain for o in proto.opset_import if o.domain not in ("", "ai.onnx")})
-    used = {n.domain for n in proto.graph.node if n.domain not in ("", "ai.onnx")}
+    used = {n.domain for n in proto.graph.node if n.domain not in ("", "ai.onnx") and not _custom_ok(n)}
     if used:
         raise UnsupportedModelError(
             f"{source}: nodes from operator domains {sorted(used)} are not supported; only the "
@@ -140,6 +140,19 @@ def tolerated(proto: ModelProto) -> ModelProto:
                 vi.type.tensor_type.elem_type = TensorProto.FLOAT
             vi.type.tensor_type.shape.SetInParent()
     return fixed
+
+
+def _custom_ok(n: NodeProto) -> bool:
+    """Nodes of other domains the importer reads (QONNX quantisers, its own requantisers)."""
+    from .ops.quant import is_qonnx
+    from .ops.requant import DOMAIN
+
+    return is_qonnx(n) or (n.domain == DOMAIN and n.op_type == "Requant")
+
+
+def _shape_stand_in(n: NodeProto) -> NodeProto:
+    """For shape inference: a custom-domain quantiser keeps its input's shape (an Identity)."""
+    return helper.make_node("Identity", [n.input[0]], [n.output[0]]) if _custom_ok(n) else n
 
 
 def _check(proto: ModelProto, source: str) -> ModelProto:
@@ -194,7 +207,7 @@ def _infer(st: OnnxState, elem: dict[str, int], source: str) -> None:
         else:
             inputs.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape))
     outputs = [helper.make_tensor_value_info(o, elem.get(o, TensorProto.FLOAT), None) for o in st.outputs]
-    g = helper.make_graph(list(st.nodes), "skeleton", inputs, outputs, inits)
+    g = helper.make_graph([_shape_stand_in(n) for n in st.nodes], "skeleton", inputs, outputs, inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", st.opset)])
     m.ir_version = min(m.ir_version, 10)
     try:
@@ -232,6 +245,7 @@ def _state(proto: ModelProto, source: str) -> tuple[OnnxState, dict[str, int]]:
         c.CopyFrom(n)
         nodes.append(c)
     st = OnnxState(nodes, consts, inputs, [o.name for o in proto.graph.output], shapes, _opset(proto, source))
+    st.original = [(n.name or f"{n.op_type}_{n.output[0]}", n.op_type, list(n.input), list(n.output)) for n in nodes]
     return st, elem
 
 
@@ -302,7 +316,7 @@ def prepare(model: str | os.PathLike | ModelProto, fuse: bool = True) -> tuple[O
     st, elem = _state(proto, source)
     for _ in range(10):  # fold, infer the shapes folded constants reveal, fold again
         _infer(st, elem, source)
-        counts = run_passes(st, ONNX_PASSES if fuse else ONNX_PASSES[:2])
+        counts = run_passes(st, ONNX_PASSES if fuse else ONNX_PASSES[:4])
         if not any(counts.values()):
             break
     _infer(st, elem, source)
@@ -316,6 +330,9 @@ def load_onnx(model: str | os.PathLike | ModelProto, fuse: bool = True) -> Graph
     Raises UnsupportedModelError, with one sentence naming the file/node/op, for malformed
     files, unsupported ops or opsets, and shapes that are not static.
     """
+    from .hls4ml_config import origins
+    from .passes.absorb_quant import QUANT_GRAPH_PASSES, attach_model_types, type_standalone
+
     st, source, name = prepare(model, fuse)
     nodes = _lower(st, source)
     g = Graph(
@@ -330,6 +347,11 @@ def load_onnx(model: str | os.PathLike | ModelProto, fuse: bool = True) -> Graph
         if t in st.consts:
             raise UnsupportedModelError(f"{source}: graph output {t!r} is a constant; nothing is computed for it")
     _graph_shapes(g, st, source)
+    attach_model_types(g, st)
+    g.real_scales = dict(st.real_scales)
     if fuse:
         run_passes(g, GRAPH_PASSES)
+    run_passes(g, QUANT_GRAPH_PASSES)   # after ReLU fusion: quantisers into the layers before them
+    type_standalone(g)
+    g.origin = origins(st.original, g)
     return g

@@ -192,18 +192,61 @@ def _need_range(ranges: dict[str, float] | None, tensor: str, where: str) -> flo
 
 
 # ------------------------------------------------------------------------------- quantize
+def _model_types(graph: Graph, per: dict[str, dict[str, Any]], override: bool) -> dict[str, dict[str, Fixed]]:
+    """The types the model carries (QONNX/QDQ quantisers, `Graph.model_types`), which win over
+    the config; a config entry for a slot the model types is an error unless `override`."""
+    if override:
+        return {}
+    model_types = getattr(graph, "model_types", None) or {}
+    for name, slots in model_types.items():
+        clash = sorted(set(slots) & set(per.get(name, {})))
+        if clash:
+            raise ConfigError(
+                f"LayerName.{name}: the model already types its {', '.join(clash)} ({', '.join(str(slots[c]) for c in clash)}, "
+                f"from its quantisers); leave them out of the config or pass override_model_types=True")
+    return model_types
+
+
+def _hls4ml(graph: Graph, config: Any) -> tuple[Graph, Any, list[str]]:
+    """A config as hls4ml writes it (dict, JSON or YAML) -> fpga-sim's, on the graph (hls4ml_config.py)."""
+    from .hls4ml_config import from_hls4ml, is_hls4ml, read_file
+
+    if isinstance(config, (str, Path)):
+        config = read_file(config) or config
+    if isinstance(config, Mapping) and is_hls4ml(config):
+        return from_hls4ml(graph, config)
+    return graph, config, []
+
+
+def _widen_for_bias(accum: Fixed, bias: Fixed | None) -> Fixed:
+    """An accumulator that also holds a model-typed bias exactly (its fraction bits and range)."""
+    if bias is None or (bias.frac <= accum.frac and bias.int_bits <= accum.int_bits):
+        return accum
+    frac, int_bits = max(accum.frac, bias.frac), max(accum.int_bits, bias.int_bits + 1)
+    return Fixed(frac + int_bits, int_bits, accum.signed or bias.signed, accum.rounding, accum.overflow)
+
+
 def quantize(
     graph: Graph,
     calibration: Any = None,
     precision: str | Fixed = "ap_fixed<16,6>",
     config: Mapping[str, Any] | str | Path | None = None,
+    override_model_types: bool = False,
 ) -> QGraph:
-    """Give every tensor a type and quantise every parameter (see the module docstring)."""
+    """Give every tensor a type and quantise every parameter (see the module docstring).
+
+    Types the model carries (`graph.model_types`: QONNX quantisers, QDQ) are used as they are;
+    no default, config or calibration changes them unless `override_model_types`.  A MAC layer
+    with model-typed weights and no model result type keeps its exact accumulator as result."""
     from .ops import get_op
 
+    graph, config, notes = _hls4ml(graph, config)
     cfg = load_config(config)
     default = parse_type(precision, "precision")
     model, per = _resolve_overrides(graph, cfg)
+    fixed = _model_types(graph, per, override_model_types)
+    for name, slots in fixed.items():
+        per[name] = {**per.get(name, {}), **slots}
     base = {s: model.get(s, default) for s in ("weight", "bias", "result")}
     base["accum"] = model.get("accum")
     uses_auto = any(isinstance(v, Auto) for v in base.values()) or any(
@@ -231,7 +274,12 @@ def quantize(
             spec = slot["bias"]
             b = n.params["bias"]
             bias = spec.pick(float(np.max(np.abs(b))) if b.size else 0.0) if isinstance(spec, Auto) else spec
-        if "result" not in per[n.name] and op.keeps_input_type and in_types and all(t == in_types[0] for t in in_types):
+        model_mac = "weight" in fixed.get(n.name, {}) and "result" not in per[n.name]
+        if model_mac or "accum" in fixed.get(n.name, {}):
+            slot["result"] = None  # decided below, from the accumulator
+        if slot["result"] is None:
+            result = None
+        elif "result" not in per[n.name] and op.keeps_input_type and in_types and all(t == in_types[0] for t in in_types):
             result = in_types[0]
         elif isinstance(slot["result"], Auto):
             result = slot["result"].pick(_need_range(ranges, n.outputs[0], f"layer {n.name}"))
@@ -249,6 +297,9 @@ def quantize(
                     f"{', '.join(map(str, in_types))} and weights {weight} ({e}); narrow those types or "
                     f"give the layer an accum type"
                 ) from None
+        if n.name in fixed and accum is not None:
+            accum = _widen_for_bias(accum, bias)
+        result = accum if result is None else result
         types = LayerTypes(result=result, weight=weight, bias=bias, accum=accum)
         layer_types[n.name] = types
         for t in n.outputs:
@@ -260,5 +311,6 @@ def quantize(
                 overflows[n.name] = int(n_over)
         else:
             qparams[n.name] = {}
-    return QGraph(graph, tensor_types, layer_types, qparams, overflows)
+    typed = {name: tuple(sorted(slots)) for name, slots in fixed.items()}
+    return QGraph(graph, tensor_types, layer_types, qparams, overflows, from_model=typed, config_notes=notes)
 

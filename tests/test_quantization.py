@@ -79,7 +79,6 @@ def test_hls4ml_style_overrides_by_name_and_type(graph, tmp_path):
 @pytest.mark.parametrize("cfg,match", [
     ({"LayerName": {"nope": {"Precision": "ap_fixed<8,3>"}}}, "LayerName.nope: the graph has no layer, output tensor or input"),
     ({"LayerType": {"Softmax": {"Precision": "ap_fixed<8,3>"}}}, "LayerType.Softmax: the graph has no layer of that type"),
-    ({"Model": {"ReuseFactor": 4}}, "Model.ReuseFactor is an hls4ml setting.*Hardware"),
     ({"Model": {"Precison": "ap_fixed<8,3>"}}, "Model.Precison is not known; accepted: Precision"),
     ({"Layers": {}}, "key 'Layers' is not known; accepted: Model, LayerName, LayerType"),
     ({"Model": {"Precision": {"wieght": "ap_fixed<8,3>"}}}, "Model.Precision.wieght is not known"),

@@ -26,13 +26,24 @@ SIM_CHUNK = 64             # samples per simulate() call, so long runs show prog
 
 
 # ------------------------------------------------------------------------------ steps
-def quantise(graph: Any, calibration: np.ndarray, precision: str, config: str | None) -> Any:
-    """The integer graph: per-tensor types from the precision (and calibration ranges), overrides from config."""
+def quantise(graph: Any, calibration: np.ndarray, precision: str, config: str | None,
+             args: argparse.Namespace | None = None) -> Any:
+    """The integer graph: per-tensor types from the precision (and calibration ranges), overrides
+    from config.  A model that carries its own types (QONNX, QDQ) keeps them: an explicit
+    --precision is then an error unless --override-model-types."""
     from ..errors import ConfigError
     from ..quantization import quantize
 
+    override = bool(getattr(args, "override_model_types", False))
+    if getattr(graph, "model_types", None) and not override and args is not None and inputs.precision_given(args):
+        layers = sorted(graph.model_types)
+        raise ConfigError(
+            f"--precision {precision}: the model carries its own types (from its quantisers, on {len(layers)} "
+            f"layers and inputs: {', '.join(layers[:4])}{', ...' if len(layers) > 4 else ''}); leave --precision "
+            f"out to use them, or pass --override-model-types to replace them")
     try:
-        return quantize(graph, calibration=calibration, precision=precision, config=config)
+        return quantize(graph, calibration=calibration, precision=precision, config=config,
+                        override_model_types=override)
     except ConfigError as exc:
         if config and str(exc).startswith(("Model", "LayerName", "LayerType")):   # a key path inside the file
             raise ConfigError(f"--config {config}: {exc}") from None
@@ -205,7 +216,9 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
     with out.step("load data", steps):
         data = inputs.default_data(shape, samples=args.samples)
     with out.step(f"quantise to {precision}", steps):
-        qg = quantise(graph, data.calibration, precision, args.config)
+        qg = quantise(graph, data.calibration, precision, args.config, args)
+    if qg.from_model:
+        out.note(f"types from the model on {len(qg.from_model)} layers and inputs; {precision} types the rest")
     start = time.perf_counter()
     sim = simulate_batch(qg, data.x, hw, out, label=f"simulating {len(data.x)} samples", trace=True)
     steps.append({"name": f"simulate {len(data.x)} samples (cycles, energy, outputs)",
@@ -224,6 +237,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
                   "parameters": int(sum(np.asarray(v).size for n in graph.nodes for v in n.params.values())),
                   "accuracy_trained": model.accuracy},
         "precision": precision, "config": args.config,
+        "model_types": model_types_record(qg),
         "hardware": hw.to_dict(), "roofs": machine_roofs(hw, layers), "target": hw.part_info.to_dict(),
         "memory_policy": memory_policy_record(qg, hw), "resources": None,
         "simulation": {"samples": int(len(data.x)), "layers": layers, "totals": getattr(sim, "totals", {})},
@@ -274,6 +288,18 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
             write_report(record, tmp)
     record["report"] = str(final_out / "report.html")
     return record
+
+
+def model_types_record(qg: Any) -> dict[str, dict[str, str]]:
+    """Which types came from the model itself (QONNX/QDQ quantisers): layer or input -> slot -> type."""
+    out: dict[str, dict[str, str]] = {}
+    for name, slots in sorted(qg.from_model.items()):
+        lt = qg.layer_types.get(name)
+        for slot in slots:
+            t = getattr(lt, slot, None) if lt is not None else qg.tensor_types.get(name)
+            if t is not None:
+                out.setdefault(name, {})[slot] = str(t)
+    return out
 
 
 def compare_model(onnx_path: Path, graph: Any, qg: Any, data: inputs.Dataset, sim: Any) -> Any:

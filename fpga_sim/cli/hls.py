@@ -55,7 +55,7 @@ def cmd_codegen(args: argparse.Namespace, out: Output) -> int:
         data = inputs.default_data(shape, samples=CHECK_SAMPLES)
         cal, x = data.calibration, data.x
     with out.step(f"quantise to {precision}"):
-        qg = flow.quantise(graph, cal, precision, args.config)
+        qg = flow.quantise(graph, cal, precision, args.config, args)
     sim = flow.simulate_batch(qg, x, hw, out, label="simulating the check samples", trace=True)
     import codegen
 

@@ -100,6 +100,11 @@ def load_model(args: argparse.Namespace, out: Any) -> tuple[ModelSource, Any]:
         return model, load_graph(model.onnx_path)
 
 
+def precision_given(args: argparse.Namespace) -> bool:
+    """Whether --precision was on the command line (not its default)."""
+    return any(a == "--precision" or a.startswith("--precision=") for a in getattr(args, "argv", []) or [])
+
+
 def check_precision(precision: str) -> str:
     """Fail early, naming the flag, on a precision the quantiser cannot parse (ap_fixed<...>, auto<W>)."""
     from ..quantization import parse_type
@@ -202,6 +207,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help=f"default fixed-point type of every tensor (default {DEFAULT_PRECISION!r}; 'auto' picks "
                         "integer bits from calibration ranges)")
     p.add_argument("--config", metavar="FILE", help="TOML of per-layer type overrides (weight/bias/accum/result)")
+    p.add_argument("--override-model-types", action="store_true",
+                   help="replace the types a quantised model (QONNX, QDQ) carries with --precision/--config")
     p.add_argument("--hw", metavar="FILE", help="hardware TOML (default: fpga_sim's Hardware() defaults)")
     p.add_argument("--target", metavar="PART", help="target FPGA part, e.g. xc7z020, xczu9eg, xcu250 (see `fpga-sim parts`)")
     p.add_argument("--cache-dir", metavar="DIR", help="where bundled models' checkpoints are cached")

@@ -29,7 +29,7 @@ def _prepare(args: argparse.Namespace, out: Output, *, labels: bool) -> tuple[An
         with out.step("load data"):
             data = inputs.default_data(shape, samples=args.samples if args.samples else (None if labels else 1))
     with out.step(f"quantise to {precision}"):
-        qg = flow.quantise(graph, data.calibration, precision, args.config)
+        qg = flow.quantise(graph, data.calibration, precision, args.config, args)
     return model, graph, data, hw, qg
 
 

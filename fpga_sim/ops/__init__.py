@@ -32,6 +32,8 @@ OP_MODULES: tuple[str, ...] = (
     "depth_to_space",
     "resize",
     "conv_transpose",
+    "quant",
+    "requant",
 )
 
 

@@ -1,9 +1,12 @@
 """Graph passes of the importer: one small module per rewrite (see `base` for the protocol).
 
-`ONNX_PASSES` run on the ONNX graph before lowering, `GRAPH_PASSES` on the lowered graph.
+`ONNX_PASSES` run on the ONNX graph before lowering (the first four always, the
+rest when fusing), `GRAPH_PASSES` on the lowered graph.
 """
 from __future__ import annotations
 
+from .absorb_qdq import AbsorbQdq
+from .absorb_quant import FoldConstQuant
 from .base import NodePass, Pass, run_passes
 from .fold_affine import FoldScaleShift
 from .fold_batchnorm import FoldBatchNorm
@@ -14,7 +17,7 @@ from .remove_identity import RemoveIdentity
 from .state import OnnxState
 
 ONNX_PASSES: tuple[Pass, ...] = (
-    FoldConstants(), RemoveIdentity(), FoldBatchNorm(), MatMulAddToGemm(), FoldScaleShift(),
+    AbsorbQdq(), FoldConstants(), RemoveIdentity(), FoldConstQuant(), FoldBatchNorm(), MatMulAddToGemm(), FoldScaleShift(),
 )
 GRAPH_PASSES: tuple[Pass, ...] = (FuseRelu(),)
 

@@ -25,6 +25,10 @@ class OnnxState:
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     opset: int = 13
     log: list[str] = field(default_factory=list)
+    const_types: dict[str, Any] = field(default_factory=dict)  # folded quantiser output -> (Fixed, value)
+    model_tensor_types: dict[str, dict[str, Any]] = field(default_factory=dict)  # node output -> slot -> Fixed
+    real_scales: dict[str, np.ndarray] = field(default_factory=dict)  # QDQ integer tensor -> scale of one unit
+    original: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)  # (name, op, ins, outs) as read
 
     def producer(self, tensor: str) -> NodeProto | None:
         for n in self.nodes:
