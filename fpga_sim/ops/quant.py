@@ -224,7 +224,7 @@ class Quant(Op):
     """A QONNX quantiser left on an activation: a cast into its type (no clamp bounds)."""
 
     onnx_ops = QONNX_OPS
-    template = "relu"
+    template = "layer"         # the generic template, with the Relu/Clip kernel call (codegen/layers_quant.py)
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         consts = {t: ctx.const(t) for t in onnx_node.input[1:] if t and ctx.const(t) is not None}
