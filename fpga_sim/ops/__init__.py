@@ -23,6 +23,17 @@ OP_MODULES: tuple[str, ...] = (
     "pad",
     "lrn",
     "softmax",
+    "sub",
+    "div",
+    "pow",
+    "hard_sigmoid",
+    "hard_swish",
+    "silu",
+    "erf",
+    "gelu",
+    "exp",
+    "reciprocal",
+    "sqrt",
 )
 
 
