@@ -29,11 +29,43 @@ class LayerSpec:
     summary: str = ""
     macs_per_output: int = 0
     extra: dict[str, Any] = field(default_factory=dict)                  # anything else the template reads
+    # the generic template (hls_templates/layer.h.j2): the config struct's base and the kernel calls
+    config_base: str | None = None
+    calls: list[tuple[str, list[str], list[str]]] = field(default_factory=list)   # (kernel, template args, args)
+    pragmas: list[str] = field(default_factory=list)
 
     def const(self, name: str, value: Any, ctype: str | None = None) -> None:
         if ctype is None:
             ctype = "bool" if isinstance(value, (bool, np.bool_)) else ("int" if int(value) < 0 else "unsigned")
         self.consts.append((name, ctype, value))
+
+    def call(self, kernel: str, targs: list[Any], args: list[Any]) -> None:
+        """One kernel call of the generic template.  Each template argument and argument is C++
+        text, or a reference to this layer's names: "@config", "@in", "@in1", "@out", "@in.type",
+        "@out.type", "@types.<kind>", "@p.<role>", "@ins" (every input, comma-separated)."""
+        self.calls.append((kernel, [str(a) for a in targs], [str(a) for a in args]))
+
+
+def resolve_calls(spec: LayerSpec, layer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The spec's calls with every "@" reference replaced by the layer's C++ names."""
+    def port(ref: str) -> dict[str, Any]:
+        kind = "inputs" if ref.startswith("in") else "outputs"
+        idx = ref[2:] if kind == "inputs" else ref[3:]
+        return layer[kind][int(idx) if idx else 0]
+
+    def one(ref: str) -> str:
+        if not ref.startswith("@"):
+            return ref
+        head, _, tail = ref[1:].partition(".")
+        if head == "config":
+            return layer["config"]
+        if head == "ins":
+            return ", ".join(t["arg"] for t in layer["inputs"])
+        if head in ("types", "p"):
+            return layer[head][tail]
+        return port(head)["type" if tail == "type" else "arg"]
+
+    return [{"kernel": k, "targs": [one(a) for a in targs], "args": [one(a) for a in args]} for k, targs, args in spec.calls]
 
 
 Builder = Callable[[Node, QGraph, int], LayerSpec]

@@ -58,6 +58,8 @@ def add(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec.params.append(("bias", vals, t_b))
     _index(spec, "b", div, mod)
     _act(spec, node)
+    spec.config_base = "fsim::elementwise_config"
+    spec.call("fsim::add", ["@config", "@types.accum", "@types.bias", "@out.type"], ["@out", "@p.bias", "@ins"])
     return spec
 
 
@@ -72,6 +74,8 @@ def mul(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     _act(spec, node)
     spec.types["scale"] = t_s
     spec.params.append(("scale", vals, t_s))
+    spec.config_base = "fsim::elementwise_config"
+    spec.call("fsim::mul_const", ["@config", "@in.type", "@types.scale", "@out.type"], ["@in", "@out", "@p.scale"])
     return spec
 
 
@@ -89,4 +93,7 @@ def batchnorm(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     _act(spec, node)
     spec.types.update(scale=t_s, bias=t_b, accum=op_of(node.op).accum_type(node, qg))
     spec.params += [("scale", s_vals, t_s), ("bias", b_vals, t_b)]
+    spec.config_base = "fsim::elementwise_config"
+    spec.call("fsim::scale_shift", ["@config", "@in.type", "@types.scale", "@types.bias", "@types.accum", "@out.type"],
+              ["@in", "@out", "@p.scale", "@p.bias"])
     return spec

@@ -30,6 +30,8 @@ def relu(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec.const("lo_raw", int(lo if lo is not None else 0), "long long")
     spec.const("hi_raw", int(hi if hi is not None else 0), "long long")
     spec.const("activation", _act(node), "int")
+    spec.config_base = "fsim::clip_config"
+    spec.call("fsim::clip", ["@config", "@in.type", "@out.type"], ["@in", "@out"])
     return spec
 
 
@@ -43,6 +45,8 @@ def leaky_relu(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec.const("activation", _act(node), "int")
     spec.params.append(("alpha", alpha, t_a))
     spec.types["alpha"] = t_a
+    spec.config_base = "fsim::leaky_config"
+    spec.call("fsim::leaky_relu", ["@config", "@in.type", "@types.alpha", "@out.type"], ["@in", "@out", "@p.alpha"])
     return spec
 
 
@@ -67,6 +71,8 @@ def _lut(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec.const("activation", _act(node), "int")
     spec.params.append(("table", np.asarray(qg.qparams[node.name]["table"]), t_table))
     spec.types["table"] = t_table
+    spec.config_base = "fsim::lut_config"
+    spec.call("fsim::lut_activation", ["@config", "@in.type", "@types.table", "@out.type"], ["@in", "@out", "@p.table"])
     return spec
 
 

@@ -18,7 +18,7 @@ def _act(node: Node) -> str:
 @builder("Reshape")
 def reshape(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec = LayerSpec("fsim_layout.h", summary="reshape: a copy of the flat buffer, cast to the result type")
-    spec.extra["activation"] = _act(node)
+    spec.call("fsim::copy_cast", [size(qg.graph.shapes[node.inputs[0]]), 0, _act(node)], ["@in", "@out"])
     return spec
 
 
@@ -28,8 +28,8 @@ def concat(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
         raise UnsupportedModelError(f"node {node.name!r} (Concat): only the channel axis is supported")
     sizes = [size(qg.graph.shapes[t]) for t in node.inputs]
     spec = LayerSpec("fsim_layout.h", summary=f"channel concat of {len(sizes)} inputs")
-    spec.extra["offsets"] = [int(v) for v in np.cumsum([0] + sizes[:-1])]
-    spec.extra["activation"] = _act(node)
+    for j, (n, offset) in enumerate(zip(sizes, np.cumsum([0] + sizes[:-1]))):
+        spec.call("fsim::copy_cast", [n, int(offset), _act(node)], [f"@in{j}", "@out"])
     return spec
 
 
@@ -52,4 +52,6 @@ def pad(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     t = qg.layer_types[node.name].result
     spec.types["value"] = t
     spec.params.append(("value", np.asarray(qg.qparams[node.name]["value"]).reshape(-1)[:1], t))
+    spec.config_base = "fsim::pad_config"
+    spec.call("fsim::pad3d", ["@config", "@in.type", "@out.type"], ["@in", "@out", "@p.value"])
     return spec

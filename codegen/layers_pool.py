@@ -30,6 +30,8 @@ def maxpool(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec = LayerSpec("fsim_pool.h")
     _geometry(spec, node, qg)
     spec.summary = "max pool: " + spec.summary
+    spec.config_base = "fsim::pool_config"
+    spec.call("fsim::maxpool2d", ["@config", "@in.type", "@out.type"], ["@in", "@out"])
     return spec
 
 
@@ -45,4 +47,7 @@ def avgpool(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec.types["accum"] = get_op(node.op).accum_type(node, qg)
     spec.types["recip"] = t_rc
     spec.params.append(("recip", np.asarray(qg.qparams[node.name]["recip"]), t_rc))
+    spec.config_base = "fsim::pool_config"
+    spec.call("fsim::avgpool2d", ["@config", "@in.type", "@types.accum", "@types.recip", "@out.type"],
+              ["@in", "@out", "@p.recip"])
     return spec

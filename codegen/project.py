@@ -14,7 +14,7 @@ from fpga_sim.fixed import Fixed
 from fpga_sim.graph import QGraph
 from .layers import op_of as get_op
 
-from .layers import LayerSpec, get_builder, size
+from .layers import LayerSpec, get_builder, resolve_calls, size
 from .names import Namer
 
 # Identifiers the generated code defines itself (kept away from model-derived names).
@@ -127,8 +127,9 @@ def build_context(qg: QGraph, project: str, n_mult: dict[str, int], cycles: dict
             "p": p_names, "params": [p for p in params if p["layer"] == fn],
             "inputs": ins, "outputs": outs, "n_mult": next((v for n, _, v in spec.consts if n == "n_mult"), "-"),
             "cycles": cycles.get(node.name, "-") if cycles.get(node.name) is not None else "-",
-            "extra": spec.extra, "key": node.name,
+            "extra": spec.extra, "key": node.name, "config_base": spec.config_base, "pragmas": spec.pragmas,
         })
+        layers[-1]["calls"] = resolve_calls(spec, layers[-1])
 
     ports_in = [{**tensors[t], "port": namer.name(t, prefix="in"), "bundle": f"gmem_in{j}"} for j, t in enumerate(top_in)]
     ports_out = [{**tensors[t], "port": namer.name(t, prefix="out"), "bundle": f"gmem_out{j}"} for j, t in enumerate(top_out)]

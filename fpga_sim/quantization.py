@@ -35,8 +35,6 @@ from .fixed import Fixed
 from .graph import Graph, LayerTypes, QGraph
 
 SLOTS = ("weight", "bias", "result", "accum")
-# Ops whose output values are a subset of (or equal to) their input's: they keep its type.
-PASS_THROUGH = frozenset({"MaxPool", "Reshape", "Pad", "Relu", "Concat"})  # registry names
 _AUTO = re.compile(r"^\s*auto\s*(?:<\s*(\d+)\s*(?:,\s*(\w+)\s*,\s*(\w+)\s*)?>)?\s*$")
 _HLS4ML_NOT_PRECISION = {
     "ReuseFactor": "parallelism comes from Hardware(n_dsp=...)",
@@ -233,7 +231,7 @@ def quantize(
             spec = slot["bias"]
             b = n.params["bias"]
             bias = spec.pick(float(np.max(np.abs(b))) if b.size else 0.0) if isinstance(spec, Auto) else spec
-        if "result" not in per[n.name] and n.op in PASS_THROUGH and in_types and all(t == in_types[0] for t in in_types):
+        if "result" not in per[n.name] and op.keeps_input_type and in_types and all(t == in_types[0] for t in in_types):
             result = in_types[0]
         elif isinstance(slot["result"], Auto):
             result = slot["result"].pick(_need_range(ranges, n.outputs[0], f"layer {n.name}"))

@@ -9,7 +9,7 @@ import numpy as np
 from fpga_sim.fixed import Fixed
 from fpga_sim.ops import load_all
 
-from .ops_support import cast_ref, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+from .ops_support import ref_cast, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
 
 load_all()   # every op module registered (ops_support imports only the older ones)
 
@@ -26,7 +26,7 @@ def lut_reference(x, t_in: Fixed, t_out: Fixed, table, attrs):
         if side == "zero":
             out.append(0)
         elif side == "identity":
-            y, o = cast_ref(v, t_in, t_out)
+            y, o = ref_cast(v, t_in, t_out)
             out.append(y)
             ovf += o
         else:

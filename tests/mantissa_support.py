@@ -7,7 +7,7 @@ import numpy as np
 
 from fpga_sim.fixed import Fixed
 
-from .ops_support import to_type_ref
+from .ops_support import ref_from_value
 
 
 def mantissa_reference(x, t_in: Fixed, t_out: Fixed, table, attrs):
@@ -28,7 +28,7 @@ def mantissa_reference(x, t_in: Fixed, t_out: Fixed, table, attrs):
             idx += ((e - t_in.frac) % 2) << n
             s = k if attrs.kind == "sqrt" else -k
         value = Fraction(int(table[idx])) / t_scale * Fraction(2) ** s
-        y, o = to_type_ref(-value if v < 0 else value, t_out)
+        y, o = ref_from_value(-value if v < 0 else value, t_out)
         out.append(y)
         ovf += o
     return np.array(out, dtype=np.int64).reshape(x.shape), ovf

@@ -1,9 +1,10 @@
-"""Test support for the op modules: one-node ONNX models, a stand-in lowering context, a
-one-node QGraph, onnxruntime runs, and a slow pure-Python reference of ap_fixed casts."""
+"""Test support shared by every test file: the one slow Fraction oracle of ap_fixed semantics,
+one-node ONNX models, the one stand-in lowering context, a one-node QGraph, onnxruntime runs."""
 from __future__ import annotations
 
 import importlib
 import math
+import struct
 from fractions import Fraction
 from typing import Any
 
@@ -31,58 +32,80 @@ ROUNDINGS = ("AP_TRN", "AP_TRN_ZERO", "AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF",
 OVERFLOWS = ("AP_WRAP", "AP_SAT", "AP_SAT_ZERO", "AP_SAT_SYM")
 
 
-# ------------------------------------------------------------------ slow reference of ap_fixed
-def round_ref(value: Fraction, rounding: str) -> int:
-    """Round an exact rational to an integer as ap_fixed's quantisation mode does."""
-    fl = math.floor(value)
-    rem = value - fl
-    if rem == 0:
+# ------------------------------------------------------------------ the one Fraction oracle of ap_fixed
+# A value is decoded exactly, multiplied by 2**frac, rounded by the mode's definition, then the
+# overflow mode is applied to the rounded integer.  Two ap_fixed.h details are modelled explicitly
+# (see fixed_kernels): its decoding of doubles (denormals with the hidden bit set and exponent
+# -1023; infinities and NaN with exponent 1024) and AP_SAT_SYM's "never the most negative code".
+def ap_double_value(x: float) -> Fraction:
+    """The exact value ap_fixed's constructor reads from the bits of double x."""
+    bits = struct.unpack("<Q", struct.pack("<d", float(x)))[0]
+    sign, exp_field, frac_bits = bits >> 63, (bits >> 52) & 0x7FF, bits & ((1 << 52) - 1)
+    if exp_field == 0 and frac_bits == 0:
+        return Fraction(0)
+    man = (1 << 52) | frac_bits  # hidden bit always set, even for denormals, inf and NaN
+    exp = exp_field - 1023  # -1023 for denormals, 1024 for inf and NaN
+    value = Fraction(man) * Fraction(2) ** (exp - 52)
+    return -value if sign else value
+
+
+def round_to_integer(v: Fraction, rounding: str) -> int:
+    """v rounded to an integer by an ap_fixed rounding mode, straight from the definitions."""
+    fl = math.floor(v)
+    rem = v - fl
+    half = Fraction(1, 2)
+    if rounding == "AP_TRN":  # toward minus infinity
         return fl
-    if rounding == "AP_TRN":
-        return fl
-    if rounding == "AP_TRN_ZERO":
-        return fl if value > 0 else fl + 1
-    if rem != Fraction(1, 2):
-        return fl + (rem > Fraction(1, 2))
-    return {
-        "AP_RND": fl + 1,
-        "AP_RND_ZERO": fl if value > 0 else fl + 1,
-        "AP_RND_MIN_INF": fl,
-        "AP_RND_INF": fl + 1 if value > 0 else fl,
-        "AP_RND_CONV": fl if fl % 2 == 0 else fl + 1,
+    if rounding == "AP_TRN_ZERO":  # toward zero
+        return fl if v >= 0 or rem == 0 else fl + 1
+    if rem != half:  # not a tie: every AP_RND* mode goes to the nearest integer
+        return fl + (1 if rem > half else 0)
+    tie_up = {
+        "AP_RND": True,  # halves toward plus infinity
+        "AP_RND_ZERO": v < 0,  # halves toward zero
+        "AP_RND_MIN_INF": False,  # halves toward minus infinity
+        "AP_RND_INF": v > 0,  # halves away from zero
+        "AP_RND_CONV": fl % 2 == 1,  # halves to even
     }[rounding]
+    return fl + (1 if tie_up else 0)
 
 
-def overflow_ref(q: int, t: Fixed) -> tuple[int, bool]:
-    lo, hi = t.min_raw, t.max_raw
-    sym = t.overflow == "AP_SAT_SYM" and t.signed and t.width > 1
+def apply_overflow(q: int, t: Fixed) -> tuple[int, bool]:
+    """The overflow mode of t applied to the rounded integer q: (raw, overflowed)."""
+    lo = -(1 << (t.width - 1)) if t.signed else 0
+    hi = (1 << (t.width - 1)) - 1 if t.signed else (1 << t.width) - 1
+    sym = t.overflow == "AP_SAT_SYM" and t.signed
     if lo <= q <= hi:
-        if sym and q == lo:     # ap_fixed.h: AP_SAT_SYM never yields the asymmetric minimum
+        if sym and q == lo and t.width > 1:
             return lo + 1, True
         return q, False
     if t.overflow == "AP_WRAP":
-        m = q % (1 << t.width)
-        if t.signed and m >= 1 << (t.width - 1):
-            m -= 1 << t.width
-        return m, True
+        return (q - lo) % (1 << t.width) + lo, True
     if t.overflow == "AP_SAT_ZERO":
         return 0, True
     if q > hi:
         return hi, True
-    return (-hi if sym else lo), True
+    return (lo + 1 if sym and t.width > 1 else lo), True
 
 
-def value_ref(raw: int, t: Fixed) -> Fraction:
-    return Fraction(int(raw)) / (Fraction(2) ** t.frac)
+def ref_from_value(v: Fraction, t: Fixed) -> tuple[int, bool]:
+    """An exact value converted into t: (raw, overflowed)."""
+    return apply_overflow(round_to_integer(v * Fraction(2) ** t.frac, t.rounding), t)
 
 
-def to_type_ref(value: Fraction, t: Fixed) -> tuple[int, bool]:
-    """An exact rational assigned to type t: round with t's mode, then t's overflow."""
-    return overflow_ref(round_ref(value * Fraction(2) ** t.frac, t.rounding), t)
+def ref_quantize(x: float, t: Fixed) -> tuple[int, bool]:
+    """t(x) for a double x, as ap_fixed's constructor from double."""
+    return ref_from_value(ap_double_value(x), t)
 
 
-def cast_ref(raw: int, src: Fixed, dst: Fixed) -> tuple[int, bool]:
-    return to_type_ref(value_ref(raw, src), dst)
+def ref_value(raw: int, t: Fixed) -> Fraction:
+    """The exact value of raw bits `raw` of type t."""
+    return Fraction(int(raw)) / Fraction(2) ** t.frac
+
+
+def ref_cast(raw: int, src: Fixed, dst: Fixed) -> tuple[int, bool]:
+    """dst(src value with raw bits `raw`)."""
+    return ref_from_value(ref_value(raw, src), dst)
 
 
 def random_type(rng: np.random.Generator, width=(4, 16), int_bits=(-2, 8), signed: bool | None = None) -> Fixed:
@@ -127,11 +150,19 @@ class FakeContext:
         self.model = model
         self.opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
         self._consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-        self._shapes = {}
+        self._shapes: dict[str, tuple[int, ...]] = {}
         for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output):
             dims = vi.type.tensor_type.shape.dim
             if dims and all(d.HasField("dim_value") for d in dims):
                 self._shapes[vi.name] = tuple(d.dim_value for d in dims)[1:]
+
+    @classmethod
+    def of(cls, consts: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]], opset: int = 17) -> "FakeContext":
+        """A context from constants and per-sample shapes given directly (no model)."""
+        ctx = cls.__new__(cls)
+        ctx.model, ctx.opset = None, opset
+        ctx._consts, ctx._shapes = dict(consts), {k: tuple(v) for k, v in shapes.items()}
+        return ctx
 
     def const(self, tensor: str):
         return self._consts.get(tensor)

@@ -22,7 +22,7 @@ from fpga_sim.errors import FpgaSimError
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.fixed_kernels import OVERFLOW, ROUNDING
 
-from .fixed_reference import ref_quantize
+from .ops_support import ref_quantize
 
 CPP = Path(__file__).parent / "cpp" / "apfixed_check.cpp"
 SEED = 20261125

@@ -8,7 +8,7 @@ from fpga_sim.errors import FpgaSimError
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.fixed_kernels import OVERFLOW, ROUNDING
 
-from .fixed_reference import ref_cast, ref_quantize
+from .ops_support import ref_cast, ref_quantize
 
 # ------------------------------------------------------------------------------ spelling
 

@@ -10,7 +10,7 @@ from numba import njit
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.fixed_kernels import OVERFLOW, ROUNDING, quantize_array, quantize_scalar, requant
 
-from .fixed_reference import apply_overflow, ref_cast, ref_from_value, ref_quantize, round_to_integer
+from .ops_support import apply_overflow, ref_cast, ref_from_value, ref_quantize, round_to_integer
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 

@@ -7,7 +7,7 @@ from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.ops.conv import ConvAttrs
 from fpga_sim.ops.mac_per_term import conv_direct
 from fpga_sim.ops.mac_narrow import BATCH_LANES_MIN_N, run_mac_narrow
-from tests.fixed_reference import ref_cast
+from tests.ops_support import ref_cast
 
 
 def out_size(h, k, s, p0, p1, d):
@@ -15,7 +15,7 @@ def out_size(h, k, s, p0, p1, d):
 
 
 def ref_conv(x, w, bias, a, tin, tw, acc, res, relu):
-    """Python integers, every cast through fixed_reference: (raw out, overflow events)."""
+    """Python integers, every cast through ops_support: (raw out, overflow events)."""
     n_b, _, h, wd = x.shape
     cout, cg, kh, kw = w.shape
     (sh, sw), (pt, pl, pb, pr), (dh, dw), groups = a.strides, a.pads, a.dilations, a.groups

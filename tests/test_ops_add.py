@@ -7,7 +7,7 @@ import pytest
 from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed
 
-from .ops_support import cast_ref, lower, one_node_model, ort_run, overflow_ref, qgraph_for, random_raw, random_type
+from .ops_support import ref_cast, lower, one_node_model, ort_run, apply_overflow, qgraph_for, random_raw, random_type
 
 
 def reference(xs, types, t_acc, t_out, bias=None, t_bias=None, relu=False, signs=None):
@@ -20,10 +20,10 @@ def reference(xs, types, t_acc, t_out, bias=None, t_bias=None, relu=False, signs
     for idx in np.ndindex(*shape):
         acc = 0
         for x, t, sign in terms:
-            v, o1 = cast_ref(int(x[idx]), t, t_acc)
-            acc, o2 = overflow_ref(acc + sign * v, t_acc)
+            v, o1 = ref_cast(int(x[idx]), t, t_acc)
+            acc, o2 = apply_overflow(acc + sign * v, t_acc)
             n += o1 + o2
-        r, o = cast_ref(acc, t_acc, t_out)
+        r, o = ref_cast(acc, t_acc, t_out)
         y[idx] = max(r, 0) if relu else r
         n += o
     return y, n

@@ -11,7 +11,7 @@ from fpga_sim.errors import FpgaSimError
 from fpga_sim.fixed import Fixed
 from fpga_sim.ops.avgpool import reciprocal_type
 
-from .ops_support import cast_ref, lower, one_node_model, ort_run, overflow_ref, qgraph_for, random_raw, random_type, value_ref, to_type_ref
+from .ops_support import ref_cast, lower, one_node_model, ort_run, apply_overflow, qgraph_for, random_raw, random_type, ref_value, ref_from_value
 
 CASES = [
     (dict(kernel_shape=[2, 2], strides=[2, 2]), 13),
@@ -37,11 +37,11 @@ def reference(x, a, counts, t_in, t_acc, t_rc, recip, t_out):
                 h = oh * a.strides[0] - a.pads[0] + i * a.dilations[0]
                 w = ow * a.strides[1] - a.pads[1] + j * a.dilations[1]
                 if 0 <= h < x.shape[2] and 0 <= w < x.shape[3]:
-                    t, o1 = cast_ref(int(x[b, c, h, w]), t_in, t_acc)
-                    acc, o2 = overflow_ref(acc + t, t_acc)
+                    t, o1 = ref_cast(int(x[b, c, h, w]), t_in, t_acc)
+                    acc, o2 = apply_overflow(acc + t, t_acc)
                     n += o1 + o2
-        prod = value_ref(acc, t_acc) * value_ref(int(recip[ch[oh] * cw[ow]]), t_rc)
-        y[b, c, oh, ow], o = to_type_ref(prod, t_out)
+        prod = ref_value(acc, t_acc) * ref_value(int(recip[ch[oh] * cw[ow]]), t_rc)
+        y[b, c, oh, ow], o = ref_from_value(prod, t_out)
         n += o
     return y, n
 
@@ -76,7 +76,7 @@ def test_avgpool_fixed_matches_reference(case):
         counts = window_counts(node.attrs, 7, 8)   # (checked against onnxruntime through run_float)
         recip = qg.qparams["n0"]["recip"]
         for c in np.unique(np.multiply.outer(*counts)):   # the table is 1/count, rounded in recip_t
-            assert recip[c] == to_type_ref(Fraction(1, int(c)), t_rc)[0], (c, str(t_rc))
+            assert recip[c] == ref_from_value(Fraction(1, int(c)), t_rc)[0], (c, str(t_rc))
         ref, nref = reference(x, node.attrs, counts, t_in, t_acc, t_rc, recip, t_out)
         np.testing.assert_array_equal(y, ref)
         assert n == nref

@@ -8,7 +8,7 @@ import pytest
 from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed, product_type
 
-from .ops_support import cast_ref, lower, one_node_model, ort_run, overflow_ref, qgraph_for, random_raw, random_type
+from .ops_support import ref_cast, lower, one_node_model, ort_run, apply_overflow, qgraph_for, random_raw, random_type
 
 
 def bn_consts(rng, c):
@@ -22,10 +22,10 @@ def reference(x, s, b, t_in, t_s, t_b, t_acc, t_out):
     y = np.zeros(x.shape, dtype=np.int64)
     n = 0
     for idx in np.ndindex(*x.shape):
-        acc, o1 = cast_ref(int(b[idx]), t_b, t_acc)
-        p, o2 = cast_ref(int(x[idx]) * int(s[idx]), t_p, t_acc)
-        acc, o3 = overflow_ref(acc + p, t_acc)
-        y[idx], o4 = cast_ref(acc, t_acc, t_out)
+        acc, o1 = ref_cast(int(b[idx]), t_b, t_acc)
+        p, o2 = ref_cast(int(x[idx]) * int(s[idx]), t_p, t_acc)
+        acc, o3 = apply_overflow(acc + p, t_acc)
+        y[idx], o4 = ref_cast(acc, t_acc, t_out)
         n += o1 + o2 + o3 + o4
     return y, n
 

@@ -6,7 +6,7 @@ import pytest
 
 from fpga_sim.errors import UnsupportedModelError
 
-from .ops_support import cast_ref, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+from .ops_support import ref_cast, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
 
 
 def test_concat_fixed_casts_each_input():
@@ -22,7 +22,7 @@ def test_concat_fixed_casts_each_input():
         assert y.shape == (2, 7, 3, 3)
         parts, nref = [], 0
         for x, t in zip(xs, types):
-            casts = [cast_ref(v, t, t_out) for v in x.reshape(-1).tolist()]
+            casts = [ref_cast(v, t, t_out) for v in x.reshape(-1).tolist()]
             parts.append(np.array([r for r, _ in casts]).reshape(x.shape))
             nref += sum(o for _, o in casts)
         np.testing.assert_array_equal(y, np.concatenate(parts, axis=1))

@@ -15,26 +15,10 @@ from fpga_sim.machine import single_layer_qgraph
 from fpga_sim.ops.base import REGISTRY
 from fpga_sim.ops.conv import ConvAttrs
 
+from .ops_support import FakeContext
+
 CONV = REGISTRY["Conv"]
 
-
-class FakeCtx:
-    """The parts of onnx_import.LoweringContext an op's lower() uses."""
-
-    def __init__(self, consts, shapes):
-        self.consts, self.shapes, self.opset = consts, shapes, 17
-
-    def const(self, t):
-        return self.consts.get(t)
-
-    def shape(self, t):
-        return self.shapes[t]
-
-    def attrs(self, node):
-        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-    def error(self, node, msg):
-        return FpgaSimError(f"node {node.name!r} ({node.op_type}): {msg}")
 
 
 def ref_conv_fixed(x, w, b, a, tin, tw, tb, acc, res, relu):
@@ -264,7 +248,7 @@ def test_float_reference_matches_onnxruntime():
                           [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    (node,) = CONV.lower(m.graph.node[0], FakeCtx({"w": w, "b": b}, {"x": x.shape[1:]}))
+    (node,) = CONV.lower(m.graph.node[0], FakeContext.of({"w": w, "b": b}, {"x": x.shape[1:]}))
     assert node.attrs == ConvAttrs((3, 3), (2, 1), (1, 0, 2, 1), (1, 2), 2)
     got = CONV.run_float(node, [x.astype(np.float64)])[0]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
@@ -275,16 +259,16 @@ def test_float_reference_matches_onnxruntime():
 def test_auto_pad(mode, pads):
     w = np.zeros((2, 1, 2, 2))
     n = helper.make_node("Conv", ["x", "w"], ["y"], auto_pad=mode, name="c1")
-    (node,) = CONV.lower(n, FakeCtx({"w": w}, {"x": (1, 6, 6)}))
+    (node,) = CONV.lower(n, FakeContext.of({"w": w}, {"x": (1, 6, 6)}))
     assert node.attrs.pads == pads and node.name == "c1"
 
 
 def test_lowering_errors_name_the_node():
     n = helper.make_node("Conv", ["x", "w"], ["y"], name="badconv")
     with pytest.raises(FpgaSimError, match="badconv.*weights must be a constant"):
-        CONV.lower(n, FakeCtx({}, {"x": (1, 6, 6)}))
+        CONV.lower(n, FakeContext.of({}, {"x": (1, 6, 6)}))
     with pytest.raises(FpgaSimError, match="only 2-D convolutions"):
-        CONV.lower(n, FakeCtx({"w": np.zeros((2, 1, 3))}, {"x": (1, 6)}))
+        CONV.lower(n, FakeContext.of({"w": np.zeros((2, 1, 3))}, {"x": (1, 6)}))
     node = Node("c", "Conv", ["x"], ["y"], ConvAttrs((3, 3)), {"weight": np.zeros((2, 3, 3, 3))})
     with pytest.raises(FpgaSimError, match="do not match 4 input channels"):
         CONV.infer_shapes(node, [(4, 8, 8)])

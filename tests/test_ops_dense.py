@@ -13,24 +13,10 @@ from fpga_sim.machine import single_layer_qgraph
 from fpga_sim.ops.base import REGISTRY
 from fpga_sim.ops.dense import DenseAttrs
 
+from .ops_support import FakeContext
+
 DENSE = REGISTRY["Dense"]
 
-
-class FakeCtx:
-    def __init__(self, consts, shapes):
-        self.consts, self.shapes, self.opset = consts, shapes, 17
-
-    def const(self, t):
-        return self.consts.get(t)
-
-    def shape(self, t):
-        return self.shapes[t]
-
-    def attrs(self, node):
-        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-    def error(self, node, msg):
-        return FpgaSimError(f"node {node.name!r} ({node.op_type}): {msg}")
 
 
 def ref_dense_fixed(x, w, b, tin, tw, tb, acc, res, relu):
@@ -110,7 +96,7 @@ def test_gemm_lowering_alpha_beta_transb_against_onnxruntime():
                           [numpy_helper.from_array(b, "B"), numpy_helper.from_array(c, "C")])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    (node,) = DENSE.lower(n, FakeCtx({"B": b, "C": c}, {"x": (7,)}))
+    (node,) = DENSE.lower(n, FakeContext.of({"B": b, "C": c}, {"x": (7,)}))
     assert node.params["weight"].shape == (5, 7) and node.attrs == DenseAttrs(7, 5)
     np.testing.assert_allclose(DENSE.run_float(node, [x.astype(np.float64)])[0], want, rtol=1e-5, atol=1e-5)
 
@@ -119,7 +105,7 @@ def test_matmul_lowering_and_leading_axes():
     rng = np.random.default_rng(2)
     b = rng.normal(size=(6, 4))
     n = helper.make_node("MatMul", ["x", "B"], ["y"])
-    (node,) = DENSE.lower(n, FakeCtx({"B": b}, {"x": (2, 6)}))
+    (node,) = DENSE.lower(n, FakeContext.of({"B": b}, {"x": (2, 6)}))
     assert node.name == "y" and "bias" not in node.params
     x = rng.normal(size=(3, 2, 6))
     np.testing.assert_allclose(DENSE.run_float(node, [x])[0], x @ b)
@@ -129,10 +115,10 @@ def test_matmul_lowering_and_leading_axes():
 def test_lowering_errors():
     n = helper.make_node("Gemm", ["x", "B"], ["y"], transA=1, name="g1")
     with pytest.raises(FpgaSimError, match="g1.*transA=1"):
-        DENSE.lower(n, FakeCtx({"B": np.zeros((3, 3))}, {"x": (3,)}))
+        DENSE.lower(n, FakeContext.of({"B": np.zeros((3, 3))}, {"x": (3,)}))
     n = helper.make_node("MatMul", ["x", "z"], ["y"], name="mm")
     with pytest.raises(FpgaSimError, match="mm.*constant 2-D matrix"):
-        DENSE.lower(n, FakeCtx({}, {"x": (3,)}))
+        DENSE.lower(n, FakeContext.of({}, {"x": (3,)}))
     node = Node("fc", "Dense", ["x"], ["y"], DenseAttrs(3, 2), {"weight": np.zeros((2, 3))})
     with pytest.raises(FpgaSimError, match="expects 3 input features"):
         DENSE.infer_shapes(node, [(4,)])
@@ -147,4 +133,5 @@ def test_cost_k_above_and_below_m():
     node, qg, _ = make(rng, 24, 10, tin="ap_fixed<16,6>", tw="ap_fixed<16,6>")
     assert DENSE.cost(node, qg, hw).cycles == 10
     f = DENSE.cost(node, qg, hw, float32=True)
+    assert DENSE.cost_float32(node, qg, hw).to_dict() == f.to_dict()   # the op-contract hook
     assert f.energy_total_pj > DENSE.cost(node, qg, hw).energy_total_pj

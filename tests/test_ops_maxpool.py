@@ -7,7 +7,7 @@ import pytest
 from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed
 
-from .ops_support import cast_ref, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+from .ops_support import ref_cast, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
 
 CASES = [
     dict(kernel_shape=[2, 2], strides=[2, 2]),
@@ -35,7 +35,7 @@ def reference(x, t_in, t_out, out_shape, a):
                 w = ow * a.strides[1] - a.pads[1] + j * a.dilations[1]
                 if 0 <= h < x.shape[2] and 0 <= w < x.shape[3]:
                     vals.append(int(x[b, c, h, w]))
-        y[b, c, oh, ow], o = cast_ref(max(vals), t_in, t_out)
+        y[b, c, oh, ow], o = ref_cast(max(vals), t_in, t_out)
         n += o
     return y, n
 

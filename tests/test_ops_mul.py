@@ -7,7 +7,7 @@ import pytest
 from fpga_sim.errors import FpgaSimError, UnsupportedModelError
 from fpga_sim.fixed import Fixed, product_type
 
-from .ops_support import cast_ref, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+from .ops_support import ref_cast, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
 
 
 def reference(x, s, t_in, t_s, t_out):
@@ -15,7 +15,7 @@ def reference(x, s, t_in, t_s, t_out):
     s = np.broadcast_to(s, x.shape)
     out, n = [], 0
     for v, k in zip(x.reshape(-1).tolist(), s.reshape(-1).tolist()):
-        r, o = cast_ref(v * k, t_p, t_out)
+        r, o = ref_cast(v * k, t_p, t_out)
         out.append(r)
         n += o
     return np.array(out, dtype=np.int64).reshape(x.shape), n

@@ -7,7 +7,7 @@ import pytest
 from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed
 
-from .ops_support import cast_ref, lower, one_node_model, ort_run, qgraph_for, random_raw
+from .ops_support import ref_cast, lower, one_node_model, ort_run, qgraph_for, random_raw
 
 
 def _model(opset, pads, value=None, axes=None, mode=None, shape=(2, 3, 4, 5)):
@@ -47,10 +47,10 @@ def test_pad_float_and_fixed(opset, pads, value, axes):
     qg = qgraph_for(op, node, [(3, 4, 5)], [t_in], t_out)
     xr = random_raw(rng, t_in, x.shape)
     (y,), n = op.run_fixed(node, [xr], qg)
-    cast = np.array([cast_ref(v, t_in, t_out)[0] for v in xr.reshape(-1).tolist()]).reshape(x.shape)
+    cast = np.array([ref_cast(v, t_in, t_out)[0] for v in xr.reshape(-1).tolist()]).reshape(x.shape)
     expect = np.pad(cast, ((0, 0),) + node.attrs.pads, constant_values=int(t_out.quantize(value or 0.0)))
     np.testing.assert_array_equal(y, expect)
-    assert n == sum(cast_ref(v, t_in, t_out)[1] for v in xr.reshape(-1).tolist())
+    assert n == sum(ref_cast(v, t_in, t_out)[1] for v in xr.reshape(-1).tolist())
 
 
 def test_pad_errors():

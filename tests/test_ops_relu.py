@@ -10,7 +10,7 @@ from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed
 from fpga_sim.ops.relu import ClipAttrs, bounds_raw
 
-from .ops_support import cast_ref, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+from .ops_support import ref_cast, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
 
 
 def reference(x, t_in, t_out, lo, hi, relu=False):
@@ -21,7 +21,7 @@ def reference(x, t_in, t_out, lo, hi, relu=False):
             v = math.ceil(lo * 2.0 ** t_in.frac)
         if hi is not None and val > hi:
             v = math.floor(hi * 2.0 ** t_in.frac)
-        r, o = cast_ref(v, t_in, t_out)
+        r, o = ref_cast(v, t_in, t_out)
         out.append(max(r, 0) if relu else r)
         n += o
     return np.array(out, dtype=np.int64).reshape(x.shape), n

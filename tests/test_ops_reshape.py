@@ -8,7 +8,7 @@ import pytest
 from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed
 
-from .ops_support import cast_ref, lower, one_node_model, ort_run, qgraph_for, random_raw
+from .ops_support import ref_cast, lower, one_node_model, ort_run, qgraph_for, random_raw
 
 CASES = [
     ("Flatten", (2, 3, 4, 5), {}, None, 13),
@@ -49,7 +49,7 @@ def test_type_change_is_one_cast():
     qg = qgraph_for(op, node, [(2, 3)], [t_in], t_out)
     x = random_raw(rng, t_in, (4, 2, 3))
     (y,), n = op.run_fixed(node, [x], qg)
-    ref = [cast_ref(v, t_in, t_out) for v in x.reshape(-1).tolist()]
+    ref = [ref_cast(v, t_in, t_out) for v in x.reshape(-1).tolist()]
     np.testing.assert_array_equal(y.reshape(-1), [r for r, _ in ref])
     assert y.shape == (4, 6) and n == sum(o for _, o in ref)
 

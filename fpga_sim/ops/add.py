@@ -84,7 +84,7 @@ def _signed_int_bits(t: Fixed) -> int:
 @op("Add")
 class Add(Op):
     onnx_ops = ("Add", "Sum")
-    template = "add"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
 

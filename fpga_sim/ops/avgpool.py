@@ -89,7 +89,7 @@ def _counts(node: Node, in_shape: tuple[int, ...]) -> tuple[PoolAttrs, np.ndarra
 @op("AveragePool")
 class AveragePool(Op):
     onnx_ops = ("AveragePool", "GlobalAveragePool")
-    template = "avgpool"
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         attrs = lower_pool(onnx_node, ctx, average=True)

@@ -26,6 +26,11 @@ def op(name: str):
     def register(cls: type["Op"]) -> type["Op"]:
         if name in REGISTRY:
             raise RuntimeError(f"op {name!r} registered twice")
+        for onnx_type in cls.onnx_ops:   # checked before anything is registered: no half registration
+            owner = ONNX_LOWERING.get(onnx_type)
+            if owner is not None:
+                raise RuntimeError(f"ONNX op type {onnx_type!r} is claimed by both {type(owner).__module__} "
+                                   f"and {cls.__module__}; one module lowers each ONNX op type")
         inst = cls()
         inst.name = name
         REGISTRY[name] = inst
@@ -43,6 +48,12 @@ class Op:
     onnx_ops: ClassVar[tuple[str, ...]] = ()   # ONNX op types this module lowers
     template: ClassVar[str | None] = None       # hls_templates/<template> for codegen
     on_accelerator: ClassVar[bool] = True       # False: executed on the host (e.g. Softmax)
+    # True: every output value is one of the input values (max, copy, clamp, layout), so without a
+    # configured result type the layer keeps its input's type (quantization uses this).
+    keeps_input_type: ClassVar[bool] = False
+    # True: a ReLU reading only this layer's output may fuse into it (passes/fuse_relu.py); the op's
+    # kernels then apply `common.apply_activation` after the cast to the result type.
+    relu_fusable: ClassVar[bool] = False
 
     def lower(self, onnx_node: Any, ctx: Any) -> "list[Node]":
         """ONNX NodeProto -> graph nodes (ctx gives constants and shapes)."""
@@ -79,6 +90,11 @@ class Op:
     def cost(self, node: "Node", qg: "QGraph", hw: "Hardware") -> "LayerReport":
         """Cycles, memory traffic and energy of one inference of this layer on `hw`."""
         raise NotImplementedError
+
+    def cost_float32(self, node: "Node", qg: "QGraph", hw: "Hardware") -> "LayerReport | None":
+        """The same layer costed with float32 operands and words (what fixed point saves), or None
+        when the op has no float32 variant (the report leaves it out)."""
+        return None
 
 
 def get_op(name: str) -> Op:

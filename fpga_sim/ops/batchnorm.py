@@ -61,7 +61,7 @@ def scale_shift_kernel(x, s, b, p_shift, b_shift, a_width, a_signed, a_rnd, a_ov
 @op("BatchNormalization")
 class BatchNorm(Op):
     onnx_ops = ("BatchNormalization",)
-    template = "batchnorm"
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         a = ctx.attrs(onnx_node)

@@ -31,7 +31,8 @@ class ConcatAttrs:
 @op("Concat")
 class Concat(Op):
     onnx_ops = ("Concat",)
-    template = "concat"
+    keeps_input_type = True
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         a = ctx.attrs(onnx_node)

@@ -63,6 +63,7 @@ def _pair(v: Any, name: str, node: Any, ctx: Any) -> tuple[int, int]:
 @op("Conv")
 class Conv(Op):
     """2-D convolution; weights (Cout, Cin/groups, kh, kw), optional bias (Cout,)."""
+    relu_fusable = True
 
     onnx_ops = ("Conv",)
     template = "conv"
@@ -145,6 +146,9 @@ class Conv(Op):
 
     def cost(self, node: Node, qg: "QGraph", hw: "Hardware", trace: bool = False, float32: bool = False) -> "LayerReport":
         return cost_layer(self.work(node, qg, hw), hw, trace=trace, float32=float32)
+
+    def cost_float32(self, node: Node, qg: "QGraph", hw: "Hardware") -> "LayerReport":
+        return self.cost(node, qg, hw, float32=True)
 
 
 def _check_activation(node: Node) -> None:

@@ -45,6 +45,7 @@ def _dense_node(onnx_node: Any, weight: np.ndarray, bias: np.ndarray | None) -> 
 @op("Dense")
 class Dense(Op):
     """Fully connected layer on the last axis of the per-sample input."""
+    relu_fusable = True
 
     onnx_ops = ("Gemm", "MatMul")
     template = "dense"
@@ -113,3 +114,6 @@ class Dense(Op):
 
     def cost(self, node: Node, qg: "QGraph", hw: "Hardware", trace: bool = False, float32: bool = False) -> "LayerReport":
         return cost_layer(self.work(node, qg, hw), hw, trace=trace, float32=float32)
+
+    def cost_float32(self, node: Node, qg: "QGraph", hw: "Hardware") -> "LayerReport":
+        return self.cost(node, qg, hw, float32=True)

@@ -19,7 +19,7 @@ from .mul import Mul
 @op("Div")
 class Div(Mul):
     onnx_ops = ("Div",)
-    template = "mul"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
 

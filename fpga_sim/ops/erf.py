@@ -19,7 +19,7 @@ def erf(x: np.ndarray) -> np.ndarray:
 @op("Erf")
 class Erf(LutOp, Op):
     onnx_ops = ("Erf",)
-    template = "lut"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
     func = staticmethod(erf)

@@ -16,7 +16,7 @@ def exp(x: np.ndarray) -> np.ndarray:
 @op("Exp")
 class Exp(LutOp, Op):
     onnx_ops = ("Exp",)
-    template = "lut"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
     func = staticmethod(exp)

@@ -30,7 +30,7 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
 @op("Gelu")
 class Gelu(LutOp, Op):
     onnx_ops = ("Gelu",)
-    template = "lut"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
     tails = ("zero", "identity")

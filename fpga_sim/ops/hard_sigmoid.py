@@ -31,7 +31,7 @@ def ramp_range_log2(alpha: float, beta: float) -> int:
 @op("HardSigmoid")
 class HardSigmoid(LutOp, Op):
     onnx_ops = ("HardSigmoid",)
-    template = "lut"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
     op_name = "HardSigmoid"

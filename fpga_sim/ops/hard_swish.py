@@ -20,7 +20,7 @@ def hard_swish(x: np.ndarray) -> np.ndarray:
 @op("HardSwish")
 class HardSwish(LutOp, Op):
     onnx_ops = ("HardSwish",)
-    template = "lut"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
     func = staticmethod(hard_swish)

@@ -67,7 +67,7 @@ def _slope_for(shape: tuple[int, ...], slope: np.ndarray, name: str) -> np.ndarr
 @op("LeakyRelu")
 class LeakyRelu(Op):
     onnx_ops = ("LeakyRelu", "PRelu")
-    template = "leaky_relu"
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         shape = tuple(ctx.shape(onnx_node.input[0]))

@@ -58,7 +58,8 @@ def as_nchw(x: np.ndarray) -> np.ndarray:
 @op("MaxPool")
 class MaxPool(Op):
     onnx_ops = ("MaxPool", "GlobalMaxPool")
-    template = "maxpool"
+    keeps_input_type = True
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         attrs = lower_pool(onnx_node, ctx, average=False)

@@ -50,7 +50,7 @@ def mul_kernel(x, s, shift, width, signed, rnd, ovf, relu, out) -> int:
 @op("Mul")
 class Mul(Op):
     onnx_ops = ("Mul",)
-    template = "mul"
+    template = "layer"
 
     keeps_input_type = False
     relu_fusable = False

@@ -33,7 +33,8 @@ class PadAttrs:
 @op("Pad")
 class Pad(Op):
     onnx_ops = ("Pad",)
-    template = "pad"
+    keeps_input_type = True
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         a = ctx.attrs(onnx_node)

@@ -16,7 +16,7 @@ from .mul import Mul, MulAttrs
 @op("Pow")
 class Pow(Mul):
     onnx_ops = ("Pow",)
-    template = "mul"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
 

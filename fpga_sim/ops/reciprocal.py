@@ -16,7 +16,7 @@ def reciprocal(x: np.ndarray) -> np.ndarray:
 @op("Reciprocal")
 class Reciprocal(MantissaOp, Op):
     onnx_ops = ("Reciprocal",)
-    template = "mantissa_lut"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
     kind = "recip"

@@ -65,7 +65,8 @@ def _scalar_const(ctx: Any, onnx_node: Any, index: int, what: str) -> float | No
 @op("Relu")
 class Relu(Op):
     onnx_ops = ("Relu", "Clip")
-    template = "relu"
+    keeps_input_type = True
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         if onnx_node.op_type == "Relu":

@@ -97,7 +97,8 @@ def _transpose(onnx_node: Any, ctx: Any, shape: tuple[int, ...]) -> tuple[int, .
 @op("Reshape")
 class Reshape(Op):
     onnx_ops = ("Flatten", "Reshape", "Transpose")
-    template = "reshape"
+    keeps_input_type = True
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         shape = tuple(ctx.shape(onnx_node.input[0]))

@@ -17,7 +17,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 @op("Sigmoid")
 class Sigmoid(LutOp, Op):
     onnx_ops = ("Sigmoid",)
-    template = "sigmoid"
+    template = "layer"
     func = staticmethod(sigmoid)
     default_range_log2 = 3
     op_name = "Sigmoid"

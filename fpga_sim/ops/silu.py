@@ -25,7 +25,7 @@ def silu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
 @op("Silu")
 class Silu(LutOp, Op):
     onnx_ops = ("Swish",)
-    template = "lut"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
     tails = ("zero", "identity")

@@ -15,7 +15,7 @@ def sqrt(x: np.ndarray) -> np.ndarray:
 @op("Sqrt")
 class Sqrt(MantissaOp, Op):
     onnx_ops = ("Sqrt",)
-    template = "mantissa_lut"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
     kind = "sqrt"

@@ -16,7 +16,7 @@ from .base import op
 @op("Sub")
 class Sub(Add):
     onnx_ops = ("Sub",)
-    template = "add"
+    template = "layer"
     keeps_input_type = False
     relu_fusable = False
 

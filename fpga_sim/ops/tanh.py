@@ -14,7 +14,7 @@ def tanh(x: np.ndarray) -> np.ndarray:
 @op("Tanh")
 class Tanh(LutOp, Op):
     onnx_ops = ("Tanh",)
-    template = "tanh"
+    template = "layer"
     func = staticmethod(tanh)
     default_range_log2 = 2
     op_name = "Tanh"

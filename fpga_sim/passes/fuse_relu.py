@@ -1,4 +1,4 @@
-"""Fuse a ReLU into the Conv or Dense before it (Node.activation = "relu"), as HLS layers do.
+"""Fuse a ReLU into the layer before it when its op says `relu_fusable` (Conv, Dense) (Node.activation = "relu"), as HLS layers do.
 
 Only when the layer's output feeds nothing but the ReLU: the fused layer then produces the
 ReLU's tensor (its ONNX name), so the comparison with onnxruntime still lines up.
@@ -6,9 +6,8 @@ ReLU's tensor (its ONNX name), so the comparison with onnxruntime still lines up
 from __future__ import annotations
 
 from ..graph import Graph, Node
+from ..ops import get_op
 from .base import NodePass
-
-FUSABLE = ("Conv", "Dense")
 
 
 def _is_plain_relu(n: Node) -> bool:
@@ -20,12 +19,12 @@ def _is_plain_relu(n: Node) -> bool:
 
 
 class FuseRelu(NodePass):
-    """Conv/Dense -> Relu with no other reader of the intermediate -> Conv/Dense(activation="relu")."""
+    """Conv/Dense (any `relu_fusable` op) -> Relu with no other reader of the intermediate -> Conv/Dense(activation="relu")."""
 
     name = "fuse_relu"
 
     def _relu_after(self, g: Graph, n: Node) -> Node | None:
-        if n.op not in FUSABLE or n.activation is not None or len(n.outputs) != 1:
+        if not get_op(n.op).relu_fusable or n.activation is not None or len(n.outputs) != 1:
             return None
         t = n.outputs[0]
         if t in g.outputs:
