@@ -34,6 +34,8 @@ OP_MODULES: tuple[str, ...] = (
     "exp",
     "reciprocal",
     "sqrt",
+    "layer_norm",
+    "instance_norm",
 )
 
 

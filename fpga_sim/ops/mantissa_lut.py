@@ -88,6 +88,21 @@ class MantissaAttrs:
 
 
 @njit(cache=True, nogil=True)
+def mantissa_parts(a, kind, n_bits, f_in, table):
+    """(raw T[idx], s) of a magnitude a >= 1 (kind: index in KINDS): f(a * 2^-f_in) = T * 2^s."""
+    e = 0
+    while (a >> (e + 1)) > 0:
+        e += 1
+    idx = (a >> (e - n_bits)) if e >= n_bits else (a << (n_bits - e))
+    idx -= np.int64(1) << n_bits
+    if kind == 0:
+        return table[idx], f_in - e
+    k = (e - f_in) >> 1
+    idx += ((e - f_in) & 1) << n_bits
+    return table[idx], (k if kind == 1 else -k)
+
+
+@njit(cache=True, nogil=True)
 def mantissa_kernel(x, kind, n_bits, f_in, s_min, table, shift, width, signed, rnd, ovf, relu, out) -> int:
     """The module docstring's arithmetic on raw x (kind: index in KINDS); returns overflows."""
     n = 0
@@ -99,18 +114,8 @@ def mantissa_kernel(x, kind, n_bits, f_in, s_min, table, shift, width, signed, r
         a = -v if v < 0 else v
         if a == 0:
             a = np.int64(1)
-        e = 0
-        while (a >> (e + 1)) > 0:
-            e += 1
-        idx = (a >> (e - n_bits)) if e >= n_bits else (a << (n_bits - e))
-        idx -= np.int64(1) << n_bits
-        if kind == 0:
-            s = f_in - e
-        else:
-            k = (e - f_in) >> 1
-            idx += ((e - f_in) & 1) << n_bits
-            s = k if kind == 1 else -k
-        p = table[idx] << (s - s_min)
+        t, s = mantissa_parts(a, kind, n_bits, f_in, table)
+        p = t << (s - s_min)
         if v < 0:
             p = -p
         r, o = requant(p, shift, width, signed, rnd, ovf)

@@ -8,6 +8,7 @@ from .base import NodePass, Pass, run_passes
 from .fold_affine import FoldScaleShift
 from .fold_batchnorm import FoldBatchNorm
 from .fold_constants import FoldConstants
+from .fuse_patterns import FoldNormAffine, FuseGelu, FuseLayerNorm, FuseSilu
 from .fuse_relu import FuseRelu
 from .matmul_add import MatMulAddToGemm
 from .remove_identity import RemoveIdentity
@@ -15,10 +16,12 @@ from .state import OnnxState
 
 ONNX_PASSES: tuple[Pass, ...] = (
     FoldConstants(), RemoveIdentity(), FoldBatchNorm(), MatMulAddToGemm(), FoldScaleShift(),
+    FuseSilu(), FuseGelu(), FuseLayerNorm(), FoldNormAffine(),
 )
 GRAPH_PASSES: tuple[Pass, ...] = (FuseRelu(),)
 
 __all__ = [
     "Pass", "NodePass", "run_passes", "OnnxState", "FoldConstants", "RemoveIdentity",
-    "FoldBatchNorm", "FoldScaleShift", "MatMulAddToGemm", "FuseRelu", "ONNX_PASSES", "GRAPH_PASSES",
+    "FoldBatchNorm", "FoldScaleShift", "MatMulAddToGemm", "FuseRelu", "FuseSilu", "FuseGelu",
+    "FuseLayerNorm", "FoldNormAffine", "ONNX_PASSES", "GRAPH_PASSES",
 ]
