@@ -36,6 +36,7 @@ OP_MODULES: tuple[str, ...] = (
     "sqrt",
     "layer_norm",
     "instance_norm",
+    "reduce",
 )
 
 
