@@ -37,6 +37,7 @@ OP_MODULES: tuple[str, ...] = (
     "layer_norm",
     "instance_norm",
     "reduce",
+    "matmul",
 )
 
 
