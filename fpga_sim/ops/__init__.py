@@ -38,6 +38,7 @@ OP_MODULES: tuple[str, ...] = (
     "instance_norm",
     "reduce",
     "matmul",
+    "softmax_lut",
 )
 
 

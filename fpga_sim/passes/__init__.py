@@ -12,16 +12,17 @@ from .fuse_patterns import FoldNormAffine, FuseGelu, FuseLayerNorm, FuseSilu
 from .fuse_relu import FuseRelu
 from .matmul_add import MatMulAddToGemm
 from .remove_identity import RemoveIdentity
+from .softmax_placement import PlaceSoftmax
 from .state import OnnxState
 
 ONNX_PASSES: tuple[Pass, ...] = (
     FoldConstants(), RemoveIdentity(), FoldBatchNorm(), MatMulAddToGemm(), FoldScaleShift(),
     FuseSilu(), FuseGelu(), FuseLayerNorm(), FoldNormAffine(),
 )
-GRAPH_PASSES: tuple[Pass, ...] = (FuseRelu(),)
+GRAPH_PASSES: tuple[Pass, ...] = (FuseRelu(), PlaceSoftmax())
 
 __all__ = [
     "Pass", "NodePass", "run_passes", "OnnxState", "FoldConstants", "RemoveIdentity",
     "FoldBatchNorm", "FoldScaleShift", "MatMulAddToGemm", "FuseRelu", "FuseSilu", "FuseGelu",
-    "FuseLayerNorm", "FoldNormAffine", "ONNX_PASSES", "GRAPH_PASSES",
+    "FuseLayerNorm", "FoldNormAffine", "PlaceSoftmax", "ONNX_PASSES", "GRAPH_PASSES",
 ]
