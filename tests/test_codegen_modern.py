@@ -1,5 +1,6 @@
 """codegen for the ops of modern networks (issue 19: element-wise functions, Sub/Div/Pow,
-broadcast Add/Mul, mantissa tables): the generated HLS, compiled with g++ against ap_fixed.h,
+broadcast Add/Mul, mantissa tables, LayerNorm/InstanceNorm, attention's MatMul and softmax,
+reductions): the generated HLS, compiled with g++ against ap_fixed.h,
 equals fpga_sim.simulate() on every tensor of a batch, bit for bit.
 
 All graphs build into one g++ binary (`codegen.csim_batch`), so the module costs one compile."""
@@ -52,13 +53,32 @@ def _mantissa():
     return make_model(nodes, {"x": [1, 2, 16]}, {"r": None, "s": None}, opset=17, name="mantissa"), {"x": (2, 16)}
 
 
-MODELS = {"functions": _functions, "arith": _arith, "mantissa": _mantissa}
+def _rows():
+    """LayerNorm, attention (Q·Kᵀ, softmax inside the graph, A·V), InstanceNorm, reductions."""
+    rng = np.random.default_rng(4)
+    nodes = [helper.make_node("LayerNormalization", ["x", "g", "b"], ["q"], axis=-1, epsilon=1e-5, name="ln"),
+             helper.make_node("MatMul", ["q", "kt"], ["s"], name="qk"),
+             helper.make_node("Softmax", ["s"], ["p"], axis=-1, name="attn"),
+             helper.make_node("MatMul", ["p", "v"], ["o"], name="av"),
+             helper.make_node("InstanceNormalization", ["o", "ig", "ib"], ["io"], epsilon=1e-4, name="inorm"),
+             helper.make_node("ReduceMean", ["io", "last"], ["rm"], keepdims=1, name="rmean"),
+             helper.make_node("ReduceSum", ["o", "last"], ["rs"], keepdims=0, name="rsum"),
+             helper.make_node("ReduceMax", ["q", "first"], ["rx"], keepdims=1, name="rmax")]
+    inits = {"g": rng.uniform(0.5, 1.5, 8).astype(np.float32), "b": rng.normal(0, 0.2, 8).astype(np.float32),
+             "ig": rng.uniform(0.5, 1.5, 2).astype(np.float32), "ib": rng.normal(0, 0.2, 2).astype(np.float32),
+             "last": np.array([-1], np.int64), "first": np.array([2], np.int64)}
+    return make_model(nodes, {"x": [1, 2, 4, 8], "kt": [1, 2, 8, 4], "v": [1, 2, 4, 8]},
+                      {"rm": None, "rs": None, "rx": None}, inits, opset=18, name="rows"), \
+        {"x": (2, 4, 8), "kt": (2, 8, 4), "v": (2, 4, 8)}
+
+
+MODELS = {"functions": _functions, "arith": _arith, "mantissa": _mantissa, "rows": _rows}
 PRECISIONS = ("auto<16>", "ap_fixed<12,5,AP_RND,AP_SAT>")
 
 
 def _inputs(name, shapes):
     rng = np.random.default_rng(len(name))
-    scale = {"functions": 3.0, "arith": 1.0, "mantissa": 2.0}[name]
+    scale = {"functions": 3.0, "arith": 1.0, "mantissa": 2.0, "rows": 1.0}[name]
     return {t: rng.normal(0.0, scale, (BATCH,) + s) for t, s in shapes.items()}
 
 
@@ -88,7 +108,9 @@ def test_csim_equals_engine(built, name, prec):
     c = next(c for c in built if c["name"] == name and c["precision"] == prec)
     ops = {n.op for n in c["qg"].nodes}
     expected_ops = {"functions": {"HardSigmoid", "HardSwish", "Silu", "Erf", "Gelu", "Exp", "Sigmoid"},
-                    "arith": {"Sub", "Mul", "Add", "Div", "Pow"}, "mantissa": {"Reciprocal", "Mul", "Sqrt"}}[name]
+                    "arith": {"Sub", "Mul", "Add", "Div", "Pow"}, "mantissa": {"Reciprocal", "Mul", "Sqrt"},
+                    "rows": {"LayerNormalization", "MatMul", "SoftmaxLut", "InstanceNormalization", "ReduceMean",
+                             "ReduceSum", "ReduceMax"}}[name]
     assert ops == expected_ops
     for t, raw in c["csim"].items():
         expected = c["sim"].tensors_raw[t]

@@ -32,25 +32,33 @@ MSB:
     return e;
 }
 
+// The table entry and exponent of a magnitude a >= 1 at frac F_IN: f(a * 2^-F_IN) = T * 2^s.
+template <int KIND, int NB, int W, class ts_t>
+inline void mantissa_parts(unsigned long long a, int f_in, const ts_t *table, long long &t, int &s) {
+#pragma HLS INLINE
+    const int e = msb<W>(a);
+    long long idx = (long long)(e >= NB ? (a >> (e - NB)) : (a << (NB - e))) - (1ll << NB);
+    if (KIND == MANT_RECIP) {
+        s = f_in - e;
+    } else {
+        const int d = e - f_in;
+        const int k = d >= 0 ? d / 2 : -((1 - d) / 2);    // floor(d / 2)
+        idx += (long long)(d & 1) << NB;
+        s = KIND == MANT_SQRT ? k : -k;
+    }
+    t = (long long)table[idx];
+}
+
 // One value: raw input v -> T[idx] * 2^s as the exact p_t, negated for a negative reciprocal.
 template <class CONFIG_T, class p_t, class ts_t>
 inline p_t mantissa_value(long long v, const ts_t *table) {
 #pragma HLS INLINE
-    const int n = CONFIG_T::table_bits;
     unsigned long long a = (unsigned long long)(v < 0 ? -v : v);
     if (a == 0) a = 1;
-    const int e = msb<CONFIG_T::in_width>(a);
-    long long idx = (long long)(e >= n ? (a >> (e - n)) : (a << (n - e))) - (1ll << n);
+    long long t;
     int s;
-    if (CONFIG_T::kind == MANT_RECIP) {
-        s = CONFIG_T::in_frac - e;
-    } else {
-        const int d = e - CONFIG_T::in_frac;
-        const int k = d >= 0 ? d / 2 : -((1 - d) / 2);    // floor(d / 2)
-        idx += (long long)(d & 1) << n;
-        s = CONFIG_T::kind == MANT_SQRT ? k : -k;
-    }
-    long long p = (long long)table[idx] << (s - CONFIG_T::s_min);
+    mantissa_parts<CONFIG_T::kind, CONFIG_T::table_bits, CONFIG_T::in_width>(a, CONFIG_T::in_frac, table, t, s);
+    long long p = t << (s - CONFIG_T::s_min);
     if (v < 0) p = -p;
     p_t r;
     set_raw(r, p);
