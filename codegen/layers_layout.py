@@ -1,14 +1,20 @@
-"""Context builders for Reshape/Flatten, Concat (channels) and constant Pad (kernels in
+"""Context builders for Reshape/Flatten, Concat (any axis), constant Pad and the index-map ops
+(Transpose, Slice, Gather, Expand, DepthToSpace/SpaceToDepth, nearest Resize, ConvTranspose's
+ZeroInsert) and linear Resize (kernels in
 `hls_templates/nnet/fsim_layout.h`, arithmetic as in `fpga_sim/ops/reshape.py`, `concat.py`,
-`pad.py`)."""
+`pad.py`, `remap.py`)."""
 from __future__ import annotations
 
 import numpy as np
 
 from fpga_sim.errors import UnsupportedModelError
+from fpga_sim.fixed import Fixed
 from fpga_sim.graph import Node, QGraph
+from fpga_sim.ops.remap import IndexMap
 
-from .layers import LayerSpec, builder, size
+from .layers import LayerSpec, builder, op_of as get_op, size
+
+INDEX_TYPE = Fixed(32, 32)      # table entries: plain int32 addresses (FILL = -2^30)
 
 
 def _act(node: Node) -> str:
@@ -18,18 +24,109 @@ def _act(node: Node) -> str:
 @builder("Reshape")
 def reshape(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec = LayerSpec("fsim_layout.h", summary="reshape: a copy of the flat buffer, cast to the result type")
-    spec.call("fsim::copy_cast", [size(qg.graph.shapes[node.inputs[0]]), 0, _act(node)], ["@in", "@out"])
+    n = size(qg.graph.shapes[node.inputs[0]])
+    spec.call("fsim::copy_rows", [1, n, n, 0, _act(node)], ["@in", "@out"])
     return spec
 
 
 @builder("Concat")
 def concat(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
-    if getattr(node.attrs, "axis", 0) != 0:
-        raise UnsupportedModelError(f"node {node.name!r} (Concat): only the channel axis is supported")
-    sizes = [size(qg.graph.shapes[t]) for t in node.inputs]
-    spec = LayerSpec("fsim_layout.h", summary=f"channel concat of {len(sizes)} inputs")
-    for j, (n, offset) in enumerate(zip(sizes, np.cumsum([0] + sizes[:-1]))):
-        spec.call("fsim::copy_cast", [n, int(offset), _act(node)], [f"@in{j}", "@out"])
+    axis = node.attrs.axis
+    shapes = [tuple(qg.graph.shapes[t]) for t in node.inputs]
+    outer, inner = size(shapes[0][:axis]), size(shapes[0][axis + 1:])
+    row_out = sum(s[axis] for s in shapes) * inner
+    spec = LayerSpec("fsim_layout.h", summary=f"concat of {len(shapes)} inputs on per-sample axis {axis}")
+    offset = 0
+    for j, s in enumerate(shapes):
+        spec.call("fsim::copy_rows", [outer, s[axis] * inner, row_out, offset, _act(node)], [f"@in{j}", "@out"])
+        offset += s[axis] * inner
+    return spec
+
+
+def remap_spec(node: Node, qg: QGraph, index_map: IndexMap, summary: str) -> LayerSpec:
+    """The `fsim::remap` call of one index map: loop dims and table offsets as config constants,
+    the source tables as one int32 ROM, the fill value as a raw result_t."""
+    from fpga_sim.ops.remap import MAX_RANK
+
+    loop = index_map.loop
+    if len(loop) > MAX_RANK:
+        raise UnsupportedModelError(f"node {node.name!r} ({node.op}): an index map of {len(loop)} axes; "
+                                    f"HLS generation supports up to {MAX_RANK}")
+    pad = MAX_RANK - len(loop)
+    dims = (1,) * pad + tuple(loop)
+    tables = ((0,),) * pad + tuple(index_map.src)
+    offsets = np.cumsum([0] + [len(t) for t in tables[:-1]])
+    spec = LayerSpec("fsim_layout.h", summary=summary)
+    spec.const("n_loop", size(loop))
+    for k, (d, o) in enumerate(zip(dims, offsets)):
+        spec.const(f"d{k}", int(d))
+        spec.const(f"o{k}", int(o))
+    spec.const("activation", _act(node), "int")
+    t_out = qg.layer_types[node.name].result
+    spec.types.update(src=INDEX_TYPE, fill=t_out)
+    spec.params.append(("src", np.concatenate([np.asarray(t, np.int64) for t in tables]), INDEX_TYPE))
+    fill = get_op(node.op).fill_value
+    spec.params.append(("fill", np.asarray(t_out.quantize(np.array([fill])), np.int64).reshape(1), t_out))
+    spec.config_base = "fsim::remap_config"
+    spec.call("fsim::remap", ["@config", "@in.type", "@out.type"], ["@in", "@out", "@p.src", "@p.fill"])
+    return spec
+
+
+def _remap(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
+    (index_map,) = get_op(node.op).maps(node)
+    return remap_spec(node, qg, index_map, f"{node.op}: an index map over {index_map.loop}, one copy per output")
+
+
+for _op in ("Transpose", "Slice", "Gather", "Expand", "DepthToSpace", "ZeroInsert"):
+    builder(_op)(_remap)
+
+
+@builder("Resize")
+def resize(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
+    from fpga_sim.ops.resize import LINEAR_WEIGHT_FRAC
+
+    a = node.attrs
+    if a.mode == "nearest":
+        return _remap(node, qg, n_mult)
+    rank = len(a.out_shape)
+    if rank > 4:
+        raise UnsupportedModelError(f"node {node.name!r} (Resize): linear on a per-sample rank {rank}; HLS generation supports up to 4")
+    from fpga_sim.ops.remap import strides
+
+    pad = 4 - rank
+    st = strides(a.in_shapes[0])
+    one = 1 << LINEAR_WEIGHT_FRAC
+    tabs: dict[str, list[np.ndarray]] = {"i0": [], "i1": [], "w0": [], "w1": []}
+    for k in range(-pad, rank):
+        if k < 0:     # a padding axis: one entry, weight 1
+            for name, v in (("i0", 0), ("i1", 0), ("w0", 1), ("w1", 0)):
+                tabs[name].append(np.array([v], np.int64))
+            continue
+        w1 = a.w1_raw(k) if k in a.interpolated else np.zeros(a.out_shape[k], np.int64)
+        w0 = one - w1 if k in a.interpolated else np.ones(a.out_shape[k], np.int64)
+        tabs["i0"].append(np.asarray(a.i0[k], np.int64) * st[k])
+        tabs["i1"].append(np.asarray(a.i1[k], np.int64) * st[k])
+        tabs["w0"].append(w0)
+        tabs["w1"].append(w1)
+    dims = (1,) * pad + tuple(a.out_shape)
+    offsets = np.cumsum([0] + list(dims[:-1]))
+    t_in = qg.tensor_types[node.inputs[0]]
+    acc = get_op("Resize").accum_type(node, t_in)
+    spec = LayerSpec("fsim_layout.h", summary=f"linear resize {a.in_shapes[0]} -> {a.out_shape}, "
+                     f"{1 << len(a.interpolated)} taps, {LINEAR_WEIGHT_FRAC}-bit weights")
+    spec.const("n_loop", size(a.out_shape))
+    for k, (d, o) in enumerate(zip(dims, offsets)):
+        spec.const(f"d{k}", int(d))
+        spec.const(f"o{k}", int(o))
+    spec.const("in_signed", bool(t_in.signed))
+    spec.const("activation", _act(node), "int")
+    spec.types["accum"] = Fixed(62, 62 - acc.frac)
+    for name, parts in tabs.items():
+        spec.types[name] = INDEX_TYPE
+        spec.params.append((name, np.concatenate(parts), INDEX_TYPE))
+    spec.config_base = "fsim::resize_linear_config"
+    spec.call("fsim::resize_linear", ["@config", "@in.type", "@types.accum", "@out.type"],
+              ["@in", "@out", "@p.i0", "@p.i1", "@p.w0", "@p.w1"])
     return spec
 
 

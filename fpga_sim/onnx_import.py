@@ -109,8 +109,43 @@ def _opset(proto: ModelProto, source: str) -> int:
     return v
 
 
+def tolerated(proto: ModelProto) -> ModelProto:
+    """A copy with what onnxruntime tolerates made explicit, so onnx.checker can judge the rest:
+    an IR version older than the opset requires (IR 3 also wants initializers listed as graph
+    inputs, which `onnx.version_converter` does not add) is raised to the opset's minimum (and at
+    least 4), value_info without a type is dropped (it is only a hint; shapes are inferred), and
+    graph outputs without a type or shape get the ones ONNX shape inference finds (onnxruntime
+    infers them the same way)."""
+    fixed = ModelProto()
+    fixed.CopyFrom(proto)
+    need = max(4, helper.find_min_ir_version_for(list(fixed.opset_import), ignore_unknown=True))
+    fixed.ir_version = max(fixed.ir_version, need)
+    keep = [vi for vi in fixed.graph.value_info if vi.HasField("type")]
+    del fixed.graph.value_info[:]
+    fixed.graph.value_info.extend(keep)
+    untyped = [vi for vi in fixed.graph.output if not vi.type.tensor_type.HasField("shape")]
+    if untyped:
+        try:
+            inferred = {vi.name: vi for vi in onnx.shape_inference.infer_shapes(fixed, strict_mode=False).graph.output}
+        except Exception:  # noqa: BLE001 - the checker below names what is wrong
+            inferred = {}
+        for vi in untyped:
+            hit = inferred.get(vi.name)
+            if hit is not None and hit.type.tensor_type.HasField("shape"):
+                vi.type.CopyFrom(hit.type)
+                continue
+            # not inferable (e.g. a bad attribute): the importer infers shapes itself and then lets
+            # the op module name what is wrong; the declared output shape is not read
+            if not vi.type.tensor_type.elem_type:
+                vi.type.tensor_type.elem_type = TensorProto.FLOAT
+            vi.type.tensor_type.shape.SetInParent()
+    return fixed
+
+
 def _check(proto: ModelProto, source: str) -> ModelProto:
-    """onnx.checker, then lift opsets below MIN_OPSET with the version converter."""
+    """onnx.checker on the model as onnxruntime would read it (`tolerated`), then lift opsets
+    below MIN_OPSET with the version converter."""
+    proto = tolerated(proto)
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as e:

@@ -16,11 +16,13 @@ from onnx import TensorProto, helper, numpy_helper
 from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed
 from fpga_sim.graph import Graph, LayerTypes, QGraph
-from fpga_sim.ops import ONNX_LOWERING
+from fpga_sim.ops import ONNX_LOWERING, get_op
+from fpga_sim.onnx_import import LoweringContext
 
 # the element-wise, pooling and layout ops (imported one by one: conv/dense may not exist yet)
 OWN_MODULES = ("relu", "leaky_relu", "sigmoid", "tanh", "maxpool", "avgpool", "add", "mul", "batchnorm",
-               "concat", "reshape", "pad", "lrn", "softmax")
+               "concat", "reshape", "pad", "lrn", "softmax", "transpose", "slice", "split", "gather", "squeeze",
+               "expand", "depth_to_space", "resize", "conv_transpose")
 for _m in OWN_MODULES:
     try:
         importlib.import_module(f"fpga_sim.ops.{_m}")
@@ -172,8 +174,7 @@ class FakeContext:
             return tuple(self._consts[tensor].shape)
         return self._shapes[tensor]
 
-    def attrs(self, onnx_node) -> dict[str, Any]:
-        return {a.name: helper.get_attribute_value(a) for a in onnx_node.attribute}
+    attrs = LoweringContext.attrs     # the importer's own decoding (strings, tensors)
 
     def error(self, onnx_node, message: str) -> UnsupportedModelError:
         return UnsupportedModelError(f"node {onnx_node.name!r} ({onnx_node.op_type}): {message}")
@@ -183,10 +184,9 @@ def lower(model: onnx.ModelProto):
     """Lower the model's single node with the registered op; returns (op, node, ctx)."""
     ctx = FakeContext(model)
     onode = model.graph.node[0]
-    op = ONNX_LOWERING[onode.op_type]
-    nodes = op.lower(onode, ctx)
+    nodes = ONNX_LOWERING[onode.op_type].lower(onode, ctx)
     assert len(nodes) == 1
-    return op, nodes[0], ctx
+    return get_op(nodes[0].op), nodes[0], ctx   # the op of the node made (Squeeze lowers to Reshape)
 
 
 def qgraph_for(op, node, in_shapes: list[tuple[int, ...]], in_types: list[Fixed], result: Fixed,
@@ -222,3 +222,32 @@ def check_element_cost(op, node, qg, ops_per_output: int):
     assert rep.bound == ("bandwidth" if compute < outputs else "balanced" if compute == outputs else "compute")
     assert rep.dram_writes == outputs and rep.energy_pj["dram_write"] > 0
     return rep
+
+
+def check_movement(model: onnx.ModelProto, rng: np.random.Generator, n_types: int = 4) -> tuple[Any, Any]:
+    """A data-movement op against onnxruntime: float outputs equal exactly; raw integers moved by
+    onnxruntime (as float32, exact below 2^24) then cast with the Fraction oracle equal the
+    integer kernel, overflow count included, for random input/result types; the cost is a copy
+    per output.  Returns (op, node)."""
+    op, node, _ = lower(model)
+    names = [i.name for i in model.graph.input]
+    shapes = {vi.name: tuple(d.dim_value for d in vi.type.tensor_type.shape.dim) for vi in model.graph.input}
+    feeds = {n: rng.normal(size=shapes[n]).astype(np.float32) for n in names}
+    ref = ort_run(model, feeds)[0]
+    assert tuple(op.infer_shapes(node, [shapes[n][1:] for n in node.inputs])[0]) == ref.shape[1:]
+    np.testing.assert_array_equal(op.run_float(node, [feeds[n] for n in node.inputs])[0], ref)
+    for _ in range(n_types):
+        t_in = [random_type(rng, width=(4, 20)) for _ in node.inputs]
+        t_out = random_type(rng, width=(4, 20))
+        qg = qgraph_for(op, node, [shapes[n][1:] for n in node.inputs], t_in, t_out)
+        raws = {n: random_raw(rng, t, shapes[n]) for n, t in zip(node.inputs, t_in)}
+        (y,), n_over = op.run_fixed(node, [raws[n] for n in node.inputs], qg)
+        # which input each output came from: move (raw, input number) pairs through onnxruntime
+        moved = ort_run(model, {n: raws[n].astype(np.float32) for n in names})[0].astype(np.int64)
+        tag = ort_run(model, {n: np.full(shapes[n], k, np.float32) for k, n in enumerate(names)})[0].astype(np.int64)
+        exp = [ref_cast(int(v), t_in[node.inputs.index(names[k])], t_out) for v, k in zip(moved.reshape(-1), tag.reshape(-1))]
+        np.testing.assert_array_equal(y, np.array([r for r, _ in exp], np.int64).reshape(moved.shape))
+        assert n_over == sum(o for _, o in exp)
+    t = Fixed(8, 3)
+    check_element_cost(op, node, qgraph_for(op, node, [shapes[n][1:] for n in node.inputs], [t] * len(node.inputs), t), 1)
+    return op, node

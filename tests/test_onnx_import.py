@@ -137,3 +137,46 @@ def test_folded_shape_chain_runs_any_batch_like_onnxruntime():
         g = load_onnx(m)
         assert [n.op for n in g.nodes] == ["Reshape"] and g.shapes["y"] == (24,)
         np.testing.assert_allclose(run_float(g, x)["y"], ort_run(m, {"x": x})[0], rtol=1e-6)
+
+
+def _lenient_model(opset: int, ir: int, output_typed: bool, value_info: bool = False) -> onnx.ModelProto:
+    """Conv + Relu with the weight as an initializer that is not a graph input."""
+    from onnx import TensorProto, numpy_helper
+
+    w = rng_weights(4, 4, 2, 3, 3)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"), helper.make_node("Relu", ["c"], ["y"], name="relu")]
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, None) if output_typed else onnx.ValueInfoProto(name="y")
+    g = helper.make_graph(nodes, "lenient", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 5, 5])], [out],
+                          [numpy_helper.from_array(w, "w")])
+    if value_info:
+        g.value_info.append(onnx.ValueInfoProto(name="c"))      # a value_info with no type at all
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = ir
+    return m
+
+
+@pytest.mark.parametrize("opset,ir,typed,vi", [(8, 3, True, False), (13, 3, True, False), (8, 3, False, True),
+                                               (13, 7, False, False), (11, 6, True, True)])
+def test_import_is_as_lenient_as_onnxruntime(opset, ir, typed, vi):
+    """IR versions older than the opset needs (initializers not listed as inputs), outputs without
+    type/shape and untyped value_info: onnxruntime runs them, so does the importer, equally."""
+    import onnxruntime as ort
+
+    from fpga_sim.simulation import run_float
+
+    m = _lenient_model(opset, ir, typed, vi)
+    x = np.random.default_rng(0).normal(size=(3, 2, 5, 5)).astype(np.float32)
+    ref = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    g = load_onnx(m)
+    np.testing.assert_allclose(run_float(g, x)["y"], ref, rtol=1e-5, atol=1e-5)
+
+
+def test_what_onnxruntime_refuses_stays_refused():
+    import onnxruntime as ort
+
+    m = _lenient_model(13, 7, True)
+    m.graph.node[0].input[1] = "missing_weight"                    # an input nothing defines
+    with pytest.raises(Exception):
+        ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    with pytest.raises(UnsupportedModelError, match="is not a valid ONNX model"):
+        load_onnx(m)

@@ -1,4 +1,4 @@
-"""Concat along channels: per-input casts against a slow reference; float against onnxruntime."""
+"""Concat along any per-sample axis: per-input casts against a slow reference; float against onnxruntime."""
 from __future__ import annotations
 
 import numpy as np
@@ -29,19 +29,25 @@ def test_concat_fixed_casts_each_input():
         assert n == nref
 
 
-@pytest.mark.parametrize("axis,opset", [(1, 4), (-2, 13), (1, 11)])
+@pytest.mark.parametrize("axis,opset", [(1, 4), (-2, 13), (1, 11), (2, 13), (-1, 13)])
 def test_concat_float_matches_onnxruntime(axis, opset):
     rng = np.random.default_rng(1)
-    a, b = rng.normal(size=(2, 3, 4)).astype(np.float32), rng.normal(size=(2, 5, 4)).astype(np.float32)
+    sa, sb = ((2, 3, 4), (2, 5, 4)) if axis in (1, -2) else ((2, 3, 4), (2, 3, 2))
+    a, b = rng.normal(size=sa).astype(np.float32), rng.normal(size=sb).astype(np.float32)
     m = one_node_model("Concat", [("a", a.shape), ("b", b.shape)], attrs={"axis": axis}, opset=opset)
     op, node, _ = lower(m)
-    assert op.infer_shapes(node, [(3, 4), (5, 4)]) == [(8, 4)]
-    np.testing.assert_array_equal(op.run_float(node, [a, b])[0], ort_run(m, {"a": a, "b": b})[0])
+    ref = ort_run(m, {"a": a, "b": b})[0]
+    assert op.infer_shapes(node, [sa[1:], sb[1:]]) == [ref.shape[1:]]
+    np.testing.assert_array_equal(op.run_float(node, [a, b])[0], ref)
+    # the index maps (what the HLS kernel follows) place every element where onnxruntime does
+    np.testing.assert_array_equal(super(type(op), op).run_float(node, [a, b])[0], ref)
 
 
 def test_concat_errors():
-    with pytest.raises(UnsupportedModelError, match=r"n0.*Concat.*axis 2 is not supported; only the channel axis \(1\) is"):
-        lower(one_node_model("Concat", [("a", (1, 3, 4)), ("b", (1, 3, 4))], attrs={"axis": 2}))
+    with pytest.raises(UnsupportedModelError, match=r"n0.*Concat.*axis 0 is the batch axis; only per-sample axes \(1..2\)"):
+        lower(one_node_model("Concat", [("a", (1, 3, 4)), ("b", (1, 3, 4))], attrs={"axis": 0}))
+    with pytest.raises(UnsupportedModelError, match=r"differ outside axis 2; inputs that agree"):
+        lower(one_node_model("Concat", [("a", (1, 3, 4)), ("b", (1, 2, 5))], attrs={"axis": 2}))
     with pytest.raises(UnsupportedModelError, match="a constant input is not supported; Concat of activations is"):
         lower(one_node_model("Concat", [("a", (1, 3))], consts={"c": np.ones((1, 3), np.float32)}, attrs={"axis": 1}))
 

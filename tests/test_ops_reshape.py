@@ -1,5 +1,5 @@
-"""Flatten / Reshape / Transpose as layout changes: shapes and values against onnxruntime,
-raw values unchanged (or cast once), and clear refusals for anything that moves data."""
+"""Flatten / Reshape / Squeeze / Unsqueeze and size-1 Transposes as layout changes: shapes and
+values against onnxruntime, raw values unchanged (or cast once), clear refusals."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,6 +20,9 @@ CASES = [
     ("Reshape", (2, 3, 4, 5), {}, [0, 3, -1, 2], 5),
     ("Transpose", (2, 3, 1, 1), {"perm": [0, 2, 3, 1]}, None, 13),
     ("Transpose", (2, 1, 6), {"perm": [0, 2, 1]}, None, 13),
+    ("Squeeze", (2, 1, 6, 1), {"axes": [1, -1]}, None, 11),
+    ("Squeeze", (2, 1, 6, 1), {}, None, 11),
+    ("Unsqueeze", (2, 6), {"axes": [1, -1]}, None, 11),
 ]
 
 
@@ -55,8 +58,7 @@ def test_type_change_is_one_cast():
 
 
 @pytest.mark.parametrize("op_type,shape,attrs,target,match", [
-    ("Transpose", (1, 3, 4), {"perm": [0, 2, 1]}, None, "moves data"),
-    ("Transpose", (1, 3, 4), {}, None, "moves data"),
+    ("Transpose", (1, 3, 4), {}, None, "moves the batch axis 0"),
     ("Flatten", (1, 3, 4), {"axis": 0}, None, "mix the batch"),
     ("Flatten", (1, 3, 4), {"axis": 2}, None, "mix the batch"),
     ("Reshape", (1, 3, 4), {}, [-1], "keep the batch axis first"),

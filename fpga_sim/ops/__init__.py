@@ -39,6 +39,15 @@ OP_MODULES: tuple[str, ...] = (
     "reduce",
     "matmul",
     "softmax_lut",
+    "transpose",
+    "slice",
+    "split",
+    "gather",
+    "squeeze",
+    "expand",
+    "depth_to_space",
+    "resize",
+    "conv_transpose",
 )
 
 

@@ -1,4 +1,5 @@
-"""Flatten, Reshape, and Transpose where it is only a layout change: no arithmetic.
+"""Flatten and Reshape (and, lowered by their own modules, Squeeze/Unsqueeze and Transposes
+that only move axes of size 1): layout changes, no arithmetic.
 
 The row-major order of the per-sample elements never changes, so on the accelerator the layer
 is a renaming of a buffer.  Integer arithmetic (per element, only when the types differ):
@@ -7,8 +8,8 @@ is a renaming of a buffer.  Integer arithmetic (per element, only when the types
 
 Accepted: Flatten whose axis keeps the batch apart (every axis between the batch and `axis`
 has size 1); Reshape to a constant shape that keeps the batch axis first (0 copies, -1 infers
-the per-sample size when the batch entry is 0 or 1; allowzero=1 with a 0 is refused); Transpose whose perm keeps the batch first and moves only
-axes of size 1.  Anything else is an UnsupportedModelError.
+the per-sample size when the batch entry is 0 or 1; allowzero=1 with a 0 is refused).  Anything
+else is an UnsupportedModelError.
 """
 from __future__ import annotations
 
@@ -79,24 +80,9 @@ def _reshape(onnx_node: Any, ctx: Any, shape: tuple[int, ...]) -> tuple[int, ...
     return tuple(rest)
 
 
-def _transpose(onnx_node: Any, ctx: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
-    rank = len(shape) + 1
-    perm = ctx.attrs(onnx_node).get("perm")
-    perm = list(range(rank))[::-1] if perm is None else [int(p) for p in perm]
-    full = (None,) + tuple(shape)   # batch size unknown: it must stay first
-    if sorted(perm) != list(range(rank)):
-        raise unsupported(ctx, onnx_node, f"perm {perm} is not a permutation of {rank} axes")
-    moved = [p for p in perm if p == 0 or full[p] != 1]
-    kept = [p for p in range(rank) if p == 0 or full[p] != 1]
-    if perm[0] != 0 or moved != kept:
-        raise unsupported(ctx, onnx_node, f"perm {perm} on shape (N, {', '.join(map(str, shape))}) moves data; "
-                                          f"only transposes that keep the batch first and move axes of size 1 are supported")
-    return tuple(full[p] for p in perm[1:])
-
-
 @op("Reshape")
 class Reshape(Op):
-    onnx_ops = ("Flatten", "Reshape", "Transpose")
+    onnx_ops = ("Flatten", "Reshape")
     keeps_input_type = True
     template = "layer"
 
@@ -104,7 +90,7 @@ class Reshape(Op):
         shape = tuple(ctx.shape(onnx_node.input[0]))
         if ctx.const(onnx_node.input[0]) is not None:
             raise unsupported(ctx, onnx_node, "the data input is a constant; constant folding should have removed this node")
-        build = {"Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose}[onnx_node.op_type]
+        build = {"Flatten": _flatten, "Reshape": _reshape}[onnx_node.op_type]
         out = build(onnx_node, ctx, shape)
         return [Node(node_name(onnx_node), "Reshape", [onnx_node.input[0]], [onnx_node.output[0]],
                      ReshapeAttrs(tuple(int(d) for d in out), onnx_node.op_type))]

@@ -1,0 +1,57 @@
+"""The index-map base of the data-movement ops (fpga_sim/ops/remap.py), and the new ops' bad
+attributes end to end: `fpga-sim simulate` says what is wrong in one sentence and exits 2."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from fpga_sim.cli import main
+from fpga_sim.ops.remap import FILL, IndexMap, axis_table, flat_indices, identity_map, strides
+
+
+def test_tables_sum_to_flat_indices_and_fill_stays_negative():
+    m = IndexMap((2, 3), (axis_table(3, [1, -1]), axis_table(1, [2, 0, 1])))
+    src, dst = flat_indices(m)
+    assert src.tolist() == [5, 3, 4, -1, -1, -1] and dst is None
+    assert FILL * 1 + 10 ** 8 < 0                       # any sum with a FILL entry stays negative
+    ident, _ = flat_indices(identity_map((2, 3, 4)))
+    assert ident.tolist() == list(range(24)) and strides((2, 3, 4)) == (12, 4, 1)
+    with pytest.raises(ValueError, match="do not match the loop"):
+        IndexMap((2, 3), ((0, 1), (0, 1)))
+
+
+def _model(path, node, consts=None, n_out=1, opset=13):
+    inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in (consts or {}).items()]
+    g = helper.make_graph([node], "bad", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 4, 4])],
+                          [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None) for i in range(n_out)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    onnx.save(m, path)
+    return path
+
+
+I64 = lambda *v: np.array(v, np.int64)  # noqa: E731
+BAD = {
+    "perm": (helper.make_node("Transpose", ["x"], ["y0"], name="t", perm=[0, 2, 2, 1]), None, 1,
+             "perm [0, 2, 2, 1] is not a permutation"),
+    "step0": (helper.make_node("Slice", ["x", "s", "e", "a", "st"], ["y0"], name="s"),
+              {"s": I64(0), "e": I64(3), "a": I64(2), "st": I64(0)}, 1, "step 0 on axis 2; non-zero steps are accepted"),
+    "cubic": (helper.make_node("Resize", ["x", "", "sc"], ["y0"], name="r", mode="cubic"),
+              {"sc": np.array([1, 1, 2, 2], np.float32)}, 1, "mode 'cubic' is not supported; 'nearest' and 'linear' are"),
+    "split": (helper.make_node("Split", ["x", "sp"], ["y0", "y1"], name="sp", axis=1), {"sp": I64(1, 2)}, 2,
+              r"split sizes [1, 2] sum to 3 but the axis has 4 elements"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_attributes_exit_2_with_one_sentence(case, tmp_path, capsys):
+    node, consts, n_out, says = BAD[case]
+    path = _model(tmp_path / f"{case}.onnx", node, consts, n_out)
+    code = main(["simulate", str(path)])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code == 2 and "Traceback" not in err
+    assert says in lines[-1] and f"node {node.name!r} ({node.op_type})" in lines[-1]
+    assert lines[-1].startswith("fpga-sim ") and lines[-1].endswith(".") and sum("error" in ln for ln in lines) == 1
