@@ -38,3 +38,10 @@ def test_bad_divisors():
         lower(one_node_model("Div", [("a", (1, 3)), ("b", (1, 3))]))
     with pytest.raises(UnsupportedModelError, match="zero element; a non-zero constant divisor is accepted"):
         lower(one_node_model("Div", [("a", (1, 3))], consts={"c": np.array([1, 0, 2], np.float32)}))
+
+
+def test_cli_refuses_an_activation_divisor(tmp_path, capsys):
+    from .cli_support import check_cli_refusal
+
+    check_cli_refusal(tmp_path, capsys, one_node_model("Div", [("a", (1, 3)), ("b", (1, 3))]),
+                      "the divisor is an activation; Div by a constant is supported")

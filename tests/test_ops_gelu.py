@@ -19,3 +19,10 @@ def test_fixed_matches_reference_and_onnxruntime(form):
 def test_unknown_form_is_one_sentence():
     with pytest.raises(UnsupportedModelError, match="approximate='fast' is not known; accepted: none, tanh"):
         lower(one_node_model("Gelu", [("x", (1, 4))], attrs={"approximate": "fast"}, opset=20))
+
+
+def test_cli_refuses_an_unknown_form(tmp_path, capsys):
+    from .cli_support import check_cli_refusal
+
+    check_cli_refusal(tmp_path, capsys, one_node_model("Gelu", [("x", (1, 4))], attrs={"approximate": "fast"}, opset=20),
+                      "approximate='fast' is not known; accepted: none, tanh")

@@ -65,6 +65,8 @@ def test_float_against_onnxruntime_and_cost():
     rep = op.cost(node, qg, Hardware.lecture())
     assert rep.outputs == 2 * 5 * 6 and rep.macs == 2 * 5 * 6 * 4
     assert rep.cycles >= -(-rep.macs // 25)        # 25 lanes cannot beat macs / 25
+    f32 = op.cost_float32(node, qg, Hardware.lecture())
+    assert f32.macs == rep.macs and sum(f32.energy_pj.values()) > sum(rep.energy_pj.values())   # 32-bit words cost more
 
 
 def test_bad_shapes():

@@ -34,3 +34,10 @@ def test_square_matches_reference_and_onnxruntime():
 def test_other_exponents_are_refused():
     with pytest.raises(UnsupportedModelError, match="exponent 3 is not supported; Pow by 2"):
         lower(one_node_model("Pow", [("x", (1, 3))], consts={"e": np.float32(3.0)}))
+
+
+def test_cli_refuses_other_exponents(tmp_path, capsys):
+    from .cli_support import check_cli_refusal
+
+    check_cli_refusal(tmp_path, capsys, one_node_model("Pow", [("x", (1, 3))], consts={"e": np.float32(0.5)}),
+                      "exponent 0.5 is not supported; Pow by 2 (and 1) is")

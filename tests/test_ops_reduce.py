@@ -85,3 +85,9 @@ def test_batch_axis_is_refused():
         lower(_model("ReduceSum", (1, 3, 4), [0, 1], 1, 13))
     with pytest.raises(UnsupportedModelError, match="the batch axis is never reduced"):
         lower(one_node_model("ReduceMean", [("x", (1, 3))], opset=18))
+
+
+def test_cli_refuses_the_batch_axis(tmp_path, capsys):
+    from .cli_support import check_cli_refusal
+
+    check_cli_refusal(tmp_path, capsys, _model("ReduceMax", (1, 3, 4), [0], 1, 18), "the batch axis is never reduced")

@@ -13,11 +13,18 @@ from typing import Any
 
 import numpy as np
 
+from ..graph import Node
 from .base import Op, op
+from .common import unsupported
 from .erf import erf
 from .lut import LutAttrs, LutOp
 
 VARIANTS = ("none", "tanh")
+
+
+def _form(onnx_attrs: dict[str, Any]) -> str:
+    form = onnx_attrs.get("approximate", "none")
+    return form.decode() if isinstance(form, bytes) else str(form)
 
 
 def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
@@ -37,13 +44,14 @@ class Gelu(LutOp, Op):
     default_range_log2 = 2
     op_name = "Gelu"
 
-    def default_attrs(self, onnx_attrs: dict[str, Any]) -> LutAttrs:
-        form = onnx_attrs.get("approximate", "none")
-        form = form.decode() if isinstance(form, bytes) else str(form)
+    def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
+        form = _form(ctx.attrs(onnx_node))
         if form not in VARIANTS:
-            from ..errors import UnsupportedModelError
-            raise UnsupportedModelError(f"Gelu approximate={form!r} is not known; accepted: {', '.join(VARIANTS)}")
-        return LutAttrs(range_log2=2, below="zero", above="identity", variant=form)
+            raise unsupported(ctx, onnx_node, f"approximate={form!r} is not known; accepted: {', '.join(VARIANTS)}")
+        return super().lower(onnx_node, ctx)
+
+    def default_attrs(self, onnx_attrs: dict[str, Any]) -> LutAttrs:
+        return LutAttrs(range_log2=2, below="zero", above="identity", variant=_form(onnx_attrs))
 
     def evaluate(self, x: np.ndarray, attrs: LutAttrs) -> np.ndarray:
         return gelu(x, attrs.variant or "none")

@@ -114,7 +114,7 @@ class MatMul(Op):
                           *t_out.codes, relu_flag(node), out)
         return [out.reshape(lead + (a.shape[-2], b.shape[-1]))], int(n)
 
-    def cost(self, node: Node, qg: Any, hw: Any) -> Any:
+    def cost(self, node: Node, qg: Any, hw: Any, float32: bool = False) -> Any:
         """A MAC layer with K = k and both operands read as activations (no weights)."""
         from ..machine import LayerWork, cost_layer
 
@@ -125,4 +125,8 @@ class MatMul(Op):
         work = LayerWork(name=node.name, op=node.op, outputs=outputs, macs_per_output=node.attrs.k,
                          input_words=words, weight_words=0, input_bits=ta.width, weight_bits=tb.width,
                          output_bits=result_type(qg, node).width, accum_bits=self.accum_type(node, qg).width)
-        return cost_layer(work, hw)
+        return cost_layer(work, hw, float32=float32)
+
+    def cost_float32(self, node: Node, qg: Any, hw: Any) -> Any:
+        """The same products with float32 operands and words."""
+        return self.cost(node, qg, hw, float32=True)
