@@ -117,3 +117,5 @@ from . import layers_pool as _pool  # noqa: E402,F401
 from . import layers_arith as _arith  # noqa: E402,F401
 from . import layers_layout as _layout  # noqa: E402,F401
 from . import layers_quant as _quant  # noqa: E402,F401
+from . import layers_nonlinear as _nonlinear  # noqa: E402,F401
+from . import layers_reduce as _reduce  # noqa: E402,F401

@@ -37,15 +37,14 @@ def _act(spec: LayerSpec, node: Node) -> None:
 
 @builder("Add")
 def add(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
+    from fpga_sim.ops.add import input_signs
+
     out_shape = tuple(qg.graph.shapes[node.outputs[0]])
-    for t in node.inputs:
-        if tuple(qg.graph.shapes[t]) != out_shape:
-            raise UnsupportedModelError(
-                f"node {node.name!r} (Add): input {t!r} of shape {tuple(qg.graph.shapes[t])} is broadcast to "
-                f"{out_shape}; HLS generation supports Add of equal-shape activations (constants may broadcast)")
     lt = qg.layer_types[node.name]
     spec = LayerSpec("fsim_elementwise.h", summary=f"sum of {len(node.inputs)} inputs in the accumulator")
     spec.const("n", size(out_shape))
+    _broadcast_inputs(spec, node, qg, out_shape)
+    spec.const("neg_mask", sum(1 << k for k, sign in enumerate(input_signs(node)) if sign < 0))
     spec.types["accum"] = op_of(node.op).accum_type(node, qg)
     has_bias = "bias" in qg.qparams.get(node.name, {})
     spec.const("has_bias", has_bias)
@@ -63,8 +62,39 @@ def add(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     return spec
 
 
+def broadcast_index(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """(div, mod) reading an input of in_shape broadcast to out_shape at flat index i as
+    (i // div) % mod (mod = 0: no broadcast); None when its non-1 axes are not one contiguous
+    run equal to the output's (the only patterns the kernels index)."""
+    if tuple(in_shape) == tuple(out_shape):
+        return 1, 0
+    s = (1,) * (len(out_shape) - len(in_shape)) + tuple(in_shape)
+    kept = [k for k, d in enumerate(s) if d != 1]
+    if not kept:
+        return 1, 1
+    a, b = kept[0], kept[-1] + 1
+    if any(s[k] != out_shape[k] for k in range(a, b)):
+        return None
+    return size(out_shape[b:]), size(out_shape[a:b])
+
+
+def _broadcast_inputs(spec: LayerSpec, node: Node, qg: QGraph, out_shape: tuple[int, ...]) -> None:
+    """Config constants xk_div / xk_mod of every activation input (at most 4 broadcast)."""
+    for k, t in enumerate(node.inputs):
+        idx = broadcast_index(tuple(qg.graph.shapes[t]), out_shape)
+        if idx is None or (k >= 4 and idx != (1, 0)):
+            raise UnsupportedModelError(
+                f"node {node.name!r} ({node.op}): input {t!r} of shape {tuple(qg.graph.shapes[t])} is broadcast to "
+                f"{out_shape} in a way HLS generation does not index; equal shapes, and inputs whose non-1 axes are "
+                "one run of the output's axes (the first 4 inputs), are supported")
+        spec.const(f"x{k}_div", int(idx[0]))
+        spec.const(f"x{k}_mod", int(idx[1]))
+
+
 @builder("Mul")
 def mul(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
+    if "scale" not in qg.qparams.get(node.name, {}):
+        return _mul_activations(node, qg)
     shape = tuple(qg.graph.shapes[node.inputs[0]])
     t_s = param_type(qg.layer_types[node.name])
     vals, div, mod = compact(qg.qparams[node.name]["scale"], shape)
@@ -77,6 +107,24 @@ def mul(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec.config_base = "fsim::elementwise_config"
     spec.call("fsim::mul_const", ["@config", "@in.type", "@types.scale", "@out.type"], ["@in", "@out", "@p.scale"])
     return spec
+
+
+def _mul_activations(node: Node, qg: QGraph) -> LayerSpec:
+    out_shape = tuple(qg.graph.shapes[node.outputs[0]])
+    spec = LayerSpec("fsim_elementwise.h", summary="product of two activations, one cast")
+    spec.const("n", size(out_shape))
+    _broadcast_inputs(spec, node, qg, out_shape)
+    _act(spec, node)
+    spec.config_base = "fsim::elementwise_config"
+    second = "@in1" if len(node.inputs) > 1 else "@in"     # Pow by 2: the one input twice
+    spec.call("fsim::mul_act", ["@config", "@in.type", second + ".type", "@out.type"], ["@in", second, "@out"])
+    return spec
+
+
+for _name in ("Sub",):
+    builder(_name)(add)
+for _name in ("Div", "Pow"):
+    builder(_name)(mul)
 
 
 @builder("BatchNormalization")

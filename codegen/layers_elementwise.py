@@ -60,6 +60,14 @@ def _lut(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec.const("n", size(qg.graph.shapes[node.inputs[0]]))
     spec.const("table_bits", int(attrs.table_bits))
     spec.const("range_log2", int(attrs.range_log2), "int")
+    t_in = qg.tensor_types[node.inputs[0]]
+    lo, hi = attrs.thresholds(t_in)
+    below, above = attrs.tail_codes()
+    spec.const("in_signed", bool(t_in.signed))
+    spec.const("below", int(below), "int")
+    spec.const("above", int(above), "int")
+    spec.const("lo_raw", f"{int(lo)}LL", "long long")
+    spec.const("hi_raw", f"{int(hi)}LL", "long long")
     spec.const("activation", _act(node), "int")
     spec.params.append(("table", np.asarray(qg.qparams[node.name]["table"]), t_table))
     spec.types["table"] = t_table
@@ -68,5 +76,5 @@ def _lut(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     return spec
 
 
-builder("Sigmoid")(_lut)
-builder("Tanh")(_lut)
+for _name in ("Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Silu", "Gelu", "Erf", "Exp"):
+    builder(_name)(_lut)

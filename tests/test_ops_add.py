@@ -10,17 +10,18 @@ from fpga_sim.fixed import Fixed
 from .ops_support import ref_cast, lower, one_node_model, ort_run, apply_overflow, qgraph_for, random_raw, random_type
 
 
-def reference(xs, types, t_acc, t_out, bias=None, t_bias=None, relu=False):
+def reference(xs, types, t_acc, t_out, bias=None, t_bias=None, relu=False, signs=None):
     shape = np.broadcast_shapes(*[x.shape for x in xs])
-    terms = ([(np.broadcast_to(bias, shape), t_bias)] if bias is not None else []) + \
-        [(np.broadcast_to(x, shape), t) for x, t in zip(xs, types)]
+    signs = signs or [1] * len(xs)
+    terms = ([(np.broadcast_to(bias, shape), t_bias, 1)] if bias is not None else []) + \
+        [(np.broadcast_to(x, shape), t, k) for x, t, k in zip(xs, types, signs)]
     y = np.zeros(shape, dtype=np.int64)
     n = 0
     for idx in np.ndindex(*shape):
         acc = 0
-        for x, t in terms:
+        for x, t, sign in terms:
             v, o1 = ref_cast(int(x[idx]), t, t_acc)
-            acc, o2 = apply_overflow(acc + v, t_acc)
+            acc, o2 = apply_overflow(acc + sign * v, t_acc)
             n += o1 + o2
         r, o = ref_cast(acc, t_acc, t_out)
         y[idx] = max(r, 0) if relu else r

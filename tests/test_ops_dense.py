@@ -115,7 +115,7 @@ def test_lowering_errors():
     n = helper.make_node("Gemm", ["x", "B"], ["y"], transA=1, name="g1")
     with pytest.raises(FpgaSimError, match="g1.*transA=1"):
         DENSE.lower(n, FakeContext.of({"B": np.zeros((3, 3))}, {"x": (3,)}))
-    n = helper.make_node("MatMul", ["x", "z"], ["y"], name="mm")
+    n = helper.make_node("Gemm", ["x", "z"], ["y"], name="mm")   # (MatMul of two activations: ops/matmul.py)
     with pytest.raises(FpgaSimError, match="mm.*constant 2-D matrix"):
         DENSE.lower(n, FakeContext.of({}, {"x": (3,)}))
     node = Node("fc", "Dense", ["x"], ["y"], DenseAttrs(3, 2), {"weight": np.zeros((2, 3))})

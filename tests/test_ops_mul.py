@@ -52,8 +52,8 @@ def test_mul_float_matches_onnxruntime(opset):
 
 
 def test_mul_errors():
-    with pytest.raises(UnsupportedModelError, match="n0.*Mul.*both inputs are activations"):
-        lower(one_node_model("Mul", [("a", (1, 3)), ("b", (1, 3))]))
+    with pytest.raises(UnsupportedModelError, match=r"n0.*Mul.*inputs of shapes \(3,\) and \(4,\) do not broadcast"):
+        lower(one_node_model("Mul", [("a", (1, 3)), ("b", (1, 4))]))
     with pytest.raises(UnsupportedModelError, match=r"constant of shape \(3, 4\) does not broadcast into the input \(3, 1\)"):
         lower(one_node_model("Mul", [("x", (1, 3, 1))], consts={"c": np.ones((3, 4), np.float32)}))
     op, node, _ = lower(one_node_model("Mul", [("x", (1, 3))], consts={"c": np.float32(2)}))
@@ -82,3 +82,22 @@ def test_unsigned_products_need_one_bit_less():
     ref, nref = reference(x, qg.qparams["n0"]["scale"], u32, Fixed(32, 4), Fixed(16, 6))
     np.testing.assert_array_equal(y, ref)
     assert n == nref == 1                          # 2 x 256 wraps in ap_fixed<16,6>: counted once
+
+
+@pytest.mark.parametrize("shapes", [[(1, 3, 4, 5), (1, 3, 4, 5)], [(1, 3, 4, 5), (1, 3, 1, 1)], [(1, 1, 4, 5), (1, 3, 4, 5)]])
+def test_mul_of_two_activations_broadcasts(shapes):
+    rng = np.random.default_rng(sum(shapes[1]))
+    m = one_node_model("Mul", [("a", shapes[0]), ("b", shapes[1])])
+    op, node, _ = lower(m)
+    assert node.inputs == ["a", "b"] and not node.params
+    fa, fb = rng.normal(size=shapes[0]).astype(np.float32), rng.normal(size=shapes[1]).astype(np.float32)
+    np.testing.assert_allclose(op.run_float(node, [fa, fb])[0], ort_run(m, {"a": fa, "b": fb})[0], rtol=1e-6)
+    for _ in range(3):
+        ta, tb, t_out = random_type(rng), random_type(rng), random_type(rng)
+        qg = qgraph_for(op, node, [s[1:] for s in shapes], [ta, tb], t_out)
+        a, b = random_raw(rng, ta, (2,) + shapes[0][1:]), random_raw(rng, tb, (2,) + shapes[1][1:])
+        (y,), n = op.run_fixed(node, [a, b], qg)
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        ref, nref = reference(np.broadcast_to(a, shape), np.broadcast_to(b, shape), ta, tb, t_out)
+        np.testing.assert_array_equal(y, ref)
+        assert n == nref

@@ -7,7 +7,11 @@ import pytest
 from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed
 
+from fpga_sim.ops import load_all
+
 from .ops_support import lower, one_node_model, ort_run, qgraph_for, random_raw
+
+load_all()
 
 
 @pytest.mark.parametrize("opset,attrs,shape", [
@@ -47,3 +51,17 @@ def test_cost_reports_the_host():
     t = Fixed(8, 3)
     rep = lecture_cost(op, node, qgraph_for(op, node, [(10,)], [t], t))
     assert not rep.on_accelerator and rep.bound == "host" and rep.cycles == 0 and rep.outputs == 10
+
+
+@pytest.mark.parametrize("opset,attrs,shape", [(11, {"axis": 1}, (2, 3, 4)), (13, {"axis": 1}, (2, 3, 4)), (13, {}, (2, 7))])
+def test_log_softmax_float_and_fixed(opset, attrs, shape):
+    x = np.random.default_rng(opset).normal(0, 3, size=shape).astype(np.float32)
+    m = one_node_model("LogSoftmax", [("x", shape)], attrs=attrs, opset=opset)
+    op, node, _ = lower(m)
+    assert node.op == "LogSoftmax" and op.on_accelerator is False
+    ref = ort_run(m, {"x": x})[0]
+    np.testing.assert_allclose(op.run_float(node, [x])[0], ref, rtol=1e-5, atol=1e-5)
+    t_in, t_out = Fixed(16, 5), Fixed(16, 6, rounding="AP_RND", overflow="AP_SAT")
+    qg = qgraph_for(op, node, [shape[1:]], [t_in], t_out)
+    (y,), _ = op.run_fixed(node, [t_in.quantize(x.astype(np.float64))], qg)
+    assert np.abs(t_out.to_float(y) - ref).max() < 2 ** -9     # input and output rounding only

@@ -6,7 +6,8 @@ Integer arithmetic (per output element; inputs broadcast per sample as numpy doe
                                         // (the layer's bias type, else weight, else result type)
     acc = acc + (accum_t)x0[i];         // each input cast to accum_t (its rounding/overflow),
     acc = acc + (accum_t)x1[i]; ...     // then each sum assigned to accum_t (its overflow),
-                                        // inputs in ONNX input order
+                                        // inputs in ONNX input order; a subtracted input
+                                        // (Sub, `ops.sub`) is acc = acc - (accum_t)x_k[i]
     result_t y = acc;                   // one cast: result_t's rounding/overflow
     // fused ReLU, if any, after the cast: if (y < 0) y = 0;
 
@@ -34,21 +35,24 @@ from .mac_epilogue import cast_params, sum_cast
 
 @dataclass(frozen=True)
 class AddAttrs:
-    """Which ONNX op it came from; the constant addend, if any, is the "bias" param."""
+    """Which ONNX op it came from and the sign of each activation input (empty: all +1); the
+    constant addend, if any, is the "bias" param (already signed)."""
 
     source: str = "Add"
+    signs: tuple[int, ...] = ()
 
 
 @njit(cache=True, nogil=True)
-def sum_kernel(terms, shifts, a_width, a_signed, a_rnd, a_ovf, r_shift, r_width, r_signed, r_rnd, r_ovf,
+def sum_kernel(terms, shifts, signs, a_width, a_signed, a_rnd, a_ovf, r_shift, r_width, r_signed, r_rnd, r_ovf,
                relu, out) -> int:
-    """terms (T, S) raw, each row cast by shifts[t] into the accumulator and summed in order."""
+    """terms (T, S) raw, each row cast by shifts[t] into the accumulator and added (signs[t] = 1)
+    or subtracted (-1) in order."""
     n = 0
     for i in range(terms.shape[1]):
         acc = np.int64(0)
         for t in range(terms.shape[0]):
             v, o1 = requant(terms[t, i], shifts[t], a_width, a_signed, a_rnd, a_ovf)
-            acc, o2 = requant(acc + v, 0, a_width, a_signed, a_rnd, a_ovf)
+            acc, o2 = requant(acc + v if signs[t] > 0 else acc - v, 0, a_width, a_signed, a_rnd, a_ovf)
             n += o1 + o2
         r, o = requant(acc, r_shift, r_width, r_signed, r_rnd, r_ovf)
         if relu and r < 0:
@@ -78,6 +82,12 @@ def _per_sample_const(value: np.ndarray, rank: int) -> np.ndarray:
     return v
 
 
+def input_signs(node: Node) -> list[int]:
+    """+1 / -1 per activation input (Sub subtracts its second input)."""
+    signs = getattr(node.attrs, "signs", ())
+    return list(signs) if signs else [1] * len(node.inputs)
+
+
 def _signed_int_bits(t: Fixed) -> int:
     return t.int_bits + (0 if t.signed else 1)
 
@@ -86,12 +96,22 @@ def _signed_int_bits(t: Fixed) -> int:
 class Add(Op):
     onnx_ops = ("Add", "Sum")
     template = "layer"
+    keeps_input_type = False
+    relu_fusable = False
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
-        acts, consts = [], []
-        for name in onnx_node.input:
+        return self.lower_signed(onnx_node, ctx, [1] * len(onnx_node.input))
+
+    def lower_signed(self, onnx_node: Any, ctx: Any, signs: list[int]) -> list[Node]:
+        """A sum of the node's inputs, input k taken with sign signs[k] (Sub: [1, -1])."""
+        acts, consts, act_signs = [], [], []
+        for name, sign in zip(onnx_node.input, signs):
             c = ctx.const(name)
-            (acts if c is None else consts).append((name, c))
+            if c is None:
+                acts.append((name, c))
+                act_signs.append(sign)
+            else:
+                consts.append((name, sign * np.asarray(c, dtype=np.float64)))
         if not acts:
             raise unsupported(ctx, onnx_node, "every input is a constant; constant folding should have removed this node")
         if len(consts) > 1:
@@ -108,8 +128,9 @@ class Add(Op):
                     raise ValueError(f"constant of shape {params['bias'].shape} would enlarge the output {out}")
         except ValueError as e:
             raise unsupported(ctx, onnx_node, f"inputs do not broadcast: {e}") from None
-        return [Node(node_name(onnx_node), "Add", [n for n, _ in acts], [onnx_node.output[0]],
-                     AddAttrs(onnx_node.op_type), params=params)]
+        signs_attr = tuple(act_signs) if any(v < 0 for v in act_signs) else ()
+        return [Node(node_name(onnx_node), self.name, [n for n, _ in acts], [onnx_node.output[0]],
+                     AddAttrs(onnx_node.op_type, signs_attr), params=params)]
 
     def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         return [tuple(np.broadcast_shapes(*[tuple(s) for s in in_shapes]))]
@@ -135,9 +156,10 @@ class Add(Op):
         return {"bias": raw}, n
 
     def run_float(self, node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        y = np.asarray(inputs[0], dtype=np.float64)
-        for x in inputs[1:]:
-            y = y + np.asarray(x, dtype=np.float64)
+        signs = input_signs(node)
+        y = signs[0] * np.asarray(inputs[0], dtype=np.float64)
+        for x, sign in zip(inputs[1:], signs[1:]):
+            y = y + sign * np.asarray(x, dtype=np.float64)
         if "bias" in node.params:
             y = y + node.params["bias"]
         if node.activation == "relu":
@@ -155,15 +177,17 @@ class Add(Op):
         check_accum_width(node, t_acc)
         xs = [np.asarray(x, dtype=np.int64) for x in inputs]
         shape = np.broadcast_shapes(*[x.shape for x in xs])
-        rows, shifts, types = [], [], []
+        rows, types, signs = [], [], []
         if "bias" in node.params:
             rows.append(np.broadcast_to(qg.qparams[node.name]["bias"], shape))
             types.append(bias_type(qg.layer_types[node.name]))
+            signs.append(1)
+        signs += input_signs(node)
         for x, t in zip(xs, node.inputs):
             rows.append(np.broadcast_to(x, shape))
             types.append(qg.tensor_types[t])
         shifts = [t.frac - t_acc.frac for t in types]
-        if len(rows) >= 2 and _sum_is_exact(types, shifts, t_acc):
+        if len(rows) >= 2 and all(sg == 1 for sg in signs) and _sum_is_exact(types, shifts, t_acc):
             # every cast into the accumulator is an exact left shift and no partial sum can leave
             # it: fused passes of two terms each (hls4ml's default accumulator is safe)
             flat = [np.ascontiguousarray(r).reshape(-1) for r in rows]
@@ -177,7 +201,7 @@ class Add(Op):
             return [out.reshape(shape)], int(n)
         terms = np.stack([r.reshape(-1) for r in rows])
         out = np.empty(terms.shape[1], dtype=np.int64)
-        n = sum_kernel(terms, np.array(shifts, dtype=np.int64), *t_acc.codes, t_acc.frac - t_out.frac,
+        n = sum_kernel(terms, np.array(shifts, dtype=np.int64), np.array(signs, dtype=np.int64), *t_acc.codes, t_acc.frac - t_out.frac,
                        *t_out.codes, relu_flag(node), out)
         return [out.reshape(shape)], int(n)
 

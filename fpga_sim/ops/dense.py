@@ -55,6 +55,9 @@ class Dense(Op):
         if ctx.const(onnx_node.input[0]) is not None:
             raise ctx.error(onnx_node, "a constant left operand is not supported; the activation must be the first input")
         b = ctx.const(onnx_node.input[1])
+        if b is None and onnx_node.op_type == "MatMul":   # two activations (attention): ops/matmul.py
+            from .matmul import lower_matmul
+            return lower_matmul(onnx_node, ctx)
         if b is None or np.ndim(b) != 2:
             raise ctx.error(onnx_node, "the right operand must be a constant 2-D matrix (weights); "
                                        "products of two activations are not supported")

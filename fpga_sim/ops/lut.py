@@ -1,4 +1,5 @@
-"""Look-up-table activations (Sigmoid, Tanh) as HLS computes them: a table over a clamped range.
+"""Look-up-table functions (Sigmoid, Tanh, SiLU, GELU, Erf, Exp, HardSigmoid, HardSwish) as HLS
+computes them: a table over a clamped range, with a tail rule on either side.
 
 The table has N = 2**table_bits entries over the input range [-2**range_log2, 2**range_log2);
 entry i holds f at the MIDDLE of its bin (hls4ml uses the bin's left edge; the middle halves the
@@ -15,11 +16,24 @@ Integer arithmetic (per element), with n = table_bits, r = range_log2:
     result_t y = TABLE[idx];        // entries are raw result_t values: no further cast
 
 In raw integers (what `lut_kernel` does): with s = F_in + r + 1 - n, idx = (x_raw >> s) (or
-x_raw << -s), plus N/2, clamped to [0, N-1]; the shift is arithmetic, i.e. a floor.  No overflow happens at run time (entries that saturated are counted when the table is built).
+x_raw << -s), plus N/2, clamped to [0, N-1]; the shift is arithmetic, i.e. a floor.
+
+Tails: outside the table's range a function such as SiLU or GELU is not flat, so each side has a
+rule, `below` (x < -2^r) and `above` (x >= 2^r): "clamp" (the end entry, as above), "zero"
+(y = 0) or "identity" (y = (result_t)x, one cast).  The tests run on raw values against the
+thresholds LO = ceil(-2^(F_in + r)) and HI = ceil(2^(F_in + r)), exact integers:
+
+    if (BELOW != CLAMP && raw(x) <  LO) y = BELOW == ZERO ? 0 : (result_t)x;
+    else if (ABOVE != CLAMP && raw(x) >= HI) y = ABOVE == ZERO ? 0 : (result_t)x;
+    else y = TABLE[idx];
+
+Overflows counted: identity-tail casts that wrapped/saturated (entries that saturated are
+counted when the table is built).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -27,8 +41,12 @@ from numba import njit
 
 from ..errors import FpgaSimError
 from ..fixed import Fixed
+from ..fixed_kernels import requant
 from ..graph import LayerTypes, Node
 from .common import element_cost, in_type, node_name, relu_flag, result_type
+
+
+TAILS = ("clamp", "zero", "identity")
 
 
 @dataclass(frozen=True)
@@ -37,10 +55,26 @@ class LutAttrs:
 
     table_bits: int = 10
     range_log2: int = 3
+    below: str = "clamp"      # tail rule for x < -2**range_log2: clamp | zero | identity
+    above: str = "clamp"      # tail rule for x >= 2**range_log2
+    coeffs: tuple[float, ...] = ()   # the function's own constants (HardSigmoid's alpha, beta; Swish's alpha)
+    variant: str = ""                # the function's form (Gelu: "none" exact, "tanh")
 
     def __post_init__(self) -> None:
         if not 1 <= int(self.table_bits) <= 20:
             raise FpgaSimError(f"LUT table_bits {self.table_bits} is not supported; 1..20 is accepted")
+        for side in (self.below, self.above):
+            if side not in TAILS:
+                raise FpgaSimError(f"LUT tail rule {side!r} is not known; accepted: {', '.join(TAILS)}")
+
+    def tail_codes(self) -> tuple[int, int]:
+        return TAILS.index(self.below), TAILS.index(self.above)
+
+    def thresholds(self, t_in: Fixed) -> tuple[int, int]:
+        """(LO, HI) raw input values: x < LO is below the table, x >= HI above it (exact)."""
+        e = min(t_in.frac + self.range_log2, 62)
+        mag = math.ldexp(1.0, e)
+        return int(math.ceil(-mag)), int(math.ceil(mag))
 
     @property
     def entries(self) -> int:
@@ -66,12 +100,24 @@ def table_type(types: LayerTypes) -> Fixed:
 
 
 @njit(cache=True, nogil=True)
-def lut_kernel(x, shift, table, relu, out) -> None:
-    """out[i] = table[clamp(floor(x[i] / 2**shift) + N/2, 0, N-1)] for raw inputs x."""
+def lut_kernel(x, shift, table, tails, lo, hi, id_shift, width, signed, rnd, ovf, relu, out) -> int:
+    """out[i] = table[clamp(floor(x[i] / 2**shift) + N/2, 0, N-1)] for raw inputs x, or the tail
+    rule (tails = (below, above) codes of TAILS) outside [lo, hi); returns the overflow count."""
     n = table.size
     half = n // 2
+    n_ovf = 0
     for i in range(x.size):
         v = x[i]
+        side = tails[0] if v < lo else (tails[1] if v >= hi else 0)
+        if side != 0:
+            r = np.int64(0)
+            if side == 2:
+                r, o = requant(v, id_shift, width, signed, rnd, ovf)
+                n_ovf += o
+            if relu and r < 0:
+                r = 0
+            out[i] = r
+            continue
         if shift >= 0:
             q = v >> min(shift, 63)
         else:
@@ -82,6 +128,7 @@ def lut_kernel(x, shift, table, relu, out) -> None:
         if relu and r < 0:
             r = 0
         out[i] = r
+    return n_ovf
 
 
 class LutOp:
@@ -89,23 +136,36 @@ class LutOp:
 
     func: Callable[[np.ndarray], np.ndarray]
     default_range_log2: int = 3
+    tails: tuple[str, str] = ("clamp", "clamp")     # (below, above): see the module docstring
     op_name: str = ""
 
+    def default_attrs(self, onnx_attrs: dict[str, Any]) -> LutAttrs:
+        """The table geometry from the ONNX node's attributes (ops with constants override this)."""
+        return LutAttrs(range_log2=self.default_range_log2, below=self.tails[0], above=self.tails[1])
+
+    def evaluate(self, x: np.ndarray, attrs: LutAttrs) -> np.ndarray:
+        """The exact function in float64 (the table holds it at the bin centres)."""
+        return type(self).func(np.asarray(x, dtype=np.float64))
+
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
-        attrs = LutAttrs(range_log2=self.default_range_log2)
-        return [Node(node_name(onnx_node), self.op_name, [onnx_node.input[0]], [onnx_node.output[0]], attrs,
-                     params={"table": build_table(type(self).func, attrs)})]
+        attrs = self.default_attrs(ctx.attrs(onnx_node))
+        return [self.make_node(node_name(onnx_node), onnx_node.input[0], onnx_node.output[0], attrs)]
+
+    def make_node(self, name: str, x: str, y: str, attrs: LutAttrs) -> Node:
+        """The op's node on tensor x."""
+        return Node(name, self.op_name, [x], [y], attrs,
+                    params={"table": build_table(lambda v: self.evaluate(v, attrs), attrs)})
 
     def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         return [tuple(in_shapes[0])]
 
     def quantize_params(self, node: Node, types: LayerTypes) -> tuple[dict[str, np.ndarray], int]:
-        table = build_table(type(self).func, node.attrs)  # rebuilt: the attrs may have been changed
+        table = build_table(lambda v: self.evaluate(v, node.attrs), node.attrs)  # rebuilt: attrs may have changed
         raw, n = table_type(types).quantize_counted(table)
         return {"table": raw}, n
 
     def run_float(self, node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        y = type(self).func(np.asarray(inputs[0], dtype=np.float64))
+        y = self.evaluate(np.asarray(inputs[0], dtype=np.float64), node.attrs)
         if node.activation == "relu":
             y = np.maximum(y, 0.0)
         return [y]
@@ -116,10 +176,13 @@ class LutOp:
         if table.size != attrs.entries:
             raise FpgaSimError(f"node {node.name!r} ({node.op}): table has {table.size} entries, attrs say {attrs.entries}")
         x = np.ascontiguousarray(inputs[0], dtype=np.int64)
-        shift = in_type(qg, node).frac + attrs.range_log2 + 1 - attrs.table_bits
+        t_in, t_out = in_type(qg, node), result_type(qg, node)
+        shift = t_in.frac + attrs.range_log2 + 1 - attrs.table_bits
+        lo, hi = attrs.thresholds(t_in)
         out = np.empty(x.size, dtype=np.int64)
-        lut_kernel(x.reshape(-1), shift, table, relu_flag(node), out)
-        return [out.reshape(x.shape)], 0
+        n = lut_kernel(x.reshape(-1), shift, table, np.array(attrs.tail_codes(), dtype=np.int64), lo, hi,
+                       t_in.frac - t_out.frac, *t_out.codes, relu_flag(node), out)
+        return [out.reshape(x.shape)], int(n)
 
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
         """One table read per output; the table is parameter memory."""

@@ -1,4 +1,5 @@
-"""Softmax, executed on the host, not the accelerator.
+"""Softmax and LogSoftmax at the end of a network, executed on the host, not the accelerator
+(a Softmax that feeds other layers, as in attention, runs in fixed point: `ops.softmax_lut`).
 
 Computed in float64 from the dequantised input (max-subtracted exp, normalised) and converted to
 the result type exactly as `result_t y = (double)v;` does (result_t's rounding and overflow); a
@@ -37,11 +38,25 @@ def softmax(x: np.ndarray, attrs: SoftmaxAttrs) -> np.ndarray:
     return e / e.sum(axis=ax, keepdims=True)
 
 
+def log_softmax(x: np.ndarray, attrs: SoftmaxAttrs) -> np.ndarray:
+    """Batched float64 log-softmax: x - max - log(sum(exp(x - max)))."""
+    x = np.asarray(x, dtype=np.float64)
+    ax = attrs.axis + 1
+    if attrs.coerce2d:
+        flat = x.reshape(x.shape[:ax] + (-1,))
+        return log_softmax(flat, SoftmaxAttrs(ax - 1, False)).reshape(x.shape)
+    d = x - x.max(axis=ax, keepdims=True)
+    return d - np.log(np.exp(d).sum(axis=ax, keepdims=True))
+
+
 @op("Softmax")
 class Softmax(Op):
     onnx_ops = ("Softmax",)
     template = "softmax"
     on_accelerator = False
+    keeps_input_type = False
+    relu_fusable = False
+    func = staticmethod(softmax)
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         shape = tuple(ctx.shape(onnx_node.input[0]))
@@ -51,20 +66,28 @@ class Softmax(Op):
         axis = axis + rank if axis < 0 else axis
         if not 1 <= axis < rank:
             raise unsupported(ctx, onnx_node, f"axis {axis} is not supported for a rank-{rank} input; a per-sample axis (1..{rank - 1}) is")
-        return [Node(node_name(onnx_node), "Softmax", [onnx_node.input[0]], [onnx_node.output[0]],
+        return [Node(node_name(onnx_node), self.name, [onnx_node.input[0]], [onnx_node.output[0]],
                      SoftmaxAttrs(axis - 1, legacy and axis < rank - 1))]
 
     def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         return [tuple(in_shapes[0])]
 
     def run_float(self, node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        return [softmax(inputs[0], node.attrs)]
+        return [type(self).func(inputs[0], node.attrs)]
 
     def run_fixed(self, node: Node, inputs: list[np.ndarray], qg: Any) -> tuple[list[np.ndarray], int]:
         x = in_type(qg, node).to_float(inputs[0])
-        raw, n = result_type(qg, node).quantize_counted(softmax(x, node.attrs))
+        raw, n = result_type(qg, node).quantize_counted(type(self).func(x, node.attrs))
         return [raw], n
 
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
         """On the host: reported, not costed in cycles."""
         return element_cost(self, node, qg, hw, ops_per_output=3)
+
+
+@op("LogSoftmax")
+class LogSoftmax(Softmax):
+    """LogSoftmax on the host: as Softmax, with the log taken in float64."""
+
+    onnx_ops = ("LogSoftmax",)
+    func = staticmethod(log_softmax)

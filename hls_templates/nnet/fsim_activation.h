@@ -73,15 +73,21 @@ ELEMENTS:
     }
 }
 
+enum tail_rule { TAIL_CLAMP = 0, TAIL_ZERO = 1, TAIL_IDENTITY = 2 };
+
 struct lut_config {
     static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
     static const unsigned n = 1;
     static const unsigned table_bits = 10;
     static const int range_log2 = 3;
+    static const bool in_signed = true;
+    static const int below = TAIL_CLAMP, above = TAIL_CLAMP;   // tail rules outside the table
+    static const long long lo_raw = 0, hi_raw = 0;             // raw(x) < lo_raw: below; >= hi_raw: above
     static const int activation = ACT_NONE;
 };
 
-// ops/lut.py: floor the input to a bin of the table and saturate to its range, then read.
+// ops/lut.py: floor the input to a bin of the table and saturate to its range, then read;
+// outside [-2^r, 2^r) the side's tail rule (clamp: the end entry, zero, identity: (out_t)x).
 template <class CONFIG_T, class in_t, class table_t, class out_t, class ts_t>
 void lut_activation(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n],
                     const ts_t table[1u << CONFIG_T::table_bits]) {
@@ -97,9 +103,19 @@ ELEMENTS:
 #pragma HLS UNROLL
             const unsigned i = i0 + l;
             if (i >= CONFIG_T::n) continue;
-            const index_t xi = in[i];
-            const unsigned idx = unsigned(get_raw<true>(xi) + (1 << (CONFIG_T::table_bits - 1)));
-            out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(param<table_t>(table[idx])));  // same bits
+            const long long v = get_raw<CONFIG_T::in_signed>(in[i]);
+            const int side = v < CONFIG_T::lo_raw ? CONFIG_T::below : (v >= CONFIG_T::hi_raw ? CONFIG_T::above : TAIL_CLAMP);
+            out_t y;
+            if (side == TAIL_ZERO) {
+                y = out_t(0);
+            } else if (side == TAIL_IDENTITY) {
+                y = out_t(in[i]);
+            } else {
+                const index_t xi = in[i];
+                const unsigned idx = unsigned(get_raw<true>(xi) + (1 << (CONFIG_T::table_bits - 1)));
+                y = out_t(param<table_t>(table[idx]));  // same bits
+            }
+            out[i] = apply_fused<CONFIG_T::activation, out_t>(y);
         }
     }
 }

@@ -1,0 +1,34 @@
+"""A slow reference of the normalised mantissa tables (ops.mantissa_lut) in exact rationals."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from fpga_sim.fixed import Fixed
+
+from .ops_support import ref_from_value
+
+
+def mantissa_reference(x, t_in: Fixed, t_out: Fixed, table, attrs):
+    """y = T[bin of the mantissa] * 2^s as an exact rational, then one cast to t_out."""
+    n, out, ovf = attrs.table_bits, [], 0
+    t_scale = Fraction(2) ** (attrs.table_width - 2)
+    for v in x.reshape(-1).tolist():
+        if attrs.kind != "recip" and v <= 0:
+            out.append(0)
+            continue
+        a = max(abs(v), 1)
+        e = a.bit_length() - 1
+        idx = int((Fraction(a, 2 ** e) - 1) * 2 ** n)
+        if attrs.kind == "recip":
+            s = t_in.frac - e
+        else:
+            k = (e - t_in.frac) // 2
+            idx += ((e - t_in.frac) % 2) << n
+            s = k if attrs.kind == "sqrt" else -k
+        value = Fraction(int(table[idx])) / t_scale * Fraction(2) ** s
+        y, o = ref_from_value(-value if v < 0 else value, t_out)
+        out.append(y)
+        ovf += o
+    return np.array(out, dtype=np.int64).reshape(x.shape), ovf
