@@ -95,7 +95,7 @@ def cmd_sweep(args: argparse.Namespace, out: Output) -> int:
         sources.check_quantise(models, sweep.precisions)
     cluster, client = _cluster(args, out)
     try:
-        link = runner.dashboard_link(client)
+        link = runner.dashboard_link(client, local=cluster is not None)
         if link:
             out.note(f"Dask dashboard: {link}")
         with store.Store(args.out) as db, _Progress(out) as progress:

@@ -104,6 +104,7 @@ def plot_cycles_vs_dsp(rows: list[dict[str, Any]], path: Path) -> Path:
             if any(b == bound for r in pts for _, _, b in r["metrics"].get("layers", [])):
                 ax.scatter([], [], marker=marker, color="white", edgecolors=edge, label=f"bound: {BOUND_TEXT[bound]}")
         ax.set_xscale("log", base=2)
+        ax.set_xticks(n, [str(v) for v in n])
         ax.set_yscale("log")
         r0 = pts[0]
         ax.set_title(f"Cycles vs n_dsp: {r0['model']} at {r0['precision']}, other hardware fixed", fontsize=10)

@@ -68,11 +68,17 @@ def sample_indices(spec: SweepSpec) -> np.ndarray:
     n = int(spec.samples or 0)
     if spec.sample == "random":
         return np.sort(rng.choice(size, size=n, replace=False)).astype(np.int64)
+    return np.unique(np.ravel_multi_index(latin_hypercube(shape, n, rng), shape)).astype(np.int64)
+
+
+def latin_hypercube(shape: tuple[int, ...], n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """n draws of a coordinate per axis: [0, 1) cut into n strata, each stratum drawn once per axis
+    (in an independent random order), mapped onto the axis's values."""
     coords = []
     for m in shape:
         strata = (rng.permutation(n) + rng.random(n)) / n
         coords.append(np.minimum((strata * m).astype(np.int64), m - 1))
-    return np.unique(np.ravel_multi_index(tuple(coords), shape)).astype(np.int64)
+    return tuple(coords)
 
 
 def config_key(config: dict[str, Any]) -> str:

@@ -175,10 +175,13 @@ def connect(address: str, timeout: float | None = None) -> Any:
                            "or check the address") from None
 
 
-def dashboard_link(client: Any) -> str | None:
-    """The dashboard's address, when the scheduler serves one (its pages need bokeh)."""
+def dashboard_link(client: Any, local: bool = True) -> str | None:
+    """The dashboard's address, when the scheduler serves one (its pages need bokeh, which a local
+    cluster has when this process has it)."""
     import importlib.util
 
-    if "dashboard" not in client.scheduler_info().get("services", {}) or importlib.util.find_spec("bokeh") is None:
+    if "dashboard" not in client.scheduler_info().get("services", {}):
+        return None
+    if local and importlib.util.find_spec("bokeh") is None:
         return None
     return client.dashboard_link
