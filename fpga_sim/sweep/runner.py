@@ -74,10 +74,12 @@ def _identity(x: Any) -> Any:
 
 
 def run(spec: SweepSpec, models: list[ModelInput], store: Store, client: Any = None, *,
-        size: int | None = None, on_progress: Progress | None = None) -> RunResult:
+        size: int | None = None, on_progress: Progress | None = None,
+        points: list[Point] | None = None) -> RunResult:
     """Compute the sweep's missing points (on `client`, a dask.distributed Client, or serially
-    in this process when None) and return every point with its stored row."""
-    points = plan(spec, models)
+    in this process when None) and return every point with its stored row.  `points`: the
+    sweep's plan when the caller has made it already."""
+    points = plan(spec, models) if points is None else points
     present = store.present(pt.key for pt in points)
     todo = [pt for pt in points if pt.key not in present]
     workers = max(1, len(client.scheduler_info().get("workers", {}))) if client is not None else 1
