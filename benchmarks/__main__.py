@@ -16,6 +16,7 @@ import traceback
 from typing import Any, Callable
 
 SECTIONS = ("layers", "networks", "vs_hls4ml", "vs_gxx", "startup", "memory")
+EXTRA_SECTIONS = ("sweep",)        # run only when asked for with --only (it starts Dask clusters)
 SCHEMA = 1
 
 
@@ -40,6 +41,9 @@ def _section_runner(name: str, quick: bool) -> Callable[[], Any]:
     if name == "memory":
         from . import memory
         return lambda: memory.run(quick)
+    if name == "sweep":
+        from . import sweep
+        return lambda: sweep.run(quick)
     raise ValueError(name)
 
 
@@ -50,6 +54,11 @@ def checks_of(sections: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(r, dict) and "bit_exact" in r:
             out.append({"name": f"layer {r['case']} {r['precision']}: engine == NumPy int64 reference",
                         "passed": bool(r["bit_exact"]), "detail": f"{r['mismatches']} of {r['outputs']} differ"})
+    for r in (sections.get("sweep") or {}).get("rows", []) if isinstance(sections.get("sweep"), dict) else []:
+        if "store_equals_serial" in r:
+            out.append({"name": f"sweep {r['case']}: Dask store == serial cost_report loop (and the CLI loop's cycles)",
+                        "passed": bool(r["store_equals_serial"] and r["cli_cycles_equal"]),
+                        "detail": f"{r['mismatches']} of {4 * r['points']} points differ"})
     for sec, peer in (("vs_gxx", "generated HLS C++ (g++)"), ("vs_hls4ml", "hls4ml C-simulation")):
         s = sections.get(sec)
         for r in (s or {}).get("rows", []) if isinstance(s, dict) else []:
@@ -76,6 +85,11 @@ def targets_of(sections: dict[str, Any]) -> list[dict[str, Any]]:
         if "target_speedup" in r:
             out.append({"target": f"{r['model']}: >= {r['target_speedup']:.0f}x hls4ml C-simulation samples/s",
                         "measured": r["speedup"], "unit": "x", "met": r["target_met"]})
+    s = sections.get("sweep")
+    for r in (s or {}).get("rows", []) if isinstance(s, dict) else []:
+        if "target_points_per_s" in r:
+            out.append({"target": f"sweep {r['case']} cost mode >= {r['target_points_per_s']:.0f} points/s on 2 workers",
+                        "measured": r["dask2_warm_points_per_s"], "unit": "points/s", "met": r["target_met"]})
     m = sections.get("memory")
     if isinstance(m, dict) and "target_mib" in m:
         out.append({"target": f"{m['network']} peak RSS < {m['target_mib']:.0f} MiB",
@@ -163,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     only = SECTIONS
     if args.only:
         only = tuple(s.strip() for s in args.only.split(",") if s.strip())
-        bad = [s for s in only if s not in SECTIONS]
+        bad = [s for s in only if s not in SECTIONS + EXTRA_SECTIONS]
         if bad:
-            print(f"python -m benchmarks: unknown section {bad[0]!r}; accepted: {', '.join(SECTIONS)}",
+            print(f"python -m benchmarks: unknown section {bad[0]!r}; accepted: {', '.join(SECTIONS + EXTRA_SECTIONS)}",
                   file=sys.stderr)
             return 2
     result = run(args.quick, only)
@@ -176,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console(width=170, record=bool(args.text))
     render(result, console)
+    if isinstance(result["sections"].get("sweep"), dict) and "rows" in result["sections"]["sweep"]:
+        from . import sweep
+
+        sweep.render(result["sections"]["sweep"], console)
     if args.text:
         with open(args.text, "w", encoding="utf-8") as f:
             f.write(console.export_text())
