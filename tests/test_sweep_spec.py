@@ -97,3 +97,20 @@ def test_bad_models_and_precisions(folder):
         load_spec(path)
     with pytest.raises(ConfigError, match="does not exist"):
         load_spec(folder / "nope.toml")
+
+
+def test_the_readme_example_and_the_shipped_example_load(tmp_path):
+    import re
+    from pathlib import Path
+
+    from fpga_sim.sweep.points import grid_size, planned_count
+
+    root = Path(__file__).parent.parent
+    (example,) = re.findall(r"<!-- sweep-example -->\n```\n(.*?)```", (root / "README.md").read_text(), flags=re.S)
+    (tmp_path / "types.toml").write_text('[Model.Precision]\naccum = "ap_fixed<24,10>"\n')
+    (tmp_path / "sweep.toml").write_text(example)
+    s = load_spec(tmp_path / "sweep.toml")
+    assert s.sample == "lhs" and planned_count(s) == 200 and grid_size(s) == 1 * 3 * 8 * 4 * 8
+    assert s.precisions[2].config == str(tmp_path / "types.toml")
+    shipped = load_spec(root / "fpga_sim" / "data" / "sweep_lenet.toml")
+    assert shipped.mode == "simulate" and grid_size(shipped) == 672          # as its comment says
