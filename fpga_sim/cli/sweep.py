@@ -93,18 +93,22 @@ def cmd_sweep(args: argparse.Namespace, out: Output) -> int:
         models = sources.load_models(sweep, cache_dir=args.cache_dir, progress=not out.quiet)
     with out.step(f"check {len(models) * len(sweep.precisions)} (model, precision) pairs quantise"):
         sources.check_quantise(models, sweep.precisions)
-    cluster, client = _cluster(args, out)
-    try:
-        link = runner.dashboard_link(client)
-        if link:
-            out.note(f"Dask dashboard: {link}")
-        with store.Store(args.out) as db, _Progress(out) as progress:
-            result = runner.run(sweep, models, db, client, size=args.batch, on_progress=progress)
-            store_path = db.path
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    planned = runner.plan(sweep, models)
+    with store.Store(args.out) as db:
+        missing = len(planned) - len(db.present(pt.key for pt in planned))
+        cluster, client = _cluster(args, out) if missing else (None, None)    # a finished sweep needs no cluster
+        try:
+            link = runner.dashboard_link(client, local=cluster is not None) if client is not None else None
+            if link:
+                out.note(f"Dask dashboard: {link}")
+            with _Progress(out) as progress:
+                result = runner.run(sweep, models, db, client, size=args.batch, on_progress=progress, points=planned)
+        finally:
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+        store_path = db.path
     out.done(f"{result.computed:,} points computed, {result.found:,} found in the store", result.seconds)
     front = pareto.pareto_front(result.rows, sweep.objectives)
     record = report.sweep_record(sweep, result, front, store_path)
@@ -117,9 +121,11 @@ def cmd_sweep(args: argparse.Namespace, out: Output) -> int:
         out.print(_front_table(record, front))
         for e in record["errors"]:
             out.note(f"{e['points']} point(s) invalid: {e['error']}")
-        line = (f"{record['stored']:,} of {record['total']:,} points in {store_path} ({result.computed:,} computed, "
-                f"{result.found:,} found in the store), {len(front)} on the Pareto front")
-        out.result(line + (f"; report: {record['report']}" if record.get("report") else ""))
+        out.result(f"{record['stored']:,} of {record['total']:,} points ({result.computed:,} computed, "
+                   f"{result.found:,} found in the store), {len(front)} on the Pareto front")
+        out.result(f"store: {store_path}")
+        if record.get("report"):
+            out.result(f"report: {record['report']}")
     if record["missing"]:
         raise CheckFailed(f"{record['missing']} points were lost with their workers ({'; '.join(result.failed[:1])}); "
                           f"run the same command again to compute only them")

@@ -129,7 +129,7 @@ def evaluate_batch(model: ModelInput, precision: PrecisionEntry, mode: str, poin
     from ..simulation import cost_report
 
     prep = prepare(model, precision, mode)
-    worker, vers = _worker_name(), versions()
+    worker, vers, bits = _worker_name(), versions(), precision.bits
     rows = []
     for pt in points:
         _maybe_crash(pt.key)
@@ -143,7 +143,7 @@ def evaluate_batch(model: ModelInput, precision: PrecisionEntry, mode: str, poin
             except FpgaSimError as e:          # an impossible configuration: stored with its sentence
                 error = str(e)
         rows.append({"key": pt.key, "index": pt.index, "model": model.label, "precision": precision.label,
-                     "bits": precision.bits, "hardware": pt.hardware, "fits": pt.fits,
+                     "bits": bits, "hardware": pt.hardware, "fits": pt.fits,
                      "note": pt.note if pt.costed_on is not None else None, "status": "ok" if error is None else "error",
                      "error": error, "metrics": metrics, "seconds": time.perf_counter() - start,
                      "worker": worker, "versions": vers})

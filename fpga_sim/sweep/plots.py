@@ -59,9 +59,12 @@ def plot_pareto(rows: list[dict[str, Any]], front: list[dict[str, Any]], objecti
             ax.step(np.asarray(fx)[order], np.asarray(fy)[order], where="post", color="#c44e52", lw=1)
     _log_if_wide(ax, get(ok, xo), "x")
     _log_if_wide(ax, get(ok, yo), "y")
+    for axis, scale in (("x", ax.get_xscale()), ("y", ax.get_yscale())):
+        if scale == "linear":             # whole numbers, no "1e7" offset over the title
+            ax.ticklabel_format(axis=axis, style="plain", useOffset=False)
     ax.set_xlabel(_label(xo))
     ax.set_ylabel(_label(yo))
-    ax.set_title(f"Pareto front over {', '.join(objectives)}")
+    ax.set_title(f"Pareto front over {', '.join(objectives)}", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     return _save(fig, path)
@@ -104,6 +107,7 @@ def plot_cycles_vs_dsp(rows: list[dict[str, Any]], path: Path) -> Path:
             if any(b == bound for r in pts for _, _, b in r["metrics"].get("layers", [])):
                 ax.scatter([], [], marker=marker, color="white", edgecolors=edge, label=f"bound: {BOUND_TEXT[bound]}")
         ax.set_xscale("log", base=2)
+        ax.set_xticks(n, [str(v) for v in n])
         ax.set_yscale("log")
         r0 = pts[0]
         ax.set_title(f"Cycles vs n_dsp: {r0['model']} at {r0['precision']}, other hardware fixed", fontsize=10)

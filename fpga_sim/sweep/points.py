@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import ConfigError, FpgaSimError
 from ..hardware import Hardware
 from ..parts import PARTS, get_part
-from .spec import SweepSpec
+from .spec import HARDWARE_FIELDS, SweepSpec
 
 DEFAULT_MAX_POINTS = 100_000
 
@@ -68,17 +68,33 @@ def sample_indices(spec: SweepSpec) -> np.ndarray:
     n = int(spec.samples or 0)
     if spec.sample == "random":
         return np.sort(rng.choice(size, size=n, replace=False)).astype(np.int64)
+    return np.unique(np.ravel_multi_index(latin_hypercube(shape, n, rng), shape)).astype(np.int64)
+
+
+def latin_hypercube(shape: tuple[int, ...], n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """n draws of a coordinate per axis: [0, 1) cut into n strata, each stratum drawn once per axis
+    (in an independent random order), mapped onto the axis's values."""
     coords = []
     for m in shape:
         strata = (rng.permutation(n) + rng.random(n)) / n
         coords.append(np.minimum((strata * m).astype(np.int64), m - 1))
-    return np.unique(np.ravel_multi_index(tuple(coords), shape)).astype(np.int64)
+    return tuple(coords)
 
 
 def config_key(config: dict[str, Any]) -> str:
     """sha256 of the configuration as canonical JSON."""
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _fields(hw: Hardware) -> dict[str, Any]:
+    """hw.to_dict() without dataclasses.asdict's deep copies (a sweep plans 100,000s of points)."""
+    return {name: getattr(hw, name) for name in HARDWARE_FIELDS}
+
+
+def _with(base: Hardware, values: dict[str, Any]) -> Hardware:
+    """base.replace(**values), taking the short way when the part stays (replace is then exactly this)."""
+    return base.replace(**values) if "part" in values else Hardware(**{**_fields(base), **values})
 
 
 def resolve_hardware(base: Hardware, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, bool, str | None]:
@@ -97,21 +113,21 @@ def resolve_hardware(base: Hardware, values: dict[str, Any]) -> tuple[dict[str, 
         problems.append(f"sram_bytes={sram} exceeds the {part.onchip_bytes} bytes of on-chip RAM of {part.name}")
     try:
         if not problems:
-            hw = base.replace(**values).to_dict()
+            hw = _fields(_with(base, values))
             return hw, hw, True, None
-        probe = base.replace(**{**values, "n_dsp": min(n_dsp, part.dsp_slices),
-                                "sram_bytes": min(sram, part.onchip_bytes)})
-        asked = {**probe.to_dict(), "n_dsp": n_dsp, "sram_bytes": sram}
+        probe = _with(base, {**values, "n_dsp": min(n_dsp, part.dsp_slices), "sram_bytes": min(sram, part.onchip_bytes)})
+        asked = {**_fields(probe), "n_dsp": n_dsp, "sram_bytes": sram}
         host = next((p for p in sorted(PARTS.values(), key=lambda p: (p.dsp_slices, p.onchip_bytes))
                      if p.dsp_slices >= n_dsp and p.onchip_bytes >= sram), None)
         note = "; ".join(problems)
         if host is None:
             return asked, None, False, f"{note}, and no known part holds it"
         costed = probe.replace(part=host.name, n_dsp=n_dsp, sram_bytes=sram, dsp_a_bits=probe.dsp_a_bits,
-                               dsp_b_bits=probe.dsp_b_bits, clock_mhz=probe.clock_mhz).to_dict()
+                               dsp_b_bits=probe.dsp_b_bits, clock_mhz=probe.clock_mhz)
+        costed = _fields(costed)
         return asked, costed, False, f"{note} (costed as if the part were large enough)"
     except FpgaSimError as e:
-        return {**base.to_dict(), **values}, None, not problems, str(e)
+        return {**_fields(base), **values}, None, not problems, str(e)
 
 
 def make_points(spec: SweepSpec, model_ids: list[dict[str, Any]], precision_ids: list[dict[str, Any]],

@@ -28,6 +28,7 @@ from .store import Store
 CONNECT_TIMEOUT_S = 10.0            # an unreachable scheduler is reported within this (and < 15 s)
 BATCH_TARGET = {"cost": 256, "simulate": 16}   # points per task when there are plenty
 BATCHES_PER_WORKER = 4              # at least this many tasks per worker, for balance and progress
+IN_FLIGHT_PER_WORKER = 3            # tasks submitted ahead per worker (one running, the next ones queued)
 
 LOST = ("KilledWorker", "CancelledError", "FutureCancelledError")   # a batch lost with its workers
 Progress = Callable[[int, int], None]
@@ -74,10 +75,12 @@ def _identity(x: Any) -> Any:
 
 
 def run(spec: SweepSpec, models: list[ModelInput], store: Store, client: Any = None, *,
-        size: int | None = None, on_progress: Progress | None = None) -> RunResult:
+        size: int | None = None, on_progress: Progress | None = None,
+        points: list[Point] | None = None) -> RunResult:
     """Compute the sweep's missing points (on `client`, a dask.distributed Client, or serially
-    in this process when None) and return every point with its stored row."""
-    points = plan(spec, models)
+    in this process when None) and return every point with its stored row.  `points`: the
+    sweep's plan when the caller has made it already."""
+    points = plan(spec, models) if points is None else points
     present = store.present(pt.key for pt in points)
     todo = [pt for pt in points if pt.key not in present]
     workers = max(1, len(client.scheduler_info().get("workers", {}))) if client is not None else 1
@@ -116,10 +119,23 @@ def _results(spec: SweepSpec, models: list[ModelInput], chunks: list[tuple[int, 
     used = sorted({m for m, _, _ in chunks})
     data = {m: client.submit(_identity, models[m], key=f"sweep-model-{models[m].digest[:20]}") for m in used}
     token = uuid.uuid4().hex[:12]
-    futures = [client.submit(_timed_batch, data[m], spec.precisions[p], spec.mode, pts, pure=False,
-                             key=f"sweep-batch-{token}-{i}") for i, (m, p, pts) in enumerate(chunks)]
+    queue = iter(enumerate(chunks))
+
+    def submit() -> Any:
+        nxt = next(queue, None)
+        if nxt is None:
+            return None
+        i, (m, p, pts) = nxt
+        return client.submit(_timed_batch, data[m], spec.precisions[p], spec.mode, pts, pure=False,
+                             key=f"sweep-batch-{token}-{i}")
+
+    # A window of tasks in flight (not the whole sweep), so the scheduler never holds 100,000s of points.
+    workers = max(1, result.workers)
+    outstanding = {f for f in (submit() for _ in range(IN_FLIGHT_PER_WORKER * workers)) if f is not None}
+    finished = as_completed(list(outstanding))
     try:
-        for fut in as_completed(futures):
+        for fut in finished:
+            outstanding.discard(fut)
             try:
                 rows = fut.result()
             except Exception as e:
@@ -129,8 +145,12 @@ def _results(spec: SweepSpec, models: list[ModelInput], chunks: list[tuple[int, 
             else:
                 yield rows
             fut.release()
+            more = submit()
+            if more is not None:
+                outstanding.add(more)
+                finished.add(more)
     finally:
-        client.cancel(futures)
+        client.cancel(list(outstanding))
 
 
 # ------------------------------------------------------------------------------ clusters
@@ -175,10 +195,13 @@ def connect(address: str, timeout: float | None = None) -> Any:
                            "or check the address") from None
 
 
-def dashboard_link(client: Any) -> str | None:
-    """The dashboard's address, when the scheduler serves one (its pages need bokeh)."""
+def dashboard_link(client: Any, local: bool = True) -> str | None:
+    """The dashboard's address, when the scheduler serves one (its pages need bokeh, which a local
+    cluster has when this process has it)."""
     import importlib.util
 
-    if "dashboard" not in client.scheduler_info().get("services", {}) or importlib.util.find_spec("bokeh") is None:
+    if "dashboard" not in client.scheduler_info().get("services", {}):
+        return None
+    if local and importlib.util.find_spec("bokeh") is None:
         return None
     return client.dashboard_link

@@ -136,7 +136,7 @@ def _parse(data: dict[str, Any], path: Path) -> SweepSpec:
 def _known(table: dict[str, Any], accepted: tuple[str, ...], what: str, prefix: str = "") -> None:
     for key in table:
         if key not in accepted:
-            raise ConfigError(f"unknown {what} {prefix}{key!r}; accepted: {', '.join(accepted)}")
+            raise ConfigError(f"unknown {what} {prefix + key!r}; accepted: {', '.join(accepted)}")
 
 
 def _nonempty_list(data: dict[str, Any], key: str) -> list[Any]:
