@@ -107,6 +107,7 @@ def _measure(trained: Any, scheme: str, precision: str, hw: Any, data: inputs.Da
     graph = inputs.load_graph(trained.onnx_path)
     qg = flow.quantise(graph, data.calibration, precision, config)
     sim = flow.simulate_batch(qg, data.x, hw, out, label=f"simulating {trained.name}")
+    overflows = flow.overflow_check(qg, sim, data.x, out, model=trained.name)
     logits = next(iter(sim.outputs.values())).reshape(len(data.x), -1)
     t = sim.totals
     return {"model": trained.name, "accuracy_float": float(trained.accuracy),
@@ -116,7 +117,7 @@ def _measure(trained: Any, scheme: str, precision: str, hw: Any, data: inputs.Da
             "storage_scheme": scheme, "bytes": int(storage.model_size(trained.model, scheme)["bytes"]),
             "cycles": int(t["cycles"]), "dram_words": int(t["dram_reads"] + t["dram_writes"]),
             "energy_nj": float(t["energy_total_pj"]) / 1e3, "precision": precision,
-            "overflows": int(t.get("overflows", 0)),
+            "overflows": int(t.get("overflows", 0)), "overflow_warnings": overflows,
             "hardware": {k: v for k, v in hw.to_dict().items() if k in ("skip_zero_weights", "weights_as_codebook")}}
 
 
