@@ -104,10 +104,13 @@ def overflow_warnings(qg: QGraph, sim: Any, x: Any) -> list[OverflowWarning]:
                                              str(holding_type(ty, lo, hi)), _mode(ty)))
     for n in g.nodes:
         lt = qg.layer_types[n.name]
-        if n.name in params and lt.weight is not None:
-            vals = np.concatenate([np.ravel(v) for v in n.params.values()])
-            lo, hi = float(vals.min()), float(vals.max())
-            bad = lt.weight if lt.bias is None or lo < lt.weight.min or hi > lt.weight.max else lt.bias
+        if n.name in params and lt.weight is not None:      # the parameter array that overflowed most
+            per = []
+            for pname, v in n.params.items():
+                t = lt.bias if pname == "bias" and lt.bias is not None else lt.weight
+                if np.size(v):
+                    per.append((t.quantize_counted(np.asarray(v, np.float64))[1], float(np.min(v)), float(np.max(v)), t))
+            _, lo, hi, bad = max(per, key=lambda p: p[0])
             found.append(OverflowWarning(n.name, n.op, params[n.name], samples, "weight", str(bad), lo, hi,
                                          str(holding_type(bad, lo, hi)), _mode(bad)))
         if n.name not in counted:
