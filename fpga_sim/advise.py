@@ -121,7 +121,8 @@ def fitting(width: int, mag: float) -> Fixed:
     """A signed `width`-bit AP_RND/AP_SAT type with the integer bits values up to mag need, rounded
     values included (0.124 rounds up to 0.125, past the largest ap_fixed<3,-2>)."""
     t = Fixed(width, int_bits_for(mag), True, "AP_RND", "AP_SAT")
-    return t if mag + t.resolution / 2 <= t.max else Fixed(width, t.int_bits + 1, True, "AP_RND", "AP_SAT")
+    fits = t.quantize_counted(np.array([mag, -mag]))[1] == 0
+    return t if fits else Fixed(width, t.int_bits + 1, True, "AP_RND", "AP_SAT")
 
 
 def _agreement(qg: QGraph, x: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
