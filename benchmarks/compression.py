@@ -96,7 +96,7 @@ def run(cache_dir: str | Path | None = None, progress: bool = True, simulate: bo
                  "compression": base_bytes / size["bytes"], "hardware": list(row.hw), "note": row.note,
                  "onnx": str(tm.onnx_path), "layers": size["layers"]}
         if simulate:
-            entry.update(_simulate(tm.onnx_path, row, x_tr, x_te, y_te)   # calibrated as the CLI is)
+            entry.update(_simulate(tm.onnx_path, row, x_tr, x_te, y_te))   # calibrated as the CLI is
         rows.append(entry)
     by = {r["model"]: r for r in rows}
     b = by["baseline (LeNet, wide)"]

@@ -105,8 +105,9 @@ def test_cli_writes_a_config_simulate_takes(tmp_path, capsys):
     model, cfg = tmp_path / "m.onnx", tmp_path / "adv.toml"
     onnx.save(sum_diff_model(), str(model))
     assert main(["advise", str(model), "--out", str(cfg), "--target-agreement", "1", "--quiet"]) == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
+    line, fig = capsys.readouterr().out.strip().splitlines()[-2:]
     assert line.startswith("agreement 100.00% (target 1.0)") and line.endswith(str(cfg))
+    assert fig == f"figure: {cfg.with_suffix('.png')}" and cfg.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert cfg.read_text().startswith("# fpga-sim advise") and "[LayerName.\"fc\".Precision]" in cfg.read_text()
     # not digits: advise and compare both take the seeded uniform [0, 1) inputs
     assert main(["compare", str(model), "--config", str(cfg), "--json"]) == 0

@@ -52,8 +52,12 @@ def cmd_advise(args: argparse.Namespace, out: Output) -> int:
               + f"\nsaves against uniform {precision}: energy {_pct(sv['energy_pj'])}, BRAM {_pct(sv['bram36'])}, "
                 f"cycles {_pct(sv['cycles'])}, DSPs {_pct(sv['dsp'])}")
     path.write_text(adv.toml(header))
+    from ..report.plots import plot_widths
+
+    figure = plot_widths(adv.types, adv.default_types, path.with_suffix(".png"))
     record: dict[str, Any] = {"model": model.name, "onnx": str(model.onnx_path), "precision": precision,
-                              "data": data.name, "samples": len(data.x), "config_file": str(path), **adv.to_dict()}
+                              "data": data.name, "samples": len(data.x), "config_file": str(path),
+                              "figure": str(figure), **adv.to_dict()}
     if out.json_mode:
         out.json(record)
         return 0
@@ -79,6 +83,7 @@ def cmd_advise(args: argparse.Namespace, out: Output) -> int:
     out.print(kv_table(rows, title="advised vs uniform default"))
     out.result(f"agreement {_pct(adv.agreement)} (target {args.target_agreement}), energy {_pct(sv['energy_pj'])} "
                f"and BRAM {_pct(sv['bram36'])} saved; config: {path}")
+    out.result(f"figure: {figure}")
     return 0
 
 
@@ -109,7 +114,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--precision", default=inputs.DEFAULT_PRECISION, metavar="T",
                    help=f"the uniform default to start from and compare with (default {inputs.DEFAULT_PRECISION!r})")
     p.add_argument("--samples", type=inputs.positive_int, metavar="N", help="check on the first N test samples (default: all)")
-    p.add_argument("--out", metavar="FILE.toml", help="where to write the config (default advised_MODEL.toml)")
+    p.add_argument("--out", metavar="FILE.toml", help="where to write the config (default advised_MODEL.toml; the "
+                                                      "widths are plotted beside it, FILE.png)")
     p.add_argument("--hw", metavar="FILE", help="hardware TOML the costs are computed on (default: Hardware())")
     p.add_argument("--target", metavar="PART", help="target FPGA part (see `fpga-sim parts`)")
     p.add_argument("--cache-dir", metavar="DIR", help="where bundled models' checkpoints are cached")
