@@ -91,6 +91,18 @@ def test_flow_on_the_default_model_imports_no_torch(tmp_path):
     assert rec["model"]["accuracy_trained"] == get_bundled("lenet").accuracy
 
 
+def test_without_torch_a_model_that_does_not_ship_says_how_to_get_it():
+    proc = subprocess.run([sys.executable, "-c", NO_TORCH, "simulate", "lenet_wide", "--quiet"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    (line,) = proc.stderr.strip().splitlines()
+    assert "lenet_wide" in line and "[models]" in line and "lenet, mlp" in line
+    for cmd in (["train", "lenet"], ["compress", "--method", "prune"]):
+        proc = subprocess.run([sys.executable, "-c", NO_TORCH, *cmd], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 2 and "[models]" in proc.stderr.strip().splitlines()[-1], proc.stderr[-2000:]
+
+
 @pytest.mark.slow
 def test_retraining_reproduces_what_ships(tmp_path):
     from models.bundle import training_platform, write_bundle

@@ -52,11 +52,12 @@ def resolve_model(spec: str | None, *, cache_dir: str | None = None, progress: b
         return ModelSource(name=spec, onnx_path=shipped.onnx_path, bundled=True, accuracy=shipped.accuracy,
                            info={"shipped": True, "made_by": shipped.metadata.get("made_by", "")})
     try:
-        import models  # torch: only when a model that does not ship is asked for
+        from models import get_trained  # torch: only when a model that does not ship is asked for
     except ImportError as exc:
-        raise FpgaSimError(f"bundled model {spec!r} needs the models extra ({exc}); install it with "
-                           "pip install -e '.[models]', or pass a path to an .onnx file") from None
-    trained = models.get_trained(name=spec, cache_dir=cache_dir, progress=progress)
+        raise FpgaSimError(f"model {spec!r} does not ship trained and training it needs the models extra ({exc}); "
+                           f"install it with pip install -e '.[models]', use a shipped model "
+                           f"({', '.join(bundled_names())}), or pass a path to an .onnx file") from None
+    trained = get_trained(name=spec, cache_dir=cache_dir, progress=progress)
     info = {k: v for k, v in vars(trained).items() if isinstance(v, (str, int, float, bool))} if hasattr(
         trained, "__dict__") else {}
     return ModelSource(name=spec, onnx_path=Path(trained.onnx_path), bundled=True,

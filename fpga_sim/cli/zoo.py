@@ -11,6 +11,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import FpgaSimError
 from . import flow, inputs
 from .console import Output, fmt
 
@@ -43,8 +44,19 @@ METHODS: dict[str, Method] = {
 }
 
 
+def _models() -> Any:
+    """The models package with torch loaded, or an FpgaSimError saying which extra installs it."""
+    try:
+        import models
+        import models.recipes  # noqa: F401  (imports torch and scikit-learn)
+    except ImportError as exc:
+        raise FpgaSimError(f"training and compression need the models extra ({exc}); install it with "
+                           "pip install -e '.[models]' (see the README for the CPU-only torch)") from None
+    return models
+
+
 def cmd_train(args: argparse.Namespace, out: Output) -> int:
-    import models
+    models = _models()
 
     if args.list:
         rows = [{"name": n, "doc": r.doc, "depends_on": list(r.deps)} for n, r in sorted(models.RECIPES.items())]
@@ -122,7 +134,7 @@ def _measure(trained: Any, scheme: str, precision: str, hw: Any, data: inputs.Da
 
 
 def cmd_compress(args: argparse.Namespace, out: Output) -> int:
-    import models
+    models = _models()
 
     names = args.method or list(METHODS)
     precision_flag, base_hw = inputs.checked_options(args)
