@@ -210,6 +210,13 @@ def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check:
     trials: list[Trial] = []
     order = _searchable(graph)
     chosen: dict[tuple[str, str], int] = {}
+
+    def settle(layer: str, slot: str) -> None:
+        """Give the slot its chosen width (and a layer's bias the weights' width)."""
+        slots[layer][slot] = candidate(layer, slot, chosen[(layer, slot)], slots)
+        if slot == "weight" and "bias" in graph.node(layer).params:
+            b = graph.node(layer).params["bias"]
+            slots[layer]["bias"] = fitting(slots[layer]["weight"].width, float(np.max(np.abs(b))) if b.size else 0.0)
     for i, (layer, slot) in enumerate(order):
         if progress:
             progress(f"{layer} {slot}", i, len(order))
@@ -227,11 +234,8 @@ def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check:
             trials.append(Trial(layer, slot, mid, a, q, passed))
             hi_w, lo_w = (mid, lo_w) if passed else (hi_w, mid)
             best = hi_w
-        slots[layer][slot] = candidate(layer, slot, best, slots)
         chosen[(layer, slot)] = best
-        if slot == "weight" and "bias" in graph.node(layer).params:        # the bias: as wide as the weights
-            b = graph.node(layer).params["bias"]
-            slots[layer]["bias"] = fitting(slots[layer]["weight"].width, float(np.max(np.abs(b))) if b.size else 0.0)
+        settle(layer, slot)
     search_agree, _ = _agreement(build(slots), x_search, ref_s)
 
     widened: list[str] = []
@@ -249,7 +253,7 @@ def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check:
             break
         agree, sqnr, layer, slot = max(tried, key=lambda t: (t[0], t[1]))
         chosen[(layer, slot)] += 1
-        slots[layer][slot] = candidate(layer, slot, chosen[(layer, slot)], slots)
+        settle(layer, slot)
         widened.append(f"{layer} {slot}")
     if not ok(agree, sqnr):
         raise FpgaSimError(f"no types within {budget_bits} bits keep agreement {target_agreement} on the check set "

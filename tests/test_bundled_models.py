@@ -80,6 +80,8 @@ def test_shipped_models_are_the_current_recipes():
         assert meta["key"] == cache_key(name) and meta["recipe"] == RECIPES[name].params
 
 
+@pytest.mark.slow
+@pytest.mark.gxx
 def test_flow_on_the_default_model_imports_no_torch(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-c", NO_TORCH, "flow", "--samples", "16", "--csim-samples", "4",
