@@ -106,6 +106,24 @@ def test_without_torch_a_model_that_does_not_ship_says_how_to_get_it():
 
 
 @pytest.mark.slow
+def test_train_bundle_ships_a_recipe_into_a_directory(tmp_path, capsys, monkeypatch):
+    from models import recipes
+
+    from fpga_sim.cli import main
+
+    monkeypatch.setitem(recipes.RECIPES, "t_one", recipes.Recipe(
+        recipes._plain, {"arch": "student", "epochs": 1, "lr": 3e-3, "batch_size": 64}, doc="one-epoch student"))
+    ship = tmp_path / "ship"
+    assert main(["train", "t_one", "--bundle", str(ship), "--cache-dir", str(tmp_path / "cache"), "--json"]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    shipped = get_bundled("t_one", root=ship)
+    assert bundled_names(ship) == ["t_one"] and rec["onnx"] == str(shipped.onnx_path)
+    assert shipped.metadata["key"] == recipes.cache_key("t_one") and shipped.metadata["made_by"].endswith("t_one")
+    assert weights_sha256(shipped.onnx_path) == shipped.metadata["weights_sha256"]
+    assert np.array_equal(load_digits8(ship / "digits8.npz")[2], load_digits8()[2])
+
+
+@pytest.mark.slow
 def test_retraining_reproduces_what_ships(tmp_path):
     from models.bundle import training_platform, write_bundle
 

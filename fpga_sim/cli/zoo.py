@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import FpgaSimError
@@ -73,7 +74,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
             out.print(table)
             out.result(f"models: {', '.join(r['name'] for r in rows)}")
         return 0
-    if args.bundle:
+    if args.bundle is not None:
         return _bundle(args, out)
     results = []
     for name in args.names or [inputs.DEFAULT_MODEL]:
@@ -101,7 +102,10 @@ def _bundle(args: argparse.Namespace, out: Output) -> int:
     """`train --bundle`: ship the trained models (and the digits split) inside the package."""
     from models.bundle import write_bundle
 
-    records = write_bundle(args.names or [inputs.DEFAULT_MODEL], cache_dir=args.cache_dir, progress=not out.quiet)
+    from ..bundled import BUNDLED_DIR
+
+    records = write_bundle(args.names or [inputs.DEFAULT_MODEL], dest=Path(args.bundle or BUNDLED_DIR),
+                           cache_dir=args.cache_dir, progress=not out.quiet)
     if out.json_mode:
         out.json(records)
         return 0
@@ -189,9 +193,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "to ONNX; --list shows every recipe, including the compressed ones.")
     p.add_argument("names", nargs="*", metavar="NAME", help=f"model recipes (default {inputs.DEFAULT_MODEL})")
     p.add_argument("--list", action="store_true", help="list the bundled models and exit")
-    p.add_argument("--bundle", action="store_true",
-                   help="also ship the trained models inside the package (fpga_sim/data/models/: ONNX, test "
-                        "accuracy, provenance, and the digits split), so that flow needs no torch")
+    p.add_argument("--bundle", nargs="?", const="", metavar="DIR",
+                   help="also ship the trained models (ONNX, test accuracy, provenance, and the digits split) into "
+                        "DIR, by default inside the package (fpga_sim/data/models/), so that flow needs no torch")
     p.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache (default: models/ under $FPGA_SIM_CACHE, else $XDG_CACHE_HOME/fpga-sim or ~/.cache/fpga-sim)")
     p.set_defaults(run=cmd_train)
 
