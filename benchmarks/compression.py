@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from fpga_sim.cli.inputs import DEFAULT_PRECISION
+
 BASELINE = "lenet_wide"
 FIXED_TYPE = "ap_fixed<8,3,AP_RND,AP_SAT>"
 FIXED_OUT_TYPE = "ap_fixed<16,6,AP_RND,AP_SAT>"
@@ -33,7 +35,7 @@ class Row:
     scheme: str = "dense"          # storage scheme (models.storage)
     value_bits: int = 32           # bits per stored value for dense/sparse
     hw: tuple[str, ...] = ()       # Hardware options turned on
-    precision: str = "auto<16>"    # simulator precision
+    precision: str = DEFAULT_PRECISION    # simulator precision: the CLI's default
     note: str = ""
 
 
@@ -60,7 +62,7 @@ def _simulate(onnx_path: Path, row: Row, calib: np.ndarray, x: np.ndarray, y: np
 
     g = fpga_sim.load_onnx(onnx_path)
     config = None
-    if row.precision != "auto<16>":
+    if row.precision != DEFAULT_PRECISION:
         last = [n for n in g.nodes if g.outputs[0] in n.outputs][0].name
         config = {"LayerName": {last: {"Precision": {"result": FIXED_OUT_TYPE}}}}
     qg = fpga_sim.quantize(g, calibration=calib, precision=row.precision, config=config)
@@ -86,7 +88,7 @@ def run(cache_dir: str | Path | None = None, progress: bool = True, simulate: bo
         tm = get_trained(row.recipe, cache_dir, progress)
         size = model_size(tm.model, row.scheme, value_bits=row.value_bits, bias_bits=row.value_bits)
         acc = tm.accuracy
-        if row.recipe == "lenet_fixed" or (row.recipe == "lenet" and row.precision != "auto<16>"):
+        if row.recipe == "lenet_fixed" or (row.recipe == "lenet" and row.precision != DEFAULT_PRECISION):
             key = "accuracy_fixed_forward" if row.recipe == "lenet_fixed" else None
             acc = tm.metadata[key] if key else _ptq(tm.model, x_te, y_te)
         entry = {"model": row.label, "recipe": row.recipe, "top1": acc, "float_top1": tm.accuracy,
@@ -94,7 +96,7 @@ def run(cache_dir: str | Path | None = None, progress: bool = True, simulate: bo
                  "compression": base_bytes / size["bytes"], "hardware": list(row.hw), "note": row.note,
                  "onnx": str(tm.onnx_path), "layers": size["layers"]}
         if simulate:
-            entry.update(_simulate(tm.onnx_path, row, x_tr[:256], x_te, y_te))
+            entry.update(_simulate(tm.onnx_path, row, x_tr, x_te, y_te))   # calibrated as the CLI is
         rows.append(entry)
     by = {r["model"]: r for r in rows}
     b = by["baseline (LeNet, wide)"]

@@ -4,8 +4,9 @@
 NAME.onnx (the recipe's export, verified against onnxruntime) and NAME.json (what it is: the
 recipe and its cache key, the test-split accuracy, the torch build and CPU kernels that trained
 it, a hash of its weights), and `digits8.npz`, the 8x8 digits split every model trains and is
-tested on (scikit-learn's copy of the UCI optdigits test set, pixels 0..16 as uint8; scaled
-here exactly as `models.data` does).  This module only reads them: numpy and the standard
+tested on (scikit-learn's copy of the UCI "Optical Recognition of Handwritten Digits" test set,
+Alpaydin and Kaynak, CC BY 4.0; pixels 0..16 as uint8, scaled here exactly as `models.data`
+does).  This module only reads them: numpy and the standard
 library, nothing of torch or scikit-learn.
 """
 from __future__ import annotations

@@ -94,8 +94,11 @@ def test_parts_table_and_json(capsys):
     assert code == 0 and all(name in out for name in PARTS)
 
 
-def _library_run(tiny: Path, x: np.ndarray, precision: str = "ap_fixed<16,6>"):
-    """The same steps through the library, for the CLI to be compared with."""
+def _library_run(tiny: Path, x: np.ndarray, precision: str | None = None):
+    """The same steps through the library, for the CLI to be compared with (default: the CLI's precision)."""
+    from fpga_sim.cli.inputs import DEFAULT_PRECISION
+
+    precision = precision or DEFAULT_PRECISION
     from fpga_sim.hardware import Hardware
     from fpga_sim.onnx_import import load_onnx
     from fpga_sim.quantization import quantize
@@ -124,11 +127,13 @@ def test_simulate_table(capsys, tiny, x_npy):
 
 
 def test_quiet_prints_only_the_result_line(capsys, tiny, x_npy):
-    data = run_json(capsys, "simulate", tiny, "--input", x_npy)["simulation"]["totals"]
-    code, out, err = run(capsys, "simulate", tiny, "--input", x_npy, "--quiet")
+    # a precision under which nothing overflows: overflow warnings are shown even with --quiet
+    wide = ["--precision", "ap_fixed<16,6>"]
+    data = run_json(capsys, "simulate", tiny, "--input", x_npy, *wide)["simulation"]["totals"]
+    code, out, err = run(capsys, "simulate", tiny, "--input", x_npy, "--quiet", *wide)
     assert (code, err, out.count("\n")) == (0, "", 1)
     assert out.startswith(f"{data['cycles']:,} cycles, ") and "over 5 samples" in out
-    for cmd in (["parts"], ["seed-analysis"], ["compare", tiny, "--input", x_npy]):
+    for cmd in (["parts"], ["seed-analysis"], ["compare", tiny, "--input", x_npy, *wide]):
         code, out, err = run(capsys, *cmd, "--quiet")
         assert (code, err, out.count("\n")) == (0, "", 1), cmd
     assert run(capsys, "seed-analysis", "-q")[1].startswith("5x5: 405 cycles, balanced; 9x9: 500 cycles, compute")

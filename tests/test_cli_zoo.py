@@ -78,7 +78,9 @@ def test_compress_measures_pruning(tiny_recipes, tmp_path, capsys, monkeypatch):
     from fpga_sim.simulation import simulate
 
     x_tr, _, x_te, y_te = load_digits_split()
-    qg = quantize(load_onnx(str(comp.onnx_path)), calibration=x_tr[:256].astype(np.float64))
+    from fpga_sim.cli.inputs import DEFAULT_PRECISION
+
+    qg = quantize(load_onnx(str(comp.onnx_path)), calibration=x_tr.astype(np.float64), precision=DEFAULT_PRECISION)
     sim = simulate(qg, x_te[:32].astype(np.float64), hardware=Hardware(skip_zero_weights=True))
     acc = float((next(iter(sim.outputs.values())).argmax(axis=1) == y_te[:32]).mean())
     assert comp_row["accuracy_fixed"] == acc

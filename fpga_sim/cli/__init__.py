@@ -18,10 +18,14 @@ from ..errors import CheckFailed, FpgaSimError
 from .console import Output
 
 # One line per command group.
-COMMAND_MODULES: tuple[str, ...] = ("flow", "sim", "hls", "hw", "zoo", "sweep")
+COMMAND_MODULES: tuple[str, ...] = (
+    "flow", "sim", "hls", "hw", "zoo",
+    "sweep",
+    "advise",
+)
 
 # Commands that run the simulator, and so compile its Numba kernels on a machine's first run.
-COMPILING = frozenset({"flow", "simulate", "compare", "codegen", "seed-analysis", "compress", "sweep"})
+COMPILING = frozenset({"flow", "simulate", "compare", "codegen", "seed-analysis", "compress", "sweep", "advise"})
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 

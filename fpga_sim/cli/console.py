@@ -42,6 +42,13 @@ class Output:
         if not self.quiet:
             self.err.print(text, markup=False, highlight=False)
 
+    def warn(self, text: str) -> None:
+        """A warning the user must see (stderr, one unwrapped line), kept under --quiet; with --json it
+        is in the JSON document instead."""
+        if not self.json_mode:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
     def result(self, text: str) -> None:
         """A line that survives --quiet (e.g. the path of what was written); not shown with --json."""
         if not self.json_mode:

@@ -80,6 +80,17 @@ def simulate_batch(qg: Any, x: np.ndarray, hw: Any, out: Output, label: str = "s
     return first
 
 
+def overflow_check(qg: Any, sim: Any, x: np.ndarray, out: Output, model: str = "") -> list[dict[str, Any]]:
+    """Print one warning line per layer that wrapped or saturated (type, float range, a type that
+    holds it: `fpga_sim.overflow_report`); return the same as plain rows for JSON and the report."""
+    from ..overflow_report import overflow_warnings
+
+    found = overflow_warnings(qg, sim, x)
+    for w in found:
+        out.warn((f"{model}: " if model else "") + w.line())
+    return [w.to_dict() for w in found]
+
+
 def machine_roofs(hw: Any, layers: list[dict[str, Any]]) -> dict[str, float]:
     """The roofs the report draws: the array's multiplies per cycle and the DRAM ports' words per cycle."""
     peak = max((int(layer.get("multipliers", 0)) for layer in layers), default=0) or hw.n_dsp
@@ -223,6 +234,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
     sim = simulate_batch(qg, data.x, hw, out, label=f"simulating {len(data.x)} samples", trace=True)
     steps.append({"name": f"simulate {len(data.x)} samples (cycles, energy, outputs)",
                   "seconds": round(time.perf_counter() - start, 3)})
+    overflows = overflow_check(qg, sim, data.x, out)
     with out.step("compare with the float model (onnxruntime)", steps):
         cmp = compare_model(model.onnx_path, graph, qg, data, sim)
     layers = [layer.to_dict() for layer in sim.layers]
@@ -242,7 +254,7 @@ def run_flow(args: argparse.Namespace, out: Output) -> dict[str, Any]:
         "memory_policy": memory_policy_record(qg, hw), "resources": None,
         "simulation": {"samples": int(len(data.x)), "layers": layers, "totals": getattr(sim, "totals", {})},
         "comparison": comparison_record(cmp, data.name, len(data.x)),
-        "float32": float32_record(qg, hw, layers),
+        "float32": float32_record(qg, hw, layers), "overflow_warnings": overflows,
         "csim": None, "hls_project": None, "steps": steps,
     }
     final_out = Path(args.out).resolve()

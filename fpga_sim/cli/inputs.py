@@ -14,7 +14,11 @@ import numpy as np
 from ..errors import FpgaSimError
 
 DEFAULT_MODEL = "lenet"
-DEFAULT_PRECISION = "ap_fixed<16,6>"
+# The one default of every command that quantises a model (flow, simulate, compare, codegen, compress;
+# benchmarks/compression.py imports it too): 16 bits, integer bits from the calibration ranges,
+# AP_RND/AP_SAT.  With the whole digits training split as calibration it overflows on none of the
+# bundled models; a fixed ap_fixed<16,6> wraps the logits of lenet_wide_shared (they reach -44.9).
+DEFAULT_PRECISION = "auto<16>"
 
 
 @dataclass
@@ -48,11 +52,12 @@ def resolve_model(spec: str | None, *, cache_dir: str | None = None, progress: b
         return ModelSource(name=spec, onnx_path=shipped.onnx_path, bundled=True, accuracy=shipped.accuracy,
                            info={"shipped": True, "made_by": shipped.metadata.get("made_by", "")})
     try:
-        import models  # torch: only when a model that does not ship is asked for
+        from models import get_trained  # torch: only when a model that does not ship is asked for
     except ImportError as exc:
-        raise FpgaSimError(f"bundled model {spec!r} needs the models extra ({exc}); install it with "
-                           "pip install -e '.[models]', or pass a path to an .onnx file") from None
-    trained = models.get_trained(name=spec, cache_dir=cache_dir, progress=progress)
+        raise FpgaSimError(f"model {spec!r} does not ship trained and training it needs the models extra ({exc}); "
+                           f"install it with pip install -e '.[models]', use a shipped model "
+                           f"({', '.join(bundled_names())}), or pass a path to an .onnx file") from None
+    trained = get_trained(name=spec, cache_dir=cache_dir, progress=progress)
     info = {k: v for k, v in vars(trained).items() if isinstance(v, (str, int, float, bool))} if hasattr(
         trained, "__dict__") else {}
     return ModelSource(name=spec, onnx_path=Path(trained.onnx_path), bundled=True,
@@ -156,9 +161,10 @@ class Dataset:
     y: np.ndarray | None
 
 
-def default_data(shape: tuple[int, ...], *, samples: int | None = None, calibration: int = 256,
+def default_data(shape: tuple[int, ...], *, samples: int | None = None, calibration: int | None = None,
                  seed: int = 0) -> Dataset:
-    """The digits split when the input takes digits images, else seeded uniform [0, 1) samples."""
+    """The digits split when the input takes digits images (calibration: the first `calibration`
+    training samples, default all of them), else seeded uniform [0, 1) samples (256 to calibrate)."""
     size = is_digits_shape(shape)
     digits = None
     if size == 8:                # the split ships with the package (fpga_sim.bundled)
@@ -180,7 +186,7 @@ def default_data(shape: tuple[int, ...], *, samples: int | None = None, calibrat
                        x_te[:n].astype(np.float64), y_te[:n])
     rng = np.random.default_rng(seed)
     n = 64 if samples is None else samples
-    return Dataset("seeded uniform [0, 1) inputs (no labels)", rng.random((calibration, *shape)),
+    return Dataset("seeded uniform [0, 1) inputs (no labels)", rng.random((calibration or 256, *shape)),
                    rng.random((n, *shape)), None)
 
 

@@ -36,10 +36,11 @@ def _prepare(args: argparse.Namespace, out: Output, *, labels: bool) -> tuple[An
 def cmd_simulate(args: argparse.Namespace, out: Output) -> int:
     model, graph, data, hw, qg = _prepare(args, out, labels=False)
     sim = flow.simulate_batch(qg, data.x, hw, out, label=f"simulating {len(data.x)} samples")
+    overflows = flow.overflow_check(qg, sim, data.x, out)
     layers = [layer.to_dict() for layer in sim.layers]
     if out.json_mode:
         out.json({"model": str(model.onnx_path), "precision": args.precision, "hardware": hw.to_dict(),
-                  "samples": len(data.x), "simulation": sim.to_dict()})
+                  "samples": len(data.x), "simulation": sim.to_dict(), "overflow_warnings": overflows})
         return 0
     out.print(layer_table(layers, len(data.x), title=f"{model.name} at {args.precision} on {hw.part}, {hw.n_dsp} DSPs, "
                                         f"{fmt(hw.clock_mhz)} MHz (per inference)"))
@@ -54,11 +55,12 @@ def cmd_simulate(args: argparse.Namespace, out: Output) -> int:
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
     model, graph, data, hw, qg = _prepare(args, out, labels=True)
     sim = flow.simulate_batch(qg, data.x, hw, out, label=f"simulating {len(data.x)} samples", trace=True)
+    overflows = flow.overflow_check(qg, sim, data.x, out)
     with out.step("float reference (onnxruntime) and comparison"):
         cmp = flow.compare_model(model.onnx_path, graph, qg, data, sim)
     rec = flow.comparison_record(cmp, data.name, len(data.x))
     if out.json_mode:
-        out.json({"model": str(model.onnx_path), "precision": args.precision, **rec})
+        out.json({"model": str(model.onnx_path), "precision": args.precision, **rec, "overflow_warnings": overflows})
         return 0
     from rich.markup import escape
     from rich.table import Table

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from ..errors import FpgaSimError
 from . import flow, inputs
 from .console import Output, fmt
 
@@ -43,8 +45,19 @@ METHODS: dict[str, Method] = {
 }
 
 
+def _models() -> Any:
+    """The models package with torch loaded, or an FpgaSimError saying which extra installs it."""
+    try:
+        import models
+        import models.recipes  # noqa: F401  (imports torch and scikit-learn)
+    except ImportError as exc:
+        raise FpgaSimError(f"training and compression need the models extra ({exc}); install it with "
+                           "pip install -e '.[models]' (see the README for the CPU-only torch)") from None
+    return models
+
+
 def cmd_train(args: argparse.Namespace, out: Output) -> int:
-    import models
+    models = _models()
 
     if args.list:
         rows = [{"name": n, "doc": r.doc, "depends_on": list(r.deps)} for n, r in sorted(models.RECIPES.items())]
@@ -61,7 +74,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
             out.print(table)
             out.result(f"models: {', '.join(r['name'] for r in rows)}")
         return 0
-    if args.bundle:
+    if args.bundle is not None:
         return _bundle(args, out)
     results = []
     for name in args.names or [inputs.DEFAULT_MODEL]:
@@ -89,7 +102,10 @@ def _bundle(args: argparse.Namespace, out: Output) -> int:
     """`train --bundle`: ship the trained models (and the digits split) inside the package."""
     from models.bundle import write_bundle
 
-    records = write_bundle(args.names or [inputs.DEFAULT_MODEL], cache_dir=args.cache_dir, progress=not out.quiet)
+    from ..bundled import BUNDLED_DIR
+
+    records = write_bundle(args.names or [inputs.DEFAULT_MODEL], dest=Path(args.bundle or BUNDLED_DIR),
+                           cache_dir=args.cache_dir, progress=not out.quiet)
     if out.json_mode:
         out.json(records)
         return 0
@@ -107,6 +123,7 @@ def _measure(trained: Any, scheme: str, precision: str, hw: Any, data: inputs.Da
     graph = inputs.load_graph(trained.onnx_path)
     qg = flow.quantise(graph, data.calibration, precision, config)
     sim = flow.simulate_batch(qg, data.x, hw, out, label=f"simulating {trained.name}")
+    overflows = flow.overflow_check(qg, sim, data.x, out, model=trained.name)
     logits = next(iter(sim.outputs.values())).reshape(len(data.x), -1)
     t = sim.totals
     return {"model": trained.name, "accuracy_float": float(trained.accuracy),
@@ -116,12 +133,12 @@ def _measure(trained: Any, scheme: str, precision: str, hw: Any, data: inputs.Da
             "storage_scheme": scheme, "bytes": int(storage.model_size(trained.model, scheme)["bytes"]),
             "cycles": int(t["cycles"]), "dram_words": int(t["dram_reads"] + t["dram_writes"]),
             "energy_nj": float(t["energy_total_pj"]) / 1e3, "precision": precision,
-            "overflows": int(t.get("overflows", 0)),
+            "overflows": int(t.get("overflows", 0)), "overflow_warnings": overflows,
             "hardware": {k: v for k, v in hw.to_dict().items() if k in ("skip_zero_weights", "weights_as_codebook")}}
 
 
 def cmd_compress(args: argparse.Namespace, out: Output) -> int:
-    import models
+    models = _models()
 
     names = args.method or list(METHODS)
     precision_flag, base_hw = inputs.checked_options(args)
@@ -176,9 +193,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "to ONNX; --list shows every recipe, including the compressed ones.")
     p.add_argument("names", nargs="*", metavar="NAME", help=f"model recipes (default {inputs.DEFAULT_MODEL})")
     p.add_argument("--list", action="store_true", help="list the bundled models and exit")
-    p.add_argument("--bundle", action="store_true",
-                   help="also ship the trained models inside the package (fpga_sim/data/models/: ONNX, test "
-                        "accuracy, provenance, and the digits split), so that flow needs no torch")
+    p.add_argument("--bundle", nargs="?", const="", metavar="DIR",
+                   help="also ship the trained models (ONNX, test accuracy, provenance, and the digits split) into "
+                        "DIR, by default inside the package (fpga_sim/data/models/), so that flow needs no torch")
     p.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache (default: models/ under $FPGA_SIM_CACHE, else $XDG_CACHE_HOME/fpga-sim or ~/.cache/fpga-sim)")
     p.set_defaults(run=cmd_train)
 

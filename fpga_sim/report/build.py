@@ -106,7 +106,9 @@ def write_report(record: dict[str, Any], out_dir: str | Path) -> Path:
     dram_write_words_per_cycle, clock_mhz), "target", "simulation" (layers: LayerReport dicts,
     totals), optional "comparison" (accuracy_float, accuracy_fixed, agreement, samples, layers:
     [{name, tensor, sqnr_db, max_abs_error}]), optional "csim" (status pass/fail/skipped/unavailable,
-    samples, values, mismatches, reason, seconds), "hls_project", "steps" ([{name, seconds}]).
+    samples, values, mismatches, reason, seconds), "hls_project", "steps" ([{name, seconds}]),
+    optional "overflow_warnings" (`OverflowWarning.to_dict()` rows: a card each and a note in the
+    per-layer table).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -114,12 +116,14 @@ def write_report(record: dict[str, Any], out_dir: str | Path) -> Path:
     summary = summarise(record)
     figures = write_figures(record, out)
     images = {key: base64.b64encode((out / name).read_bytes()).decode("ascii") for key, name in figures.items()}
-    optional = {"comparison": None, "csim": None, "float32": None, "hls_project": None, "steps": [], "config": None}
+    optional = {"comparison": None, "csim": None, "float32": None, "hls_project": None, "steps": [], "config": None,
+                "overflow_warnings": []}
     full = {**optional, **record, "summary": summary, "figures": figures}
+    overflow_by_layer = {w["layer"]: w for w in full["overflow_warnings"]}
     (out / "report.json").write_text(json.dumps(json_safe(full), indent=2, allow_nan=False) + "\n")
     html = _environment().get_template("report.html.j2").render(
         r=full, s=summary, images=images, layers=record["simulation"]["layers"],
-        comparison=full["comparison"], csim=full["csim"])
+        comparison=full["comparison"], csim=full["csim"], overflow_by_layer=overflow_by_layer)
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
     return path

@@ -193,3 +193,23 @@ def plot_sqnr(rows: list[dict[str, Any]], path: Path) -> Path:
     ax.grid(True, axis="x", alpha=0.3)
     ax.margins(x=0.15)
     return _save(fig, path)
+
+
+def plot_widths(types: dict[str, dict[str, str]], default_types: dict[str, dict[str, str]], path: Path) -> Path:
+    """`fpga-sim advise`: bits of every searched slot (input, weight, accum, result per layer),
+    the uniform default beside the advised type."""
+    from ..fixed import Fixed
+
+    rows = [(f"{layer} {slot}", Fixed.parse(default_types[layer][slot]).width, Fixed.parse(t).width)
+            for layer, slots in types.items() for slot, t in slots.items()]
+    fig = _new_figure(7.5, 0.32 * len(rows) + 1.2)
+    ax = fig.add_subplot()
+    y = np.arange(len(rows))
+    ax.barh(y + 0.2, [r[1] for r in rows], height=0.4, color="#bbbbbb", label="uniform default")
+    ax.barh(y - 0.2, [r[2] for r in rows], height=0.4, color="#4c72b0", label="advised")
+    ax.set_yticks(y, [r[0] for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("bits")
+    ax.set_title("type widths: uniform default vs advised", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
