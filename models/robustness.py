@@ -38,8 +38,8 @@ class StudyConfig:
     fooling_confidence: float = 0.99
     class_model_steps: int = 100
     dream_layer: str = "relu2"
-    dream_steps: int = 40
-    dream_step: float = 0.03
+    dream_steps: int = 20
+    dream_step: float = 0.02
     show_eps: float = 0.1          # the epsilon of the example images
     seed: int = 0
 
@@ -55,10 +55,12 @@ class Evaluator:
     precision: str | None
     probs: Callable[[np.ndarray], np.ndarray]   # images -> softmax probabilities (N, classes)
     input_type: Fixed | None = field(default=None, repr=False)
+    logits_type: str | None = None
 
     def info(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "kind": self.kind, "model": self.model,
-                "precision": self.precision, "input_type": str(self.input_type) if self.input_type else None}
+                "precision": self.precision, "input_type": str(self.input_type) if self.input_type else None,
+                "logits_type": self.logits_type}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -95,8 +97,8 @@ def engine_evaluator(key: str, name: str, onnx_path: str | Path, calibration: np
     def probs(x: np.ndarray) -> np.ndarray:
         return softmax(simulate(qg, np.asarray(x, dtype=np.float64)).outputs[out].reshape(len(x), -1))
 
-    label = f"{name} {precision}" + (f" (logits {DEFAULT_OUT_TYPE})" if cfg else "")
-    return Evaluator(key, label, "engine", name, precision, probs, qg.tensor_types[graph.inputs[0]])
+    return Evaluator(key, f"{name} {precision}", "engine", name, precision, probs, qg.tensor_types[graph.inputs[0]],
+                     logits_type=DEFAULT_OUT_TYPE if cfg else precision)
 
 
 def _verdicts(evaluators: list[Evaluator], x: np.ndarray, cls: np.ndarray) -> dict[str, dict[str, list]]:

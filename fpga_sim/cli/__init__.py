@@ -18,10 +18,10 @@ from ..errors import CheckFailed, FpgaSimError
 from .console import Output
 
 # One line per command group; `fpga-sim sweep` will be a module "sweep" added here.
-COMMAND_MODULES: tuple[str, ...] = ("flow", "sim", "hls", "hw", "zoo")
+COMMAND_MODULES: tuple[str, ...] = ("flow", "sim", "hls", "hw", "zoo", "robustness")
 
 # Commands that run the simulator, and so compile its Numba kernels on a machine's first run.
-COMPILING = frozenset({"flow", "simulate", "compare", "codegen", "seed-analysis", "compress"})
+COMPILING = frozenset({"flow", "simulate", "compare", "codegen", "seed-analysis", "compress", "robustness"})
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
