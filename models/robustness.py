@@ -125,8 +125,9 @@ def _attack(kind: str, model: nn.Module, x: np.ndarray, y: np.ndarray, eps: floa
 def attack_rows(model: nn.Module, evaluators: list[Evaluator], x: np.ndarray, y: np.ndarray, cfg: StudyConfig,
                 clean: dict[str, np.ndarray], step: Step) -> list[dict[str, Any]]:
     """Per attack and epsilon: each evaluator's accuracy, targeted success, the transfer rate (of the
-    samples the float model gets wrong and the evaluator gets right when clean, the share the
-    evaluator also gets wrong), and the share of samples whose quantised input differs from clean."""
+    samples both the float model and the evaluator get right when clean and the attack makes the
+    float model get wrong, the share the evaluator also gets wrong), and the share of samples whose
+    quantised input differs from clean."""
     rows = []
     goal = adv.next_class_targets(y)
     float_key = evaluators[0].key
@@ -135,7 +136,7 @@ def attack_rows(model: nn.Module, evaluators: list[Evaluator], x: np.ndarray, y:
             for eps in cfg.eps:
                 xa = _attack(kind, model, x, y, float(eps), cfg)
                 preds = {e.key: e.probs(xa).argmax(axis=1) for e in evaluators}
-                fooled = preds[float_key] != y
+                fooled = clean[float_key] & (preds[float_key] != y)      # the attack made the float model wrong
                 row: dict[str, Any] = {"attack": kind, "eps": float(eps),
                                        "linf": float(np.abs(xa - x).max()), "accuracy": {}, "targeted_success": {},
                                        "transfer": {}, "input_changed": {}}

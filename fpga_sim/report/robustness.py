@@ -57,26 +57,27 @@ def _caption(verdicts: dict[str, dict[str, list]], i: int, keys: list[str]) -> s
 def plot_grid(rows: list[tuple[str, list, dict[str, dict[str, list]] | None]], keys: list[str], path: Path,
               title: str) -> Path:
     """Rows of images (each row: label, images (N, H, W), verdicts), each image captioned with every
-    evaluator's predicted digit and confidence."""
+    evaluator's predicted digit and confidence.  One axes holds the whole mosaic (many small axes
+    made the constrained layout the slowest part of the report)."""
+    h, w = np.asarray(rows[0][1][0]).shape
     cols = max(len(imgs) for _, imgs, _ in rows)
-    lines = len(keys)
-    cell_h = 1.0 + 0.13 * lines
-    fig = _new_figure(1.05 * cols + 0.9, cell_h * len(rows) + 0.5)
-    axes = fig.subplots(len(rows), cols, squeeze=False)
+    gap, cap = 1.0, 0.95 * len(keys) + 0.6          # in image pixels: between images, below each row
+    cell_w, cell_h = w + gap, h + cap
+    mosaic = np.ones((int(round(cell_h * len(rows))), int(cell_w * cols), 3))
+    fig = _new_figure(0.14 * mosaic.shape[1] + 0.9, 0.14 * mosaic.shape[0] + 0.5)
+    ax = fig.add_subplot()
     for r, (label, imgs, verdicts) in enumerate(rows):
-        for c in range(cols):
-            ax = axes[r][c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c >= len(imgs):
-                ax.set_axis_off()
-                continue
-            ax.imshow(np.asarray(imgs[c]), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        top = int(round(r * cell_h))
+        for c, img in enumerate(imgs):
+            left = int(c * cell_w)
+            mosaic[top:top + h, left:left + w] = np.clip(np.asarray(img, dtype=float), 0, 1)[..., None]
             if verdicts is not None:
-                ax.set_xlabel(_caption(verdicts, c, keys), fontsize=5.5, linespacing=1.1)
-            if c == 0:
-                ax.set_ylabel(label, fontsize=7)
-    fig.suptitle(title, fontsize=9)
+                ax.text(left + w / 2 - 0.5, top + h + 0.1, _caption(verdicts, c, keys), ha="center", va="top",
+                        fontsize=5.5, linespacing=1.1)
+        ax.text(-1.0, top + h / 2, label, ha="right", va="center", fontsize=7, rotation=90)
+    ax.imshow(mosaic, interpolation="nearest", extent=(-0.5, mosaic.shape[1] - 0.5, mosaic.shape[0] - 0.5, -0.5))
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=9)
     return _save(fig, path)
 
 
