@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager
 
 import numpy as np
+import torch
 from torch import nn
 
 from fpga_sim import Fixed
@@ -95,7 +96,13 @@ def engine_evaluator(key: str, name: str, onnx_path: str | Path, calibration: np
     out = graph.outputs[0]
 
     def probs(x: np.ndarray) -> np.ndarray:
-        return softmax(simulate(qg, np.asarray(x, dtype=np.float64)).outputs[out].reshape(len(x), -1))
+        # Numba's OpenMP launch resets the process's OpenMP thread count, which torch shares: torch
+        # then ran on every core, and on the shared 2-core machine crafting became 10-40x slower.
+        threads = torch.get_num_threads()
+        try:
+            return softmax(simulate(qg, np.asarray(x, dtype=np.float64)).outputs[out].reshape(len(x), -1))
+        finally:
+            torch.set_num_threads(threads)
 
     return Evaluator(key, f"{name} {precision}", "engine", name, precision, probs, qg.tensor_types[graph.inputs[0]],
                      logits_type=DEFAULT_OUT_TYPE if cfg else precision)

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import fpga_sim.simulation
 from fpga_sim import Fixed
@@ -31,17 +32,20 @@ def test_engine_evaluator_runs_the_engine_not_torch(onnx_path, monkeypatch):
 
     def spy(qg, x, *a, **kw):
         calls.append(len(x))
+        torch.set_num_threads(2)          # what Numba's first OpenMP launch does to torch's thread count
         return real(qg, x, *a, **kw)
 
     monkeypatch.setattr(fpga_sim.simulation, "simulate", spy)
     ev = rob.engine_evaluator("8,3", "lenet", onnx_path, x_tr[:256], P8)
     model = small_lenet()
     handle = model.register_forward_pre_hook(lambda m, a: pytest.fail("torch ran inside the engine evaluator"))
+    torch.set_num_threads(1)
     try:
         probs = ev.probs(xt[:40])
     finally:
         handle.remove()
     assert calls == [40]
+    assert torch.get_num_threads() == 1           # the evaluator restores torch's thread count
     # the same numbers as the engine run by hand, with the logits widened as logits_config says
     graph = load_onnx(str(onnx_path))
     qg = quantize(graph, calibration=x_tr[:256], precision=P8, config=rob.logits_config(graph, P8))
@@ -101,3 +105,19 @@ def test_perturbations_below_half_an_input_step_are_rounded_away(record):
         assert row["accuracy"]["8,3"] == record["clean_accuracy"]["8,3"]
         big = next(r for r in record["attacks"] if r["attack"] == a and r["eps"] == 0.2)
         assert big["input_changed"]["8,3"] == 1.0
+
+
+def test_study_is_deterministic(onnx_path):
+    x_tr, _, xt, yt = digits()
+    model = small_lenet()
+    cfg = rob.StudyConfig(eps=(0.1,), pgd_steps=2, fooling_per_class=1, class_model_steps=5, dream_steps=2, seed=7)
+
+    def once():
+        evs = [rob.float_evaluator(model, "lenet"), rob.engine_evaluator("8,3", "lenet", onnx_path, x_tr[:256], P8)]
+        return rob.run_study(model, evs, xt[:30], yt[:30], cfg)
+
+    a, b = once(), once()
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    other = rob.run_study(model, [rob.float_evaluator(model, "lenet")], xt[:30], yt[:30],
+                          rob.StudyConfig(**{**cfg.__dict__, "seed": 8}))
+    assert other["fooling"]["images"] != a["fooling"]["images"]          # the seed is what fixes them
