@@ -35,10 +35,11 @@ class StudyConfig:
 
     eps: tuple[float, ...] = DEFAULT_EPS
     pgd_steps: int = 10
+    pgd_step_size: float | None = None     # None: 2.5 * eps / pgd_steps (Madry et al.)
     fooling_per_class: int = 2
     fooling_confidence: float = 0.99
     class_model_steps: int = 100
-    dream_layer: str = "relu2"
+    dream_layer: str | None = None   # None: visualise.default_dream_layer
     dream_steps: int = 20
     dream_step: float = 0.02
     show_eps: float = 0.1          # the epsilon of the example images
@@ -126,7 +127,7 @@ def _attack(kind: str, model: nn.Module, x: np.ndarray, y: np.ndarray, eps: floa
     if kind == "fgsm":
         return adv.fgsm(model, x, y, eps)
     target = adv.next_class_targets(y) if kind == "pgd_targeted" else None
-    return adv.pgd(model, x, y, eps, steps=cfg.pgd_steps, target=target, seed=cfg.seed)
+    return adv.pgd(model, x, y, eps, steps=cfg.pgd_steps, step_size=cfg.pgd_step_size, target=target, seed=cfg.seed)
 
 
 def attack_rows(model: nn.Module, evaluators: list[Evaluator], x: np.ndarray, y: np.ndarray, cfg: StudyConfig,
@@ -198,9 +199,10 @@ def run_study(model: nn.Module, evaluators: list[Evaluator], x: np.ndarray, y: n
         cm = vis.class_models(model, shape, steps=cfg.class_model_steps)
         rec["class_models"] = {**cm.to_dict(), "images": _images(cm.images),
                                "verdicts": _verdicts(evaluators, cm.images, cm.target)}
-    with step(f"DeepDream: boost {cfg.dream_layer} from one real digit of each class"):
-        dreams, gain = vis.deep_dream(model, xs, cfg.dream_layer, steps=cfg.dream_steps, step_size=cfg.dream_step)
-        rec["dream"] = {"layer": cfg.dream_layer, "label": ys.tolist(), "gain": gain.tolist(),
+    layer = cfg.dream_layer or vis.default_dream_layer(model)
+    with step(f"DeepDream: boost {layer} from one real digit of each class"):
+        dreams, gain = vis.deep_dream(model, xs, layer, steps=cfg.dream_steps, step_size=cfg.dream_step)
+        rec["dream"] = {"layer": layer, "label": ys.tolist(), "gain": gain.tolist(),
                         "images": {"original": _images(xs), "dream": _images(dreams)},
                         "verdicts": {"original": examples["verdicts"]["clean"],
                                      "dream": _verdicts(evaluators, dreams, ys)}}

@@ -114,6 +114,15 @@ def layer_module(model: nn.Module, layer: str) -> nn.Module:
     return mods[layer]
 
 
+def default_dream_layer(model: nn.Module) -> str:
+    """"relu2" (LeNet's second conv block: strokes and their parts) when the model has it, else
+    its last ReLU module."""
+    relus = [n for n, m in model.named_modules() if isinstance(m, nn.ReLU)]
+    if not relus:
+        raise FpgaSimError("the model has no ReLU layer to dream on; name one with the layer argument")
+    return "relu2" if "relu2" in relus else relus[-1]
+
+
 def deep_dream(model: nn.Module, x: np.ndarray, layer: str, steps: int = 20, step_size: float = 0.02,
                ) -> tuple[np.ndarray, np.ndarray]:
     """Boost every activation of `layer` (objective 0.5 * sum a^2, whose gradient at the layer is

@@ -111,4 +111,5 @@ def test_bad_input_is_one_sentence(capsys, tmp_path):
     assert "bundled model" in msg and "lenet" in msg
     assert "no_such" in _error(capsys, ["robustness", "--model", "no_such", "--out", str(tmp_path / "o")])
     assert main(["robustness", "--eps", "0,2"]) == 2 and "between 0 and 1" in capsys.readouterr().err
+    assert main(["robustness", "--pgd-step-size", "0"]) == 2 and "positive" in capsys.readouterr().err
     assert "auto" in _error(capsys, ["robustness", "--precision", "auto<8>", "--out", str(tmp_path / "o")])

@@ -78,6 +78,16 @@ def test_dream_boosts_its_layer_by_the_reported_gain():
         vis.deep_dream(model, x, "no_such_layer")
 
 
+def test_default_dream_layer():
+    from models.zoo import build
+
+    assert vis.default_dream_layer(small_lenet()) == "relu2"
+    assert vis.default_dream_layer(build("squeezenet")) == "fire5.relu"
+    assert vis.default_dream_layer(build("mlp")) == "relu2"
+    with pytest.raises(FpgaSimError, match="no ReLU"):
+        vis.default_dream_layer(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)))
+
+
 def test_blur_is_a_normalised_gaussian():
     impulse = torch.zeros(1, 1, 5, 5)
     impulse[0, 0, 2, 2] = 1.0

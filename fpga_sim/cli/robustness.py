@@ -47,6 +47,17 @@ def eps_list(text: str) -> tuple[float, ...]:
     return values
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value:g} is not a positive number")
+    return value
+
+
 def short_key(precision: str) -> str:
     """ap_fixed<8,3,AP_RND,AP_SAT> -> "8,3": the column name of a precision."""
     from ..fixed import Fixed
@@ -72,6 +83,13 @@ def build_evaluators(args: argparse.Namespace, rob: Any, out: Output, steps: lis
     base = models.get_trained(name, cache_dir=args.cache_dir, progress=not out.quiet)
     fixed = models.get_trained(twin, cache_dir=args.cache_dir, progress=not out.quiet) if twin else None
     steps.append({"name": "train or load the models", "seconds": round(time.perf_counter() - start, 3)})
+    from models.visualise import default_dream_layer, layer_module
+
+    try:                                                     # fail before the slow work
+        args.dream_layer = args.dream_layer or default_dream_layer(base.model)
+        layer_module(base.model, args.dream_layer)
+    except FpgaSimError as exc:
+        raise FpgaSimError(f"--dream-layer: {exc}") from None
     out.done(f"model {name} (float test accuracy {100 * base.accuracy:.2f}%)", time.perf_counter() - start)
     split = load_digits_split(int(base.metadata.get("data", {}).get("size", 8)))
     x_tr = split[0][:CALIBRATION]
@@ -96,7 +114,8 @@ def run(args: argparse.Namespace, out: Output) -> dict[str, Any]:
     base, evaluators, (_, _, x, y) = build_evaluators(args, rob, out, steps)
     if args.samples:
         x, y = x[:args.samples], y[:args.samples]
-    cfg = rob.StudyConfig(**({"eps": args.eps} if args.eps else {}), pgd_steps=args.pgd_steps, seed=args.seed)
+    cfg = rob.StudyConfig(**({"eps": args.eps} if args.eps else {}), pgd_steps=args.pgd_steps,
+                          pgd_step_size=args.pgd_step_size, dream_layer=args.dream_layer, seed=args.seed)
     rec = rob.run_study(base.model, evaluators, x, y, cfg, step=lambda d: out.step(d, steps))
     rec.update({"title": f"fpga-sim robustness: {args.model}, float vs fixed point",
                 "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -180,6 +199,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help=f"fixed-point type to evaluate (repeatable; default {' and '.join(DEFAULT_PRECISIONS)})")
     p.add_argument("--eps", type=eps_list, metavar="E1,E2,...", help="attack epsilons (default 0,0.01,0.02,0.05,0.1,0.15,0.2,0.3)")
     p.add_argument("--pgd-steps", type=inputs.positive_int, default=10, metavar="N", help="PGD steps (default 10)")
+    p.add_argument("--pgd-step-size", type=positive_float, metavar="S",
+                   help="PGD step in pixel units (default 2.5 * eps / steps)")
+    p.add_argument("--dream-layer", metavar="NAME",
+                   help="layer whose activations DeepDream boosts (a torch module name; default relu2, else the "
+                        "model's last ReLU)")
     p.add_argument("--samples", type=inputs.positive_int, metavar="N", help="attack the first N test samples (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of PGD's random start and the fooling images' noise")
     p.add_argument("--cache-dir", metavar="DIR", help="where bundled models' checkpoints are cached")
