@@ -6,8 +6,6 @@ import base64
 import json
 import math
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ import pytest
 from fpga_sim.report import summarise, write_report
 from fpga_sim.report.plots import energy_groups, roofline_points
 from fpga_sim.results import LayerReport
+from tests.chromium_support import chromium, rendered_image_widths, screenshot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -135,39 +134,18 @@ def test_html_is_self_contained_with_every_figure(written):
         assert text in html
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+@pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_chromium_renders_the_report_with_its_images(written, tmp_path):
-    # Measure each image's decoded width in the browser after load; a deliberately broken image
-    # is added as a control, so the measurement is shown able to fail.
-    html = (written / "report.html").read_text()
-    probe = ('<img id="broken-control" src="data:image/png;base64,AAAA">'
-             "<script>window.addEventListener('load', () => { document.body.setAttribute('data-widths', "
-             "[...document.images].map(i => i.complete ? i.naturalWidth : -1).join(',')); });</script></body>")
-    page = tmp_path / "probe.html"
-    page.write_text(html.replace("</body>", probe))
-    flags = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run(flags + ["--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
-    m = re.search(r'data-widths="([-0-9,]*)"', dom)
-    assert m, "the probe did not run: " + dom[:300]
-    widths = [int(w) for w in m.group(1).split(",")]
+    # Each image's decoded width in the browser after load; the probe's broken control gives 0.
+    widths, dom = rendered_image_widths(written / "report.html", tmp_path)
     from matplotlib.image import imread
 
     expected = [imread(written / f"{k}.png").shape[1] for k in ("roofline", "cycles", "energy", "sqnr")]
     assert widths == expected + [0]
     assert "<h2>Roofline</h2>" in dom and "Float vs fixed point" in dom
 
-    shot = tmp_path / "shot.png"
-    subprocess.run(flags + ["--window-size=1200,4000", f"--screenshot={shot}", (written / "report.html").as_uri()],
-                   capture_output=True, timeout=120)
-    pixels = (np.asarray(imread(shot))[..., :3] * 255).round()
+    pixels = screenshot(written / "report.html", tmp_path)
     # The plots' blue (#4c72b0) appears only inside the figures: the screenshot must show it.
     blue = np.all(np.abs(pixels - np.array([0x4C, 0x72, 0xB0])) <= 3, axis=-1).sum()
     assert blue > 1000

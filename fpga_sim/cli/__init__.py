@@ -22,10 +22,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "flow", "sim", "hls", "hw", "zoo",
     "sweep",
     "advise",
+    "robustness",
 )
 
 # Commands that run the simulator, and so compile its Numba kernels on a machine's first run.
-COMPILING = frozenset({"flow", "simulate", "compare", "codegen", "seed-analysis", "compress", "sweep", "advise"})
+COMPILING = frozenset({"flow", "simulate", "compare", "codegen", "seed-analysis", "compress", "sweep", "advise", "robustness"})
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
