@@ -28,7 +28,8 @@ import numpy as np
 from .errors import FpgaSimError
 from .fixed import Fixed
 from .graph import Graph, QGraph
-from .quantization import PASS_THROUGH, int_bits_for, quantize
+from .ops import get_op
+from .quantization import int_bits_for, quantize
 
 MIN_WIDTH = 2
 BRAM36_BITS = 36 * 1024
@@ -139,7 +140,7 @@ def _explicit(qg: QGraph) -> dict[str, dict[str, Fixed]]:
     slots: dict[str, dict[str, Fixed]] = {t: {"result": qg.tensor_types[t]} for t in qg.graph.inputs}
     for n in qg.nodes:
         lt = qg.layer_types[n.name]
-        s: dict[str, Fixed] = {} if n.op in PASS_THROUGH else {"result": lt.result}
+        s: dict[str, Fixed] = {} if get_op(n.op).keeps_input_type else {"result": lt.result}
         if lt.weight is not None:
             s["weight"] = lt.weight
         if lt.bias is not None:
@@ -168,7 +169,6 @@ def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check:
            progress: Callable[[str, int, int], None] | None = None) -> Advice:
     """Search the narrowest types (module docstring); `progress(slot, i, n)` is called per slot."""
     from .hardware import Hardware
-    from .ops import get_op
     from .overflow_report import pre_activation_ranges
     from .simulation import run_float
 

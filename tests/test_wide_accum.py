@@ -21,7 +21,7 @@ from fpga_sim.ops.dense import DenseAttrs
 from fpga_sim.ops.mac_kernels import forced_route, recording_routes
 from fpga_sim.ops.mac_wide import requant_obj
 
-from .fixed_reference import ref_from_value
+from .ops_support import ref_from_value
 
 CONV, DENSE = REGISTRY["Conv"], REGISTRY["Dense"]
 
