@@ -298,6 +298,15 @@ def print_summary(record: dict[str, Any], out: Output) -> None:
     csim = record.get("csim") or {}
     if csim:
         rows["C-sim vs engine"] = f"{csim['status']} ({fmt(csim['values'])} values)"
+    counts = csim.get("counts") if csim else None
+    if counts:
+        from .hls import count_table
+
+        out.print(count_table(counts["layers"]))
+        rows["counted DRAM words, cycles"] = "equal to the simulator's" if counts["equal"] else "DIFFERENT"
+    mp = record.get("memory_policy")
+    if mp:
+        rows["memory policy"] = f"weights {mp['weights']}, activations {mp['activations']}, input {mp['network_input']}"
     rows["HLS project"] = record.get("hls_project")
     rows["flow wall time (s)"] = record.get("wall_seconds")
     out.print(kv_table(rows, title="summary"))
