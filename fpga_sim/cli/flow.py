@@ -330,9 +330,11 @@ def cmd_flow(args: argparse.Namespace, out: Output) -> int:
     if csim.get("status") == "fail" and not csim.get("values"):
         raise CheckFailed(f"{csim['reason'].rstrip('.')}; the report is {record['report']}")
     counts = csim.get("counts") or {}
-    if counts and (not counts.get("equal") or counts.get("outputs") != "pass"):
-        raise CheckFailed(f"the counting C-simulation does not describe the simulated machine (layers "
-                          f"{', '.join(counts.get('mismatches') or []) or 'outputs differ'}); the report is {record['report']}")
+    if counts and counts.get("outputs") != "pass":
+        raise CheckFailed(f"the counting C-simulation (-DFPGA_SIM_COUNT) changed output bits; the report is {record['report']}")
+    if counts and not counts.get("equal"):     # e.g. an op template whose kernel does not count its loop yet
+        out.note(f"warning: the counting C-simulation differs from the simulator on {', '.join(counts['mismatches'])} "
+                 "(see the report's C-simulation section)")
     if csim.get("status") == "fail":
         raise CheckFailed(f"the g++ C-simulation differs from the engine on {csim['mismatches']} of "
                           f"{csim['values']} output values; {csim['reason']}; the report is {record['report']}")
