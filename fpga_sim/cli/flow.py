@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..errors import CheckFailed, FpgaSimError
+from ..errors import CheckFailed, ConfigError, FpgaSimError
 from . import inputs
 from .console import Output, fmt, kv_table, layer_table
 
@@ -90,6 +90,8 @@ def float32_record(qg: Any, hw: Any, layers: list[dict[str, Any]]) -> dict[str, 
         try:
             rep = get_op(node.op).cost(node, qg, hw, float32=True)
         except TypeError:            # this op's cost() has no float32 variant
+            continue
+        except ConfigError:          # float32 tiles do not fit the tile SRAM the fixed-point policy sized
             continue
         rows.append({"name": node.name, "op": node.op, "cycles_fixed": int(f["cycles"]), "cycles_float32": int(rep.cycles),
                      "energy_fixed_pj": float(sum(f["energy_pj"].values())),
