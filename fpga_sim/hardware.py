@@ -97,8 +97,9 @@ class Hardware:
     @classmethod
     def lecture(cls) -> "Hardware":
         """The lecture's 13x13 setup: 25 DSP multipliers, one DRAM write per cycle, image and
-        weights already in SRAM, zero pipeline latency, no FIFO beyond the write port."""
-        return cls(part="xc7z020", n_dsp=25, data_in_sram=True, dram_write_words_per_cycle=1.0,
+        weights already in SRAM, every layer's output written to DRAM, zero pipeline latency, no
+        FIFO beyond the write port."""
+        return cls(part="xc7z020", n_dsp=25, data_in_sram=True, activations="dram", dram_write_words_per_cycle=1.0,
                    dram_read_words_per_cycle=1.0, fifo_depth=0, pipeline_latency=0,
                    sram_bytes=64 * 1024, double_buffer=False)
 

@@ -74,6 +74,8 @@ def built(tmp_path_factory):
         x = np.random.default_rng(len(gname)).normal(0.0, 1.0, (BATCH,) + shape)
         qg = fpga_sim.quantize(graph, calibration=x, precision=PRECISION)
         for pname, hw in POLICIES.items():
+            if pname == ("lecture" if gname in ("wide", "wconv") else "dram_serial"):
+                continue      # three policies per graph keep the module to two g++ compiles of ~15 projects
             if gname in ("wide", "wconv") and hw.weights == "dram":
                 hw = hw.replace(sram_bytes=SMALL_SRAM)
             sim = fpga_sim.simulate(qg, x, hardware=hw)
@@ -81,10 +83,12 @@ def built(tmp_path_factory):
             out = codegen.write_hls(qg, root / project, hardware=hw, sim=sim, project_name=project)
             cases.append({"graph": gname, "policy": pname, "sim": sim, "dir": out, "x": x, "qg": qg})
             jobs.append((out, x))
-    normal = codegen.csim_batch(jobs, root / "build")
+    # the normal build only for the all-DRAM projects (the others' normal builds are test_codegen's)
+    normal_jobs = [j for c, j in zip(cases, jobs) if c["policy"] == "dram"]
+    normal = iter(codegen.csim_batch(normal_jobs, root / "build"))
     counted = codegen.count_batch(jobs, root / "build_count")
-    for c, n, (o, counts) in zip(cases, normal, counted):
-        c.update(normal=n, count_out=o, counts=counts)
+    for c, (o, counts) in zip(cases, counted):
+        c.update(normal=next(normal) if c["policy"] == "dram" else None, count_out=o, counts=counts)
     return cases
 
 
@@ -109,11 +113,16 @@ def test_counts_equal_the_simulator_for_every_layer(built):
 
 
 def test_counting_build_changes_no_output_bit(built):
+    compared = 0
     for c in built:
-        assert set(c["normal"]) == set(c["count_out"]) and c["normal"]
-        for t, v in c["normal"].items():
-            assert np.array_equal(v, c["count_out"][t]), (c["graph"], c["policy"], t)
+        for t, v in c["count_out"].items():
             assert np.array_equal(v, c["sim"].outputs_raw[t]), (c["graph"], c["policy"], t)
+        if c["normal"] is not None:
+            assert set(c["normal"]) == set(c["count_out"]) and c["normal"]
+            for t, v in c["normal"].items():
+                assert np.array_equal(v, c["count_out"][t]), (c["graph"], c["policy"], t)
+                compared += 1
+    assert compared >= 5
 
 
 def test_policies_move_the_traffic(built):

@@ -41,6 +41,11 @@ def test_dsp_width_rules():
     ({"part": "xc7z020", "n_dsp": 221}, "n_dsp=221 does not fit part xc7z020, which has 220 DSP slices; set n_dsp <= 220"),
     ({"part": "xc7z020", "sram_bytes": 10 ** 7}, "sram_bytes=10000000 does not fit part xc7z020, which has 645120 bytes of BRAM/URAM; set sram_bytes <= 645120"),
     ({"fifo_depth": -1}, "fifo_depth must be a non-negative integer"),
+    ({"weights": "sram"}, "weights must be one of 'on_chip', 'dram', 'auto', got 'sram'"),
+    ({"activations": None}, "activations must be one of 'on_chip', 'dram', 'auto', got None"),
+    ({"network_input": "auto"}, "network_input must be one of 'on_chip', 'dram', None, got 'auto'"),
+    ({"data_in_sram": True, "weights": "dram"}, "data_in_sram=true puts weights and the network input on chip; "
+                                                "it contradicts weights='dram'"),
     ({"energy_table": "nope.toml"}, r"energy_table 'nope.toml' is neither a built-in table \(45nm\) nor an existing TOML"),
 ])
 def test_impossible_settings(kw, msg):

@@ -12,6 +12,8 @@ from models.zoo import build
 
 
 def _sim(path, x, **hw):
+    """Weights streamed from DRAM, so that what compression stores shows in the DRAM traffic."""
+    hw.setdefault("weights", "dram")
     g = fpga_sim.load_onnx(path)
     qg = fpga_sim.quantize(g, calibration=x, precision="auto<16>")
     return fpga_sim.simulate(qg, x, hardware=fpga_sim.Hardware(**hw))

@@ -116,10 +116,37 @@ def cmd_csim(args: argparse.Namespace, out: Output) -> int:
         else:
             out.result(f"ran {len(x)} samples; raw outputs in {project / 'tb_data' / 'output.dat'} (tb_data/input.dat "
                        "now holds these inputs, so `make csim` reruns them)")
+    if args.count:
+        with out.step("counting build (-DFPGA_SIM_COUNT): DRAM words and compute cycles per layer"):
+            counted, counts = codegen.count_csim(project, x[:1])
+            same_bits = all(np.array_equal(counted[t], np.asarray(got[t])[:1]) for t in counted)
+            summary = codegen.record_counts(project, counts)
+        if not out.json_mode:
+            out.print(count_table(summary["layers"]))
+            out.result(f"counted vs simulated: {'EQUAL' if summary['equal'] else 'DIFFERENT'} on every layer; "
+                       f"output bits {'unchanged' if same_bits else 'CHANGED'} by counting (report.json updated)")
+        if not (summary["equal"] and same_bits):
+            raise CheckFailed(f"the counting C-simulation of {args.project} does not match the simulator on "
+                              f"{', '.join(summary['mismatches']) or 'the output bits'}")
     if check is not None and check["mismatches"]:
         raise CheckFailed(f"the g++ C-simulation of {args.project} differs from the engine on {check['mismatches']} "
                           f"of {check['values']} output values; {check['reason']}")
     return 0
+
+
+def count_table(rows: list[dict]) -> "Any":
+    """Per layer: the simulator's DRAM words and compute cycles beside the counting C-sim's."""
+    from rich.table import Table
+
+    table = Table(title="simulator / counting C-sim, one inference", title_justify="left")
+    for col in ("layer", "DRAM reads", "DRAM writes", "compute cycles", "equal"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for r in rows:
+        p, c = r["predicted"], r["counted"]
+        table.add_row(r["node"], f"{fmt(p['dram_reads'])} / {fmt(c['dram_reads'])}",
+                      f"{fmt(p['dram_writes'])} / {fmt(c['dram_writes'])}",
+                      f"{fmt(p['compute_cycles'])} / {fmt(c['compute_cycles'])}", "yes" if r["equal"] else "NO")
+    return table
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -142,4 +169,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("project", metavar="DIR", help="a project written by `fpga-sim codegen` or `fpga-sim flow`")
     p.add_argument("--input", metavar="X.npy", help="inputs to run instead of the saved check samples")
     p.add_argument("--expect", metavar="RAW.npy", help="expected raw integer outputs of --input (checked exactly)")
+    p.add_argument("--count", action="store_true",
+                   help="also build with -DFPGA_SIM_COUNT and check each layer's m_axi words and compute cycles "
+                        "against the simulator's (written into the project's report.json)")
     p.set_defaults(run=cmd_csim)

@@ -93,7 +93,8 @@ def plot_roofline(layers: list[dict[str, Any]], roofs: dict[str, float], path: P
         if b > 0 and not (style == "--" and min(bw_r, bw_w) <= 0):
             ax.plot(grid, np.minimum(peak, b * grid), color=colour, ls=style, lw=1.5,
                     label=f"DRAM {name}: {b:g} words/cycle")
-    colours = {"compute": "#4c72b0", "bandwidth": "#c44e52", "balanced": "#8172b2", "memory-read": "#dd8452"}
+    colours = {"compute": "#4c72b0", "bandwidth": "#c44e52", "balanced": "#8172b2", "memory-read": "#dd8452",
+               "load-then-compute": "#937860"}
     for p in pts:
         ax.scatter(p["intensity"], p["perf"], s=40, zorder=3, color=colours.get(p["bound"], "#55a868"))
         if p["ceiling"] is not None:

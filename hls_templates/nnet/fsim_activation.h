@@ -23,22 +23,13 @@ void clip(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n]) {
     in_t lo, hi;
     set_raw(lo, CONFIG_T::lo_raw);
     set_raw(hi, CONFIG_T::hi_raw);
-    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
-ELEMENTS:
-    for (unsigned i0 = 0; i0 < CONFIG_T::n; i0 += CONFIG_T::out_par) {
-#pragma HLS PIPELINE II=ii
-        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
-    LANES:
-        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
-#pragma HLS UNROLL
-            const unsigned i = i0 + l;
-            if (i >= CONFIG_T::n) continue;
-            in_t v = in[i];
-            if (CONFIG_T::has_lo && v < lo) v = lo;
-            if (CONFIG_T::has_hi && v > hi) v = hi;
-            out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(v));
-        }
-    }
+    // elements: the simulator's element lanes
+    for_each_lane<CONFIG_T::n, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned i) {
+        in_t v = in[i];
+        if (CONFIG_T::has_lo && v < lo) v = lo;
+        if (CONFIG_T::has_hi && v > hi) v = hi;
+        out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(v));
+    });
 }
 
 struct leaky_config {
@@ -51,26 +42,17 @@ struct leaky_config {
 template <class CONFIG_T, class in_t, class a_t, class out_t, class as_t>
 void leaky_relu(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const as_t alpha[CONFIG_T::n]) {
 #pragma HLS INLINE off
-    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
-ELEMENTS:
-    for (unsigned i0 = 0; i0 < CONFIG_T::n; i0 += CONFIG_T::out_par) {
-#pragma HLS PIPELINE II=ii
-        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
-    LANES:
-        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
-#pragma HLS UNROLL
-            const unsigned i = i0 + l;
-            if (i >= CONFIG_T::n) continue;
-            const in_t x = in[i];
-            out_t y;
-            if (x > 0) {
-                y = out_t(x);
-            } else {
-                y = out_t(x * param<a_t>(alpha[i]));
-            }
-            out[i] = apply_fused<CONFIG_T::activation, out_t>(y);
+    // elements: the simulator's element lanes
+    for_each_lane<CONFIG_T::n, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned i) {
+        const in_t x = in[i];
+        out_t y;
+        if (x > 0) {
+            y = out_t(x);
+        } else {
+            y = out_t(x * param<a_t>(alpha[i]));
         }
-    }
+        out[i] = apply_fused<CONFIG_T::activation, out_t>(y);
+    });
 }
 
 enum tail_rule { TAIL_CLAMP = 0, TAIL_ZERO = 1, TAIL_IDENTITY = 2 };
@@ -93,31 +75,22 @@ void lut_activation(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n],
                     const ts_t table[1u << CONFIG_T::table_bits]) {
 #pragma HLS INLINE off
     typedef ap_fixed<CONFIG_T::table_bits, CONFIG_T::range_log2 + 1, AP_TRN, AP_SAT> index_t;
-    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
-ELEMENTS:
-    for (unsigned i0 = 0; i0 < CONFIG_T::n; i0 += CONFIG_T::out_par) {
-#pragma HLS PIPELINE II=ii
-        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
-    LANES:
-        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
-#pragma HLS UNROLL
-            const unsigned i = i0 + l;
-            if (i >= CONFIG_T::n) continue;
-            const long long v = get_raw<CONFIG_T::in_signed>(in[i]);
-            const int side = v < CONFIG_T::lo_raw ? CONFIG_T::below : (v >= CONFIG_T::hi_raw ? CONFIG_T::above : TAIL_CLAMP);
-            out_t y;
-            if (side == TAIL_ZERO) {
-                y = out_t(0);
-            } else if (side == TAIL_IDENTITY) {
-                y = out_t(in[i]);
-            } else {
-                const index_t xi = in[i];
-                const unsigned idx = unsigned(get_raw<true>(xi) + (1 << (CONFIG_T::table_bits - 1)));
-                y = out_t(param<table_t>(table[idx]));  // same bits
-            }
-            out[i] = apply_fused<CONFIG_T::activation, out_t>(y);
+    // elements: the simulator's element lanes
+    for_each_lane<CONFIG_T::n, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned i) {
+        const long long v = get_raw<CONFIG_T::in_signed>(in[i]);
+        const int side = v < CONFIG_T::lo_raw ? CONFIG_T::below : (v >= CONFIG_T::hi_raw ? CONFIG_T::above : TAIL_CLAMP);
+        out_t y;
+        if (side == TAIL_ZERO) {
+            y = out_t(0);
+        } else if (side == TAIL_IDENTITY) {
+            y = out_t(in[i]);
+        } else {
+            const index_t xi = in[i];
+            const unsigned idx = unsigned(get_raw<true>(xi) + (1 << (CONFIG_T::table_bits - 1)));
+            y = out_t(param<table_t>(table[idx]));  // same bits
         }
-    }
+        out[i] = apply_fused<CONFIG_T::activation, out_t>(y);
+    });
 }
 
 }  // namespace fsim

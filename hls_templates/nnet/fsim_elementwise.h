@@ -59,41 +59,23 @@ inline void add_terms(acc_t &acc, unsigned i, unsigned k, const T *x, const Rest
 template <class CONFIG_T, class acc_t, class b_t, class out_t, class bs_t, class... Ins>
 void add(out_t out[CONFIG_T::n], const bs_t bias[], const Ins *...ins) {
 #pragma HLS INLINE off
-    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
-ELEMENTS:
-    for (unsigned i0 = 0; i0 < CONFIG_T::n; i0 += CONFIG_T::out_par) {
-#pragma HLS PIPELINE II=ii
-        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
-    LANES:
-        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
-#pragma HLS UNROLL
-            const unsigned i = i0 + l;
-            if (i >= CONFIG_T::n) continue;
-            acc_t acc = CONFIG_T::has_bias ? acc_t(param<b_t>(bias[(i / CONFIG_T::b_div) % CONFIG_T::b_mod])) : acc_t(0);
-            add_terms<CONFIG_T, acc_t>(acc, i, 0u, ins...);
-            out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
-        }
-    }
+    // elements: the simulator's element lanes
+    for_each_lane<CONFIG_T::n, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned i) {
+        acc_t acc = CONFIG_T::has_bias ? acc_t(param<b_t>(bias[(i / CONFIG_T::b_div) % CONFIG_T::b_mod])) : acc_t(0);
+        add_terms<CONFIG_T, acc_t>(acc, i, 0u, ins...);
+        out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
+    });
 }
 
 // ops/mul.py: y = (out_t)(x * S[i]), an exact product cast once.
 template <class CONFIG_T, class in_t, class s_t, class out_t, class ss_t>
 void mul_const(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const ss_t scale[]) {
 #pragma HLS INLINE off
-    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
-ELEMENTS:
-    for (unsigned i0 = 0; i0 < CONFIG_T::n; i0 += CONFIG_T::out_par) {
-#pragma HLS PIPELINE II=ii
-        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
-    LANES:
-        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
-#pragma HLS UNROLL
-            const unsigned i = i0 + l;
-            if (i >= CONFIG_T::n) continue;
-            const s_t s = param<s_t>(scale[(i / CONFIG_T::p_div) % CONFIG_T::p_mod]);
-            out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(in[i] * s));
-        }
-    }
+    // elements: the simulator's element lanes
+    for_each_lane<CONFIG_T::n, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned i) {
+        const s_t s = param<s_t>(scale[(i / CONFIG_T::p_div) % CONFIG_T::p_mod]);
+        out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(in[i] * s));
+    });
 }
 
 // ops/mul.py: y = (out_t)(a[i] * b[i]) of two (broadcast) activations, an exact product cast
@@ -101,33 +83,23 @@ ELEMENTS:
 template <class CONFIG_T, class a_t, class b_t, class out_t>
 void mul_act(const a_t *a, const b_t *b, out_t out[CONFIG_T::n]) {
 #pragma HLS INLINE off
-ELEMENTS:
-    for (unsigned i = 0; i < CONFIG_T::n; i++) {
-#pragma HLS PIPELINE II=1
+    // elements: the simulator's element lanes
+    for_each_lane<CONFIG_T::n, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned i) {
         out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(a[in_index<CONFIG_T>(0, i)] * b[in_index<CONFIG_T>(1, i)]));
-    }
+    });
 }
 
 // ops/batchnorm.py: acc = (acc_t)BIAS[c]; acc += (acc_t)(x * SCALE[c]); one cast; ReLU.
 template <class CONFIG_T, class in_t, class s_t, class b_t, class acc_t, class out_t, class ss_t, class bs_t>
 void scale_shift(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const ss_t scale[], const bs_t bias[]) {
 #pragma HLS INLINE off
-    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
-ELEMENTS:
-    for (unsigned i0 = 0; i0 < CONFIG_T::n; i0 += CONFIG_T::out_par) {
-#pragma HLS PIPELINE II=ii
-        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
-    LANES:
-        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
-#pragma HLS UNROLL
-            const unsigned i = i0 + l;
-            if (i >= CONFIG_T::n) continue;
-            acc_t acc = param<b_t>(bias[(i / CONFIG_T::b_div) % CONFIG_T::b_mod]);
-            const acc_t prod = in[i] * param<s_t>(scale[(i / CONFIG_T::p_div) % CONFIG_T::p_mod]);
-            acc += prod;
-            out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
-        }
-    }
+    // elements: the simulator's element lanes
+    for_each_lane<CONFIG_T::n, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned i) {
+        acc_t acc = param<b_t>(bias[(i / CONFIG_T::b_div) % CONFIG_T::b_mod]);
+        const acc_t prod = in[i] * param<s_t>(scale[(i / CONFIG_T::p_div) % CONFIG_T::p_mod]);
+        acc += prod;
+        out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
+    });
 }
 
 }  // namespace fsim

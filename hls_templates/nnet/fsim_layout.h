@@ -18,21 +18,10 @@ template <unsigned OUTER, unsigned ROW_IN, unsigned ROW_OUT, unsigned OFFSET, in
           class in_t, class out_t>
 void copy_rows(const in_t in[OUTER * ROW_IN], out_t *out) {
 #pragma HLS INLINE off
-    constexpr unsigned ii = II;   // cycles per iteration: ceil(ops per output / lanes)
-    const unsigned n = OUTER * ROW_IN;
-COPY:
-    for (unsigned j0 = 0; j0 < n; j0 += OUT_PAR) {
-#pragma HLS PIPELINE II=ii
-        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
-    LANES:
-        for (unsigned l = 0; l < OUT_PAR; l++) {
-#pragma HLS UNROLL
-            const unsigned j = j0 + l;
-            if (j >= n) continue;
-            const unsigned o = j / ROW_IN, i = j % ROW_IN;
-            out[o * ROW_OUT + OFFSET + i] = apply_fused<ACT, out_t>(out_t(in[j]));
-        }
-    }
+    // copy: the simulator's element lanes
+    for_each_lane<OUTER * ROW_IN, OUT_PAR, II>([&](unsigned j) {
+        out[(j / ROW_IN) * ROW_OUT + OFFSET + j % ROW_IN] = apply_fused<ACT, out_t>(out_t(in[j]));
+    });
 }
 
 // An index map (fpga_sim/ops/remap.py): a loop of up to 8 axes (d0..d7) in output order; the
@@ -143,28 +132,18 @@ void pad3d(const in_t in[CONFIG_T::in_c * CONFIG_T::in_h * CONFIG_T::in_w],
            out_t out[CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w], const vs_t value[1]) {
 #pragma HLS INLINE off
     const out_t v = param<out_t>(value[0]);
-    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
-    const unsigned n = CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w;
-ELEMENTS:
-    for (unsigned o0 = 0; o0 < n; o0 += CONFIG_T::out_par) {
-#pragma HLS PIPELINE II=ii
-        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
-    LANES:
-        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
-#pragma HLS UNROLL
-            const unsigned o = o0 + l;
-            if (o >= n) continue;
-            const unsigned c = o / (CONFIG_T::out_h * CONFIG_T::out_w);
-            const unsigned y = (o / CONFIG_T::out_w) % CONFIG_T::out_h, x = o % CONFIG_T::out_w;
-            const int ic = int(c) - int(CONFIG_T::pad_c);
-            const int iy = int(y) - int(CONFIG_T::pad_h);
-            const int ix = int(x) - int(CONFIG_T::pad_w);
-            const bool inside = ic >= 0 && ic < int(CONFIG_T::in_c) && iy >= 0 && iy < int(CONFIG_T::in_h) &&
-                                ix >= 0 && ix < int(CONFIG_T::in_w);
-            const out_t r = inside ? out_t(in[(ic * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix]) : v;
-            out[o] = apply_fused<CONFIG_T::activation, out_t>(r);
-        }
-    }
+    // elements: the simulator's element lanes
+    for_each_lane<CONFIG_T::out_c * CONFIG_T::out_h * CONFIG_T::out_w, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned o) {
+        const unsigned c = o / (CONFIG_T::out_h * CONFIG_T::out_w);
+        const unsigned y = (o / CONFIG_T::out_w) % CONFIG_T::out_h, x = o % CONFIG_T::out_w;
+        const int ic = int(c) - int(CONFIG_T::pad_c);
+        const int iy = int(y) - int(CONFIG_T::pad_h);
+        const int ix = int(x) - int(CONFIG_T::pad_w);
+        const bool inside = ic >= 0 && ic < int(CONFIG_T::in_c) && iy >= 0 && iy < int(CONFIG_T::in_h) &&
+                            ix >= 0 && ix < int(CONFIG_T::in_w);
+        const out_t r = inside ? out_t(in[(ic * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix]) : v;
+        out[o] = apply_fused<CONFIG_T::activation, out_t>(r);
+    });
 }
 
 }  // namespace fsim

@@ -64,6 +64,26 @@ STORE:
     }
 }
 
+// The element lanes of a non-MAC layer, as the simulator issues them: OUT_PAR outputs an
+// iteration, each iteration II cycles (II = ceil(ops per output / lanes) when an output needs
+// more operations than there are lanes).  body(i) computes output i; FSIM_COUNT counts II
+// cycles an iteration.
+template <unsigned N, unsigned OUT_PAR, unsigned II, class F>
+inline void for_each_lane(F body) {
+#pragma HLS INLINE
+    constexpr unsigned ii = II;
+ELEMENTS:
+    for (unsigned i0 = 0; i0 < N; i0 += OUT_PAR) {
+#pragma HLS PIPELINE II=ii
+        FSIM_COUNT(CYCLES, II);
+    LANES:
+        for (unsigned l = 0; l < OUT_PAR; l++) {
+#pragma HLS UNROLL
+            if (i0 + l < N) body(i0 + l);
+        }
+    }
+}
+
 }  // namespace fsim
 
 #endif

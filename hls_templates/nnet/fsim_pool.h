@@ -23,39 +23,29 @@ template <class CONFIG_T, class in_t, class out_t>
 void maxpool2d(const in_t in[CONFIG_T::c * CONFIG_T::in_h * CONFIG_T::in_w],
                out_t out[CONFIG_T::c * CONFIG_T::out_h * CONFIG_T::out_w]) {
 #pragma HLS INLINE off
-    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
-    const unsigned n = CONFIG_T::c * CONFIG_T::out_h * CONFIG_T::out_w;
-OUTPUTS:
-    for (unsigned o0 = 0; o0 < n; o0 += CONFIG_T::out_par) {
-#pragma HLS PIPELINE II=ii
-        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
-    LANES:
-        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
-#pragma HLS UNROLL
-            const unsigned o = o0 + l;
-            if (o >= n) continue;
-            const unsigned c = o / (CONFIG_T::out_h * CONFIG_T::out_w);
-            const unsigned oy = (o / CONFIG_T::out_w) % CONFIG_T::out_h, ox = o % CONFIG_T::out_w;
-            in_t m = 0;
-            bool found = false;
-        WIN_Y:
-            for (unsigned ky = 0; ky < CONFIG_T::kh; ky++) {
-            WIN_X:
-                for (unsigned kx = 0; kx < CONFIG_T::kw; kx++) {
-                    const int iy = int(oy * CONFIG_T::stride_h + ky * CONFIG_T::dil_h) - int(CONFIG_T::pad_top);
-                    const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
-                    if (iy < 0 || iy >= int(CONFIG_T::in_h) || ix < 0 || ix >= int(CONFIG_T::in_w)) continue;
-                    const in_t v = in[(c * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
-                    if (!found || v > m) {
-                        m = v;
-                        found = true;
-                    }
+    // outputs: the simulator's element lanes
+    for_each_lane<CONFIG_T::c * CONFIG_T::out_h * CONFIG_T::out_w, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned o) {
+        const unsigned c = o / (CONFIG_T::out_h * CONFIG_T::out_w);
+        const unsigned oy = (o / CONFIG_T::out_w) % CONFIG_T::out_h, ox = o % CONFIG_T::out_w;
+        in_t m = 0;
+        bool found = false;
+    WIN_Y:
+        for (unsigned ky = 0; ky < CONFIG_T::kh; ky++) {
+        WIN_X:
+            for (unsigned kx = 0; kx < CONFIG_T::kw; kx++) {
+                const int iy = int(oy * CONFIG_T::stride_h + ky * CONFIG_T::dil_h) - int(CONFIG_T::pad_top);
+                const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
+                if (iy < 0 || iy >= int(CONFIG_T::in_h) || ix < 0 || ix >= int(CONFIG_T::in_w)) continue;
+                const in_t v = in[(c * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
+                if (!found || v > m) {
+                    m = v;
+                    found = true;
                 }
             }
-            out[(c * CONFIG_T::out_h + oy) * CONFIG_T::out_w + ox] =
-                apply_fused<CONFIG_T::activation, out_t>(out_t(m));
         }
-    }
+        out[(c * CONFIG_T::out_h + oy) * CONFIG_T::out_w + ox] =
+            apply_fused<CONFIG_T::activation, out_t>(out_t(m));
+    });
 }
 
 template <class CONFIG_T, class in_t, class acc_t, class recip_t, class out_t, class rs_t>
@@ -63,40 +53,30 @@ void avgpool2d(const in_t in[CONFIG_T::c * CONFIG_T::in_h * CONFIG_T::in_w],
                out_t out[CONFIG_T::c * CONFIG_T::out_h * CONFIG_T::out_w],
                const rs_t recip[CONFIG_T::kh * CONFIG_T::kw + 1]) {
 #pragma HLS INLINE off
-    constexpr unsigned ii = CONFIG_T::ii;   // cycles per iteration: ceil(ops per output / lanes)
-    const unsigned n = CONFIG_T::c * CONFIG_T::out_h * CONFIG_T::out_w;
-OUTPUTS:
-    for (unsigned o0 = 0; o0 < n; o0 += CONFIG_T::out_par) {
-#pragma HLS PIPELINE II=ii
-        FSIM_COUNT(CYCLES, ii);   // one iteration: ii cycles of the element lanes
-    LANES:
-        for (unsigned l = 0; l < CONFIG_T::out_par; l++) {
-#pragma HLS UNROLL
-            const unsigned o = o0 + l;
-            if (o >= n) continue;
-            const unsigned c = o / (CONFIG_T::out_h * CONFIG_T::out_w);
-            const unsigned oy = (o / CONFIG_T::out_w) % CONFIG_T::out_h, ox = o % CONFIG_T::out_w;
-            acc_t acc = 0;
-            unsigned count = 0;
-        WIN_Y:
-            for (unsigned ky = 0; ky < CONFIG_T::kh; ky++) {
-            WIN_X:
-                for (unsigned kx = 0; kx < CONFIG_T::kw; kx++) {
-                    const int iy = int(oy * CONFIG_T::stride_h + ky * CONFIG_T::dil_h) - int(CONFIG_T::pad_top);
-                    const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
-                    const bool inside = iy >= 0 && iy < int(CONFIG_T::in_h) && ix >= 0 && ix < int(CONFIG_T::in_w);
-                    const bool in_pads = iy >= -int(CONFIG_T::pad_top) && iy < int(CONFIG_T::in_h + CONFIG_T::pad_bottom) &&
-                                         ix >= -int(CONFIG_T::pad_left) && ix < int(CONFIG_T::in_w + CONFIG_T::pad_right);
-                    if (CONFIG_T::count_include_pad ? in_pads : inside) count++;
-                    if (!inside) continue;
-                    const acc_t v = in[(c * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
-                    acc += v;
-                }
+    // outputs: the simulator's element lanes
+    for_each_lane<CONFIG_T::c * CONFIG_T::out_h * CONFIG_T::out_w, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned o) {
+        const unsigned c = o / (CONFIG_T::out_h * CONFIG_T::out_w);
+        const unsigned oy = (o / CONFIG_T::out_w) % CONFIG_T::out_h, ox = o % CONFIG_T::out_w;
+        acc_t acc = 0;
+        unsigned count = 0;
+    WIN_Y:
+        for (unsigned ky = 0; ky < CONFIG_T::kh; ky++) {
+        WIN_X:
+            for (unsigned kx = 0; kx < CONFIG_T::kw; kx++) {
+                const int iy = int(oy * CONFIG_T::stride_h + ky * CONFIG_T::dil_h) - int(CONFIG_T::pad_top);
+                const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
+                const bool inside = iy >= 0 && iy < int(CONFIG_T::in_h) && ix >= 0 && ix < int(CONFIG_T::in_w);
+                const bool in_pads = iy >= -int(CONFIG_T::pad_top) && iy < int(CONFIG_T::in_h + CONFIG_T::pad_bottom) &&
+                                     ix >= -int(CONFIG_T::pad_left) && ix < int(CONFIG_T::in_w + CONFIG_T::pad_right);
+                if (CONFIG_T::count_include_pad ? in_pads : inside) count++;
+                if (!inside) continue;
+                const acc_t v = in[(c * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
+                acc += v;
             }
-            out[(c * CONFIG_T::out_h + oy) * CONFIG_T::out_w + ox] =
-                apply_fused<CONFIG_T::activation, out_t>(out_t(acc * param<recip_t>(recip[count])));
         }
-    }
+        out[(c * CONFIG_T::out_h + oy) * CONFIG_T::out_w + ox] =
+            apply_fused<CONFIG_T::activation, out_t>(out_t(acc * param<recip_t>(recip[count])));
+    });
 }
 
 }  // namespace fsim
