@@ -95,8 +95,11 @@ def build_evaluators(args: argparse.Namespace, rob: Any, out: Output, steps: lis
     x_tr = split[0][:CALIBRATION]
     evaluators = [rob.float_evaluator(base.model, name)]
     with out.step(f"quantise {name} to {', '.join(args.precision)}" + (f" and {twin}" if twin else ""), steps):
-        for p in args.precision:
-            evaluators.append(rob.engine_evaluator(short_key(p), name, base.onnx_path, x_tr, p))
+        keys = [short_key(p) for p in args.precision]
+        if len(set(keys)) < len(keys):                      # e.g. <8,3> with two roundings: spell them out
+            keys = list(args.precision)
+        for key, p in zip(keys, args.precision):
+            evaluators.append(rob.engine_evaluator(key, name, base.onnx_path, x_tr, p))
         if fixed is not None:
             p = fixed.metadata["weight_type"]
             evaluators.append(rob.engine_evaluator(f"{short_key(p)} trained", twin, fixed.onnx_path, x_tr, p,
@@ -173,7 +176,7 @@ def print_tables(rec: dict[str, Any], out: Output) -> None:
 
 
 def cmd_robustness(args: argparse.Namespace, out: Output) -> int:
-    args.precision = args.precision or list(DEFAULT_PRECISIONS)
+    args.precision = list(dict.fromkeys(args.precision or DEFAULT_PRECISIONS))     # each once, in order
     for p in args.precision:
         inputs.check_precision(p)
         if p.strip().startswith("auto"):
