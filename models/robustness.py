@@ -4,7 +4,9 @@ and do images crafted on the float model (adversarial, fooling, class models, dr
 Everything is crafted on the float torch model (the attacker has the float weights; the chip's
 arithmetic has no gradient).  Each image set is then classified by every *evaluator*: the float
 model itself (torch) and fixed-point models run bit-accurately by the engine (`fpga_sim.simulate`
-on the exported ONNX, quantised with `fpga_sim.quantize`).  The result is one plain, JSON-ready
+on the exported ONNX, quantised with `fpga_sim.quantize`).  A fixed-point-trained twin has weights
+of its own, so an attack on the float model only *transfers* to it; the attacks are also crafted
+on its own float weights (white-box) and measured on it.  The result is one plain, JSON-ready
 record (images included as nested lists), which `fpga_sim.report.robustness` turns into a report.
 """
 from __future__ import annotations
@@ -58,11 +60,14 @@ class Evaluator:
     probs: Callable[[np.ndarray], np.ndarray]   # images -> softmax probabilities (N, classes)
     input_type: Fixed | None = field(default=None, repr=False)
     logits_type: str | None = None
+    # A model with weights of its own (the fixed-point-trained twin): the torch model a white-box
+    # attacker on *it* would take gradients from; its attacks are measured besides the transferred ones.
+    own_model: nn.Module | None = field(default=None, repr=False)
 
     def info(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "kind": self.kind, "model": self.model,
                 "precision": self.precision, "input_type": str(self.input_type) if self.input_type else None,
-                "logits_type": self.logits_type}
+                "logits_type": self.logits_type, "own_attacks": self.own_model is not None}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -85,8 +90,9 @@ def logits_config(graph: Any, precision: str) -> dict[str, Any] | None:
 
 
 def engine_evaluator(key: str, name: str, onnx_path: str | Path, calibration: np.ndarray, precision: str,
-                     ) -> Evaluator:
-    """A fixed-point model: the ONNX export quantised to `precision` and run by the engine."""
+                     own_model: nn.Module | None = None) -> Evaluator:
+    """A fixed-point model: the ONNX export quantised to `precision` and run by the engine
+    (`own_model`: the float torch model of that export, when it is not the study's float model)."""
     from fpga_sim.onnx_import import load_onnx
     from fpga_sim.quantization import quantize
     from fpga_sim.simulation import simulate
@@ -106,7 +112,7 @@ def engine_evaluator(key: str, name: str, onnx_path: str | Path, calibration: np
             torch.set_num_threads(threads)
 
     return Evaluator(key, f"{name} {precision}", "engine", name, precision, probs, qg.tensor_types[graph.inputs[0]],
-                     logits_type=DEFAULT_OUT_TYPE if cfg else precision)
+                     logits_type=DEFAULT_OUT_TYPE if cfg else precision, own_model=own_model)
 
 
 def _verdicts(evaluators: list[Evaluator], x: np.ndarray, cls: np.ndarray) -> dict[str, dict[str, list]]:
@@ -135,7 +141,8 @@ def attack_rows(model: nn.Module, evaluators: list[Evaluator], x: np.ndarray, y:
     """Per attack and epsilon: each evaluator's accuracy, targeted success, the transfer rate (of the
     samples both the float model and the evaluator get right when clean and the attack makes the
     float model get wrong, the share the evaluator also gets wrong), and the share of samples whose
-    quantised input differs from clean."""
+    quantised input differs from clean.  An evaluator with a model of its own is also attacked
+    white-box, on its own float weights ("own_accuracy", "own_targeted_success")."""
     rows = []
     goal = adv.next_class_targets(y)
     float_key = evaluators[0].key
@@ -157,6 +164,12 @@ def attack_rows(model: nn.Module, evaluators: list[Evaluator], x: np.ndarray, y:
                     if e.input_type is not None:
                         diff = e.input_type.quantize(xa.astype(np.float64)) != e.input_type.quantize(x.astype(np.float64))
                         row["input_changed"][e.key] = float(diff.reshape(len(x), -1).any(axis=1).mean())
+                own = [e for e in evaluators if e.own_model is not None]
+                row.update({"own_accuracy": {}, "own_targeted_success": {}})
+                for e in own:
+                    p = e.probs(_attack(kind, e.own_model, x, y, float(eps), cfg)).argmax(axis=1)
+                    row["own_accuracy"][e.key] = float((p == y).mean())
+                    row["own_targeted_success"][e.key] = float((p == goal).mean())
                 rows.append(row)
     return rows
 

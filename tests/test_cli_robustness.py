@@ -55,6 +55,12 @@ def test_every_model_is_evaluated_and_json_matches_the_report(run):
     assert [e["key"] for e in doc["evaluators"]] == ["float", "16,6", "8,3", "8,3 trained"]
     assert [e["kind"] for e in doc["evaluators"]] == ["torch", "engine", "engine", "engine"]
     assert doc["evaluators"][3]["model"] == "t_lenet_fixed"
+    # the fixed-point-trained twin (weights of its own) is also attacked white-box on its own weights
+    assert [e["own_attacks"] for e in doc["evaluators"]] == [False, False, False, True]
+    for r in doc["attacks"]:
+        assert set(r["own_accuracy"]) == {"8,3 trained"} == set(r["own_targeted_success"])
+        if r["eps"] == 0:
+            assert r["own_accuracy"] == {"8,3 trained": doc["clean_accuracy"]["8,3 trained"]}
     assert doc["samples"] == 40 and doc["report"] == str(out / "robustness.html")
     saved = json.loads((out / "report.json").read_text(),
                        parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
@@ -88,8 +94,10 @@ def test_chromium_renders_the_report(run, tmp_path):
     assert widths == expected + [0]
     assert "Fooling images" in dom
     pixels = screenshot(out / "robustness.html", tmp_path, height=2400)
-    blue = np.all(np.abs(pixels - np.array([0x1F, 0x77, 0xB4])) <= 3, axis=-1).sum()    # the float curve
-    assert blue > 200
+    # the curves' colours (matplotlib's first four: identical curves hide each other) appear only in the plot
+    curves = sum(np.all(np.abs(pixels - np.array(c)) <= 3, axis=-1).sum()
+                 for c in ((0x1F, 0x77, 0xB4), (0xFF, 0x7F, 0x0E), (0x2C, 0xA0, 0x2C), (0xD6, 0x27, 0x28)))
+    assert curves > 1000
 
 
 def _error(capsys, argv) -> str:

@@ -32,7 +32,8 @@ def record() -> dict:
             attacks.append({"attack": attack, "eps": eps, "linf": eps, "accuracy": {"float": acc, "8,3": acc / 2},
                             "targeted_success": {"float": 1 - acc, "8,3": 0.5},
                             "transfer": {"float": None if eps == 0 else 1.0, "8,3": None if eps == 0 else 0.25},
-                            "input_changed": {"8,3": float(eps > 0)}})
+                            "input_changed": {"8,3": float(eps > 0)},
+                            "own_accuracy": {"8,3": 0.75 - eps}, "own_targeted_success": {"8,3": eps}})
     return {
         "title": "robust <model> & co", "created_utc": "2026-01-01 00:00:00 UTC", "versions": {"fpga_sim": "test"},
         "command": "fpga-sim robustness", "model": {"name": "m"}, "data": "unit data", "samples": 8,
@@ -40,7 +41,8 @@ def record() -> dict:
         "evaluators": [{"key": "float", "label": "m float", "kind": "torch", "model": "m", "precision": None,
                         "input_type": None, "logits_type": None},
                        {"key": "8,3", "label": "m ap_fixed<8,3>", "kind": "engine", "model": "m",
-                        "precision": "ap_fixed<8,3>", "input_type": "ap_fixed<8,3>", "logits_type": "ap_fixed<16,6>"}],
+                        "precision": "ap_fixed<8,3>", "input_type": "ap_fixed<8,3>", "logits_type": "ap_fixed<16,6>",
+                        "own_attacks": True}],
         "clean_accuracy": {"float": 0.875, "8,3": 0.4375},
         "attacks": attacks,
         "examples": {"eps": 0.1, "label": [0, 1], "images": {k: _img(2) for k in ("clean", "fgsm", "pgd", "pgd_targeted")},
@@ -93,7 +95,9 @@ def test_report_is_strict_self_contained_and_escaped(record, tmp_path):
     pgd = html[html.index("<h3>PGD</h3>"):html.index("<h3>PGD targeted")]
     rows = re.findall(r"<tr><td class=\"n\">([^<]*)</td>(.*?)</tr>", pgd, flags=re.S)
     assert [r[0] for r in rows] == ["0", "0.2"]
-    assert re.findall(r'<td class="n">([^<]*)</td>', rows[0][1]) == ["87.5%", "43.8%", "–", "0.0%"]
-    assert re.findall(r'<td class="n">([^<]*)</td>', rows[1][1]) == ["12.5%", "6.2%", "25.0%", "100.0%"]
+    # accuracy float, 8,3; 8,3 attacked on its own weights; transfer 8,3; inputs changed 8,3
+    assert re.findall(r'<td class="n">([^<]*)</td>', rows[0][1]) == ["87.5%", "43.8%", "75.0%", "–", "0.0%"]
+    assert re.findall(r'<td class="n">([^<]*)</td>', rows[1][1]) == ["12.5%", "6.2%", "55.0%", "25.0%", "100.0%"]
+    assert "attacked on its own weights" in html
     assert "20.0% (says 6)" in html                                     # a class model the chip gets wrong
     assert "1.5–2×" in html                                             # the dream's gain range

@@ -95,11 +95,15 @@ def build_evaluators(args: argparse.Namespace, rob: Any, out: Output, steps: lis
     x_tr = split[0][:CALIBRATION]
     evaluators = [rob.float_evaluator(base.model, name)]
     with out.step(f"quantise {name} to {', '.join(args.precision)}" + (f" and {twin}" if twin else ""), steps):
-        for p in args.precision:
-            evaluators.append(rob.engine_evaluator(short_key(p), name, base.onnx_path, x_tr, p))
+        keys = [short_key(p) for p in args.precision]
+        if len(set(keys)) < len(keys):                      # e.g. <8,3> with two roundings: spell them out
+            keys = list(args.precision)
+        for key, p in zip(keys, args.precision):
+            evaluators.append(rob.engine_evaluator(key, name, base.onnx_path, x_tr, p))
         if fixed is not None:
             p = fixed.metadata["weight_type"]
-            evaluators.append(rob.engine_evaluator(f"{short_key(p)} trained", twin, fixed.onnx_path, x_tr, p))
+            evaluators.append(rob.engine_evaluator(f"{short_key(p)} trained", twin, fixed.onnx_path, x_tr, p,
+                                                   own_model=fixed.model))
     return base, evaluators, split
 
 
@@ -146,17 +150,18 @@ def print_tables(rec: dict[str, Any], out: Output) -> None:
     from rich.table import Table
 
     keys = [e["key"] for e in rec["evaluators"]]
+    own = [e["key"] for e in rec["evaluators"] if e.get("own_attacks")]
     table = Table(title=f"accuracy under attack ({rec['samples']} test samples; targeted: success rate)",
                   title_justify="left")
-    for col in ["attack", "eps"] + keys:
+    for col in ["attack", "eps"] + keys + [f"{k} (own weights)" for k in own]:
         table.add_column(col, justify="left" if col == "attack" else "right", no_wrap=True)
     last = None
     for row in rec["attacks"]:
         if last is not None and row["attack"] != last:
             table.add_section()
-        metric = row["targeted_success"] if row["attack"].endswith("targeted") else row["accuracy"]
+        name = "targeted_success" if row["attack"].endswith("targeted") else "accuracy"
         table.add_row(row["attack"] if row["attack"] != last else "", f"{row['eps']:g}",
-                      *[f"{100 * metric[k]:.1f}%" for k in keys])
+                      *[f"{100 * row[name][k]:.1f}%" for k in keys], *[f"{100 * row['own_' + name][k]:.1f}%" for k in own])
         last = row["attack"]
     out.print(table)
     fool = Table(title=f"fooling images ({len(rec['fooling']['target'])}, > {100 * rec['fooling']['threshold']:g}% "
@@ -171,7 +176,7 @@ def print_tables(rec: dict[str, Any], out: Output) -> None:
 
 
 def cmd_robustness(args: argparse.Namespace, out: Output) -> int:
-    args.precision = args.precision or list(DEFAULT_PRECISIONS)
+    args.precision = list(dict.fromkeys(args.precision or DEFAULT_PRECISIONS))     # each once, in order
     for p in args.precision:
         inputs.check_precision(p)
         if p.strip().startswith("auto"):

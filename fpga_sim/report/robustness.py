@@ -19,7 +19,7 @@ from .plots import _new_figure, _save
 FIGURES = {"accuracy": "accuracy_vs_eps.png", "examples": "adversarial_examples.png",
            "fooling": "fooling_images.png", "class_models": "class_models.png", "dream": "deepdream.png"}
 ATTACK_TITLES = {"fgsm": "FGSM", "pgd": "PGD", "pgd_targeted": "PGD targeted (to digit y+1)"}
-STYLES = ("-o", "-s", "-^", "-D", "-v", "-P")
+MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def attack_table(record: dict[str, Any], attack: str) -> list[dict[str, Any]]:
@@ -38,8 +38,12 @@ def plot_accuracy(record: dict[str, Any], path: Path) -> Path:
         metric = "targeted_success" if attack.endswith("targeted") else "accuracy"
         eps = [r["eps"] for r in rows]
         for i, e in enumerate(record["evaluators"]):
-            ax.plot(eps, [100 * r[metric][e["key"]] for r in rows], STYLES[i % len(STYLES)], ms=4, lw=1.4,
-                    label=e["label"])
+            marker = MARKERS[i % len(MARKERS)]
+            line, = ax.plot(eps, [100 * r[metric][e["key"]] for r in rows], marker=marker, ms=4, lw=1.4,
+                            label=e["label"])
+            if e.get("own_attacks"):
+                ax.plot(eps, [100 * r["own_" + metric][e["key"]] for r in rows], marker=marker, ls="--", ms=4, lw=1.0,
+                        color=line.get_color(), mfc="none", label=f"{e['label']}, attacked on its own weights")
         ax.set_title(ATTACK_TITLES[attack], fontsize=10)
         ax.set_xlabel("epsilon (L-inf, pixels in [0, 1])")
         ax.set_ylabel("targeted success (%)" if metric == "targeted_success" else "accuracy (%)")
@@ -119,7 +123,8 @@ def write_robustness_report(record: dict[str, Any], out_dir: str | Path) -> Path
     tables = {a: attack_table(record, a) for a in ATTACK_TITLES}
     html = _environment().get_template("robustness.html.j2").render(
         r=full, images=images, tables=tables, titles=ATTACK_TITLES,
-        engines=[e for e in record["evaluators"] if e["kind"] == "engine"])
+        engines=[e for e in record["evaluators"] if e["kind"] == "engine"],
+        own=[e for e in record["evaluators"] if e.get("own_attacks")])
     path = out / "robustness.html"
     path.write_text(html, encoding="utf-8")
     return path
