@@ -211,12 +211,14 @@ def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check:
     order = _searchable(graph)
     chosen: dict[tuple[str, str], int] = {}
 
-    def settle(layer: str, slot: str) -> None:
-        """Give the slot its chosen width (and a layer's bias the weights' width)."""
-        slots[layer][slot] = candidate(layer, slot, chosen[(layer, slot)], slots)
+    def with_width(layer: str, slot: str, width: int) -> dict[str, dict[str, Fixed]]:
+        """A copy of the current slots with this slot at `width` (a layer's bias follows its weights)."""
+        s = {k: dict(v) for k, v in slots.items()}
+        s[layer][slot] = candidate(layer, slot, width, slots)
         if slot == "weight" and "bias" in graph.node(layer).params:
             b = graph.node(layer).params["bias"]
-            slots[layer]["bias"] = fitting(slots[layer]["weight"].width, float(np.max(np.abs(b))) if b.size else 0.0)
+            s[layer]["bias"] = fitting(s[layer]["weight"].width, float(np.max(np.abs(b))) if b.size else 0.0)
+        return s
     for i, (layer, slot) in enumerate(order):
         if progress:
             progress(f"{layer} {slot}", i, len(order))
@@ -224,18 +226,13 @@ def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check:
             lo_w, hi_w = -1, input_type(layer, slots).frac + slots[layer]["weight"].frac
         else:
             lo_w, hi_w = MIN_WIDTH - 1, budget_bits
-        trial_slots = {k: dict(v) for k, v in slots.items()}
-        best = hi_w
         while hi_w - lo_w > 1:                     # invariant: hi_w passes (or is the start), lo_w fails or is below range
             mid = (lo_w + hi_w) // 2
-            trial_slots[layer][slot] = candidate(layer, slot, mid, slots)
-            a, q = _agreement(build(trial_slots), x_search, ref_s)
-            passed = ok(a, q)
-            trials.append(Trial(layer, slot, mid, a, q, passed))
-            hi_w, lo_w = (mid, lo_w) if passed else (hi_w, mid)
-            best = hi_w
-        chosen[(layer, slot)] = best
-        settle(layer, slot)
+            a, q = _agreement(build(with_width(layer, slot, mid)), x_search, ref_s)
+            trials.append(Trial(layer, slot, mid, a, q, ok(a, q)))
+            hi_w, lo_w = (mid, lo_w) if ok(a, q) else (hi_w, mid)
+        chosen[(layer, slot)] = hi_w
+        slots = with_width(layer, slot, hi_w)
     search_agree, _ = _agreement(build(slots), x_search, ref_s)
 
     widened: list[str] = []
@@ -246,19 +243,19 @@ def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check:
         for layer, slot in order:
             if slot != "accum" and chosen[(layer, slot)] >= budget_bits:
                 continue
-            trial_slots = {k: dict(v) for k, v in slots.items()}
-            trial_slots[layer][slot] = candidate(layer, slot, chosen[(layer, slot)] + 1, slots)
-            tried.append((*_agreement(build(trial_slots), x_check, ref_c), layer, slot))
+            tried.append((*_agreement(build(with_width(layer, slot, chosen[(layer, slot)] + 1)), x_check, ref_c),
+                          layer, slot))
         if not tried:
             break
         agree, sqnr, layer, slot = max(tried, key=lambda t: (t[0], t[1]))
         chosen[(layer, slot)] += 1
-        settle(layer, slot)
+        slots = with_width(layer, slot, chosen[(layer, slot)])
         widened.append(f"{layer} {slot}")
     if not ok(agree, sqnr):
         raise FpgaSimError(f"no types within {budget_bits} bits keep agreement {target_agreement} on the check set "
                            f"(reached {agree:.4f}); raise --budget-bits or lower the target")
     final = build(slots)
+    assert _agreement(final, x_check, ref_c) == (agree, sqnr)     # what is reported is what the config computes
     agree_default, _ = _agreement(base, x_check, ref_c)
     searched = {layer for layer, _ in order}
     pick = lambda s: {k: {sl: str(t) for sl, t in v.items() if sl != "bias"} for k, v in s.items() if k in searched}  # noqa: E731
