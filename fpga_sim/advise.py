@@ -3,11 +3,11 @@
 The search runs on the fast engine, every trial a bit-accurate simulation:
 1. Start from the uniform default (`auto<16>`: 16 bits, integer bits from the calibration ranges)
    and resolve it to explicit types.
-2. For every slot in graph order (the input's type; per MAC layer its weight, its accumulator,
-   its result), bisect the width between 2 bits and the budget: integer bits stay what the float
-   range needs (weights: their values; results: the calibration range *before* a fused ReLU, so
-   nothing saturates on it; accumulators: the never-overflowing integer bits), so narrowing drops
-   fractional bits only.  A width passes when the search set's top-1 agreement with the float run
+2. For every slot (the weights, largest first; then the input's type and every MAC layer's
+   result in graph order; then the accumulators), bisect the width between 2 bits and the
+   budget: integer bits stay what the float range needs (weights: their values; results: the
+   calibration range *before* a fused ReLU, so nothing saturates on it; accumulators: the
+   never-overflowing integer bits), so narrowing drops fractional bits only.  A width passes when the search set's top-1 agreement with the float run
    (and the output SQNR, when a target is given) stays at or above target, with every earlier
    slot already at its narrowed width (greedy).
 3. Joint check on a separate set (the test split): while it falls short, the one slot whose extra
@@ -32,7 +32,6 @@ from .quantization import PASS_THROUGH, int_bits_for, quantize
 
 MIN_WIDTH = 2
 BRAM36_BITS = 36 * 1024
-SLOT_ORDER = ("weight", "accum", "result")
 
 
 @dataclass(frozen=True)
@@ -154,12 +153,13 @@ def _config(slots: dict[str, dict[str, Fixed]], default: str) -> dict[str, Any]:
 
 
 def _searchable(graph: Graph) -> list[tuple[str, str]]:
-    """(layer or input, slot) in search order: inputs, then each MAC layer's weight, accum, result."""
-    order = [(t, "result") for t in graph.inputs]
-    for n in graph.nodes:
-        if "weight" in n.params:
-            order += [(n.name, s) for s in SLOT_ORDER]
-    return order
+    """(layer or input, slot) in search order: the weights, largest array first (the greedy search
+    narrows first where a bit costs most); then the input and the results, in graph order; then
+    the accumulators, whose fractional bits range up to their final input's and weights'."""
+    macs = [n for n in graph.nodes if "weight" in n.params]
+    order = [(n.name, "weight") for n in sorted(macs, key=lambda n: -n.params["weight"].size)]
+    order += [(t, "result") for t in graph.inputs] + [(n.name, "result") for n in macs]
+    return order + [(n.name, "accum") for n in macs]
 
 
 def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check: np.ndarray, *,
