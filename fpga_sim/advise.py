@@ -7,9 +7,10 @@ The search runs on the fast engine, every trial a bit-accurate simulation:
    result in graph order; then the accumulators), bisect the width between 2 bits and the
    budget: integer bits stay what the float range needs (weights: their values; results: the
    calibration range *before* a fused ReLU, so nothing saturates on it; accumulators: the
-   never-overflowing integer bits), so narrowing drops fractional bits only.  A width passes when the search set's top-1 agreement with the float run
-   (and the output SQNR, when a target is given) stays at or above target, with every earlier
-   slot already at its narrowed width (greedy).
+   never-overflowing integer bits), so narrowing drops fractional bits only.  A width passes
+   when the search set's top-1 agreement with the float run (and the output SQNR, when a target
+   is given) stays at or above target, with every earlier slot already at its narrowed width
+   (greedy).
 3. Joint check on a separate set (the test split): while it falls short, the one slot whose extra
    bit raises the check set's agreement most gets it (so the reported agreement is on data this
    last step saw; the search itself never sees it).
