@@ -3,13 +3,14 @@
 The search runs on the fast engine, every trial a bit-accurate simulation:
 1. Start from the uniform default (`auto<16>`: 16 bits, integer bits from the calibration ranges)
    and resolve it to explicit types.
-2. For every slot in graph order (the input's type; per MAC layer its weight, its accumulator,
-   its result), bisect the width between 2 bits and the budget: integer bits stay what the float
-   range needs (weights: their values; results: the calibration range *before* a fused ReLU, so
-   nothing saturates on it; accumulators: the never-overflowing integer bits), so narrowing drops
-   fractional bits only.  A width passes when the search set's top-1 agreement with the float run
-   (and the output SQNR, when a target is given) stays at or above target, with every earlier
-   slot already at its narrowed width (greedy).
+2. For every slot (the weights, largest first; then the input's type and every MAC layer's
+   result in graph order; then the accumulators), bisect the width between 2 bits and the
+   budget: integer bits stay what the float range needs (weights: their values; results: the
+   calibration range *before* a fused ReLU, so nothing saturates on it; accumulators: the
+   never-overflowing integer bits), so narrowing drops fractional bits only.  A width passes
+   when the search set's top-1 agreement with the float run (and the output SQNR, when a target
+   is given) stays at or above target, with every earlier slot already at its narrowed width
+   (greedy).
 3. Joint check on a separate set (the test split): while it falls short, the one slot whose extra
    bit raises the check set's agreement most gets it (so the reported agreement is on data this
    last step saw; the search itself never sees it).
@@ -33,7 +34,6 @@ from .quantization import int_bits_for, quantize
 
 MIN_WIDTH = 2
 BRAM36_BITS = 36 * 1024
-SLOT_ORDER = ("weight", "accum", "result")
 
 
 @dataclass(frozen=True)
@@ -155,12 +155,13 @@ def _config(slots: dict[str, dict[str, Fixed]], default: str) -> dict[str, Any]:
 
 
 def _searchable(graph: Graph) -> list[tuple[str, str]]:
-    """(layer or input, slot) in search order: inputs, then each MAC layer's weight, accum, result."""
-    order = [(t, "result") for t in graph.inputs]
-    for n in graph.nodes:
-        if "weight" in n.params:
-            order += [(n.name, s) for s in SLOT_ORDER]
-    return order
+    """(layer or input, slot) in search order: the weights, largest array first (the greedy search
+    narrows first where a bit costs most); then the input and the results, in graph order; then
+    the accumulators, whose fractional bits range up to their final input's and weights'."""
+    macs = [n for n in graph.nodes if "weight" in n.params]
+    order = [(n.name, "weight") for n in sorted(macs, key=lambda n: -n.params["weight"].size)]
+    order += [(t, "result") for t in graph.inputs] + [(n.name, "result") for n in macs]
+    return order + [(n.name, "accum") for n in macs]
 
 
 def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check: np.ndarray, *,
@@ -211,12 +212,14 @@ def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check:
     order = _searchable(graph)
     chosen: dict[tuple[str, str], int] = {}
 
-    def settle(layer: str, slot: str) -> None:
-        """Give the slot its chosen width (and a layer's bias the weights' width)."""
-        slots[layer][slot] = candidate(layer, slot, chosen[(layer, slot)], slots)
+    def with_width(layer: str, slot: str, width: int) -> dict[str, dict[str, Fixed]]:
+        """A copy of the current slots with this slot at `width` (a layer's bias follows its weights)."""
+        s = {k: dict(v) for k, v in slots.items()}
+        s[layer][slot] = candidate(layer, slot, width, slots)
         if slot == "weight" and "bias" in graph.node(layer).params:
             b = graph.node(layer).params["bias"]
-            slots[layer]["bias"] = fitting(slots[layer]["weight"].width, float(np.max(np.abs(b))) if b.size else 0.0)
+            s[layer]["bias"] = fitting(s[layer]["weight"].width, float(np.max(np.abs(b))) if b.size else 0.0)
+        return s
     for i, (layer, slot) in enumerate(order):
         if progress:
             progress(f"{layer} {slot}", i, len(order))
@@ -224,18 +227,13 @@ def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check:
             lo_w, hi_w = -1, input_type(layer, slots).frac + slots[layer]["weight"].frac
         else:
             lo_w, hi_w = MIN_WIDTH - 1, budget_bits
-        trial_slots = {k: dict(v) for k, v in slots.items()}
-        best = hi_w
         while hi_w - lo_w > 1:                     # invariant: hi_w passes (or is the start), lo_w fails or is below range
             mid = (lo_w + hi_w) // 2
-            trial_slots[layer][slot] = candidate(layer, slot, mid, slots)
-            a, q = _agreement(build(trial_slots), x_search, ref_s)
-            passed = ok(a, q)
-            trials.append(Trial(layer, slot, mid, a, q, passed))
-            hi_w, lo_w = (mid, lo_w) if passed else (hi_w, mid)
-            best = hi_w
-        chosen[(layer, slot)] = best
-        settle(layer, slot)
+            a, q = _agreement(build(with_width(layer, slot, mid)), x_search, ref_s)
+            trials.append(Trial(layer, slot, mid, a, q, ok(a, q)))
+            hi_w, lo_w = (mid, lo_w) if ok(a, q) else (hi_w, mid)
+        chosen[(layer, slot)] = hi_w
+        slots = with_width(layer, slot, hi_w)
     search_agree, _ = _agreement(build(slots), x_search, ref_s)
 
     widened: list[str] = []
@@ -246,19 +244,19 @@ def advise(graph: Graph, calibration: np.ndarray, x_search: np.ndarray, x_check:
         for layer, slot in order:
             if slot != "accum" and chosen[(layer, slot)] >= budget_bits:
                 continue
-            trial_slots = {k: dict(v) for k, v in slots.items()}
-            trial_slots[layer][slot] = candidate(layer, slot, chosen[(layer, slot)] + 1, slots)
-            tried.append((*_agreement(build(trial_slots), x_check, ref_c), layer, slot))
+            tried.append((*_agreement(build(with_width(layer, slot, chosen[(layer, slot)] + 1)), x_check, ref_c),
+                          layer, slot))
         if not tried:
             break
         agree, sqnr, layer, slot = max(tried, key=lambda t: (t[0], t[1]))
         chosen[(layer, slot)] += 1
-        settle(layer, slot)
+        slots = with_width(layer, slot, chosen[(layer, slot)])
         widened.append(f"{layer} {slot}")
     if not ok(agree, sqnr):
         raise FpgaSimError(f"no types within {budget_bits} bits keep agreement {target_agreement} on the check set "
                            f"(reached {agree:.4f}); raise --budget-bits or lower the target")
     final = build(slots)
+    assert _agreement(final, x_check, ref_c) == (agree, sqnr)     # what is reported is what the config computes
     agree_default, _ = _agreement(base, x_check, ref_c)
     searched = {layer for layer, _ in order}
     pick = lambda s: {k: {sl: str(t) for sl, t in v.items() if sl != "bias"} for k, v in s.items() if k in searched}  # noqa: E731

@@ -113,3 +113,10 @@ def test_cli_writes_a_config_simulate_takes(tmp_path, capsys):
     assert main(["compare", str(model), "--config", str(cfg), "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["agreement"] == 1.0 and rec["overflow_warnings"] == []
+    # the user's data: the half-integer grid needs its fractional bit, which [0, 1) inputs did not show
+    x = tmp_path / "grid.npy"
+    np.save(x, GRID)
+    assert main(["advise", str(model), "--input", str(x), "--out", str(cfg), "--target-agreement", "1",
+                 "--target-sqnr", "300", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["types"]["x"]["result"] == "ap_fixed<4,3,AP_RND,AP_SAT>" and rec["samples"] == len(GRID)

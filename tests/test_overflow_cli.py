@@ -1,5 +1,5 @@
-"""The overflow warnings where a user meets them: the CLI's lines (simulate, compare, flow) and the
-report's per-layer table and summary cards."""
+"""The overflow warnings where a user meets them: the CLI's lines (simulate, compare, codegen,
+flow) and the report's per-layer table and summary cards."""
 from __future__ import annotations
 
 import json
@@ -31,9 +31,11 @@ def _overflow_lines(err: str) -> list[str]:
 
 def test_simulate_and_compare_print_one_line_per_overflowing_layer(tmp_path, capsys):
     model, x, cfg = _files(tmp_path)
-    for cmd in ("simulate", "compare"):
-        assert main([cmd, str(model), "--input", str(x), "--precision", "ap_fixed<16,6>", "--config", str(cfg),
-                     "--quiet"]) == 0
+    for cmd in ("simulate", "compare", "codegen"):
+        extra = ["--out", str(tmp_path / "prj")] if cmd == "codegen" else ["--input", str(x)]
+        if cmd == "codegen":                     # codegen simulates its check samples: its calibration file
+            extra += ["--calibration", str(x)]
+        assert main([cmd, str(model), *extra, "--precision", "ap_fixed<16,6>", "--config", str(cfg), "--quiet"]) == 0
         (line,) = _overflow_lines(capsys.readouterr().err)     # shown even with --quiet
         assert line == ("overflow: fc (Dense): 3 values wrapped over 4 samples in result type ap_fixed<8,3>; "
                         "float range seen [-5, 5.5]; ap_fixed<9,4> would hold it")

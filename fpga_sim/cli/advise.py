@@ -28,8 +28,14 @@ def cmd_advise(args: argparse.Namespace, out: Output) -> int:
     hw = inputs.load_hardware(args.hw, args.target)
     model, graph = inputs.load_model(args, out)
     shape = tuple(graph.shapes[graph.inputs[0]])
-    with out.step("load data"):
-        data = inputs.default_data(shape, samples=args.samples)
+    if args.input:          # the user's data: calibrate and search on --calibration, check on --input
+        x = inputs.as_batch(inputs.load_array(args.input), shape)[:args.samples]
+        cal = inputs.as_batch(inputs.load_array(args.calibration, "--calibration"), shape, "--calibration") \
+            if args.calibration else x
+        data = inputs.Dataset(f"inputs from {args.input}", cal, x, None)
+    else:
+        with out.step("load data"):
+            data = inputs.default_data(shape, samples=args.samples)
     start = time.perf_counter()
     with out.progress() as prog:
         task = prog.add_task("searching types", total=None)
@@ -101,8 +107,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("advise", parents=[common], help="narrowest per-layer types that keep agreement with float",
                        description="Search, with the bit-accurate engine, the narrowest weight, accumulator and "
                                    "result type of every layer (and the input's) that keep top-1 agreement with the "
-                                   "float model at or above a target: bisection per slot on the training split, then "
-                                   "a joint check on the test split. Writes a config TOML for simulate/flow --config "
+                                   "float model at or above a target: bisection per slot on the training split (or "
+                                   "--calibration), then a joint check on the test split (or --input). Writes a config TOML for simulate/flow --config "
                                    "and prints the cycles, DSPs, BRAM and energy it saves against the uniform default.")
     p.add_argument("model", metavar="MODEL", nargs="?", default=inputs.DEFAULT_MODEL,
                    help=f"an .onnx file or a bundled model name (default {inputs.DEFAULT_MODEL})")
@@ -114,6 +120,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--precision", default=inputs.DEFAULT_PRECISION, metavar="T",
                    help=f"the uniform default to start from and compare with (default {inputs.DEFAULT_PRECISION!r})")
     p.add_argument("--samples", type=inputs.positive_int, metavar="N", help="check on the first N test samples (default: all)")
+    p.add_argument("--input", metavar="X.npy", help="check on these inputs instead of the default data (the digits "
+                                                    "test split, or seeded random inputs)")
+    p.add_argument("--calibration", metavar="C.npy", help="with --input: calibrate and search on these (default: --input)")
     p.add_argument("--out", metavar="FILE.toml", help="where to write the config (default advised_MODEL.toml; the "
                                                       "widths are plotted beside it, FILE.png)")
     p.add_argument("--hw", metavar="FILE", help="hardware TOML the costs are computed on (default: Hardware())")

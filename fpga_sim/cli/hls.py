@@ -57,6 +57,7 @@ def cmd_codegen(args: argparse.Namespace, out: Output) -> int:
     with out.step(f"quantise to {precision}"):
         qg = flow.quantise(graph, cal, precision, args.config, args)
     sim = flow.simulate_batch(qg, x, hw, out, label="simulating the check samples", trace=True)
+    overflows = flow.overflow_check(qg, sim, x, out)
     import codegen
 
     with out.step(f"write the HLS project for {hw.part}"):
@@ -64,6 +65,7 @@ def cmd_codegen(args: argparse.Namespace, out: Output) -> int:
         _save_check(project, x, sim)
     if out.json_mode:
         out.json({"project": str(project.resolve()), "part": hw.part, "precision": precision,
+                  "overflow_warnings": overflows,
                   "files": sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())})
     else:
         out.print(kv_table({"part": hw.part, "clock MHz": hw.clock_mhz, "DSPs": hw.n_dsp, "precision": precision,
