@@ -40,6 +40,20 @@ ROWS:
     }
 }
 
+// The same for a constant part of a concat: raw out_t values (a parameter ROM), bit-copied.
+template <unsigned OUTER, unsigned ROW_IN, unsigned ROW_OUT, unsigned OFFSET, int ACT, class out_t, class cs_t>
+void const_rows(const cs_t c[OUTER * ROW_IN], out_t *out) {
+#pragma HLS INLINE off
+ROWS:
+    for (unsigned o = 0; o < OUTER; o++) {
+    COPY:
+        for (unsigned i = 0; i < ROW_IN; i++) {
+#pragma HLS PIPELINE II=1
+            out[o * ROW_OUT + OFFSET + i] = apply_fused<ACT, out_t>(param<out_t>(c[o * ROW_IN + i]));
+        }
+    }
+}
+
 // An index map (fpga_sim/ops/remap.py): a loop of up to 8 axes (d0..d7) in output order; the
 // source address is the sum of one table entry per axis (entry o_k + c_k of `src`); a negative
 // sum means "no input element": the fill value.  Counters step like an odometer: no division.
