@@ -32,14 +32,23 @@ def reshape(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
 @builder("Concat")
 def concat(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     """One loop over the output (hls_templates/concat.h.j2), the simulator's element lanes wide:
-    output i is row i // row_out, position i % row_out, found in the input whose block holds it."""
-    axis = node.attrs.axis
-    shapes = [tuple(qg.graph.shapes[t]) for t in node.inputs]
-    inner = size(shapes[0][axis + 1:])
-    rows = [s[axis] * inner for s in shapes]
-    spec = LayerSpec("fsim_layout.h", summary=f"concat of {len(shapes)} inputs on per-sample axis {axis}")
-    spec.extra.update(activation=_act(node), rows=rows, row_out=sum(rows),
-                      offsets=[int(o) for o in np.cumsum([0] + rows[:-1])])
+    output i is row i // row_out, position i % row_out, found in the part (an input, or a
+    constant: raw result_t values repeated for every sample) whose block holds it."""
+    a = node.attrs
+    raw = qg.qparams.get(node.name, {})
+    parts = a.parts([raw[f"const{j}"].shape for j in range(len(a.const_at))])
+    inner = size(a.out_shape[a.axis + 1:])
+    spec = LayerSpec("fsim_layout.h", summary=f"concat of {len(parts)} parts on per-sample axis {a.axis}")
+    t_out = qg.layer_types[node.name].result
+    offset, blocks = 0, []
+    for kind, j, shape in parts:
+        row = shape[a.axis] * inner
+        if kind != "in":
+            spec.types[f"const{j}"] = t_out
+            spec.params.append((f"const{j}", raw[f"const{j}"], t_out))
+        blocks.append({"kind": kind, "j": j, "role": f"const{j}", "row": row, "off": offset})
+        offset += row
+    spec.extra.update(activation=_act(node), parts=blocks, row_out=offset)
     return spec
 
 

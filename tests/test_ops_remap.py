@@ -55,3 +55,79 @@ def test_bad_attributes_exit_2_with_one_sentence(case, tmp_path, capsys):
     assert code == 2 and "Traceback" not in err
     assert says in lines[-1] and f"node {node.name!r} ({node.op_type})" in lines[-1]
     assert lines[-1].startswith("fpga-sim ") and lines[-1].endswith(".") and sum("error" in ln for ln in lines) == 1
+
+
+def _torch_patterns():
+    """The data movement PyTorch writes for post-2016 nets, as modules (built lazily: torch is a
+    test dependency only): ShuffleNet's chunk + channel shuffle, a UNet's ConvTranspose2d and
+    bilinear interpolate, a YOLO neck's nearest Upsample, a ViT's class token and x[:, 0],
+    PixelShuffle/PixelUnshuffle."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Shuffle(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x):
+            a, b = x.chunk(2, dim=1)
+            y = torch.cat([a, torch.relu(self.c(b))], 1)
+            n, c, h, w = y.shape
+            return y.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.d, self.u = nn.Conv2d(8, 8, 3, 2, 1), nn.ConvTranspose2d(8, 4, 3, 2, 1, output_padding=1, groups=4)
+
+        def forward(self, x):
+            d = torch.relu(self.d(x))
+            return torch.cat([x, self.u(d), F.interpolate(d, scale_factor=2, mode="bilinear", align_corners=False)], 1)
+
+    class Yolo(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.up, self.c = nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(8, 4, 1)
+
+        def forward(self, x):
+            return torch.cat([self.up(self.c(x)), F.interpolate(x, size=(16, 16), mode="nearest")], 1)
+
+    class Tokens(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p, self.cls, self.fc = nn.Conv2d(8, 6, 2, 2), nn.Parameter(torch.randn(1, 1, 6)), nn.Linear(6, 3)
+
+        def forward(self, x):
+            t = torch.cat([self.cls.expand(x.shape[0], -1, -1), self.p(x).flatten(2).transpose(1, 2)], 1)
+            return self.fc(t[:, 0]), t.transpose(1, 2)[:, :, 1::2]
+
+    class Pixels(nn.Module):
+        def forward(self, x):
+            return nn.functional.pixel_shuffle(x, 2), nn.functional.pixel_unshuffle(x, 2)
+
+    return {"shuffle": Shuffle, "unet": UNet, "yolo": Yolo, "tokens": Tokens, "pixels": Pixels}
+
+
+@pytest.mark.parametrize("name", ["shuffle", "unet", "yolo", "tokens", "pixels"])
+def test_pytorch_exports_with_a_dynamic_batch(name):
+    """Exported by torch.onnx (batch dynamic), imported, and within 100 dB of onnxruntime at auto<24>."""
+    torch = pytest.importorskip("torch")
+    import io
+
+    import fpga_sim
+
+    torch.manual_seed(0)
+    net = _torch_patterns()[name]().eval()
+    x = torch.randn(2, 8, 8, 8)
+    f = io.BytesIO()
+    torch.onnx.export(net, (x,), f, opset_version=17, dynamo=False, input_names=["x"], dynamic_axes={"x": {0: "N"}})
+    model = onnx.load_from_string(f.getvalue())
+    g = fpga_sim.load_onnx(model)
+    want = {"shuffle": {"Slice", "Transpose"}, "unet": {"ZeroInsert", "Resize", "Concat"}, "yolo": {"Resize", "Concat"},
+            "tokens": {"Gather", "Concat", "Transpose", "Slice"}, "pixels": {"DepthToSpace", "Transpose"}}[name]
+    assert want <= {n.op for n in g.nodes}
+    xs = x.numpy().astype(np.float64)
+    c = fpga_sim.compare(model, fpga_sim.quantize(g, calibration=xs, precision="auto<24>"), xs)
+    assert c.outputs and all(o.sqnr_db > 100 for o in c.outputs.values()), {k: o.sqnr_db for k, o in c.outputs.items()}

@@ -170,3 +170,15 @@ def test_unsupported_modes_are_one_sentence(kw, match):
                           [helper.make_tensor_value_info("y0", TensorProto.FLOAT, None)], inits)
     with pytest.raises(UnsupportedModelError, match=r"node 'n0' \(Resize\): " + match):
         lower(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+
+
+def test_opset_18_axes_with_sizes_and_scales():
+    x = np.random.default_rng(2).normal(size=(2, 3, 5, 4)).astype(np.float32)
+    for consts, names in [({"roi": np.zeros(0, np.float32), "sc": np.zeros(0, np.float32), "sz": np.array([7, 3], np.int64)},
+                           ["x", "roi", "sc", "sz"]),
+                          ({"roi": np.zeros(0, np.float32), "sc": np.array([0.6, 2.0], np.float32)}, ["x", "roi", "sc"])]:
+        m = one_node_model("Resize", [("x", x.shape)], consts=consts, input_names=names, opset=18,
+                           attrs={"mode": "linear", "axes": [-1, 2]})
+        op, node, _ = lower(m)
+        ref = ort_run(m, {"x": x})[0]
+        np.testing.assert_allclose(op.run_float(node, [x])[0], ref, rtol=0, atol=2e-6)

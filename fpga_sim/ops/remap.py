@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import UnsupportedModelError
 from ..graph import Node
 from .base import Op
-from .common import cast, element_cost, in_type, result_type
+from .common import cast, element_cost, in_type, result_type, unsupported
 
 FILL = -(1 << 30)        # a source table entry: "no input element here" (any sum with it is < 0)
 MAX_RANK = 8             # loop axes the HLS kernel has counters for
@@ -91,16 +91,18 @@ def per_sample_axis(ctx: Any, onnx_node: Any, axis: int, rank: int, what: str = 
     """An ONNX axis of a batched rank-`rank` tensor -> the per-sample axis; the batch axis is refused."""
     a = int(axis) + rank if int(axis) < 0 else int(axis)
     if not 0 <= a < rank:
-        raise _error(ctx, onnx_node, f"{what} {axis} is out of range for a rank-{rank} tensor; -{rank}..{rank - 1} is accepted")
+        raise unsupported(ctx, onnx_node, f"{what} {axis} is out of range for a rank-{rank} tensor; -{rank}..{rank - 1} is accepted")
     if a == 0:
-        raise _error(ctx, onnx_node, f"{what} {axis} is the batch axis; only per-sample axes (1..{rank - 1}) are supported")
+        raise unsupported(ctx, onnx_node, f"{what} {axis} is the batch axis; only per-sample axes (1..{rank - 1}) are supported")
     return a - 1
 
 
-def _error(ctx: Any, onnx_node: Any, message: str) -> Exception:
-    from .common import unsupported
-
-    return unsupported(ctx, onnx_node, message)
+def data_input(ctx: Any, onnx_node: Any) -> tuple[str, tuple[int, ...]]:
+    """The node's data input (an activation: a constant one is refused) and its per-sample shape."""
+    x = onnx_node.input[0]
+    if ctx.const(x) is not None:
+        raise unsupported(ctx, onnx_node, "the data input is a constant; constant folding should have removed this node")
+    return x, tuple(int(d) for d in ctx.shape(x))
 
 
 class RemapOp(Op):

@@ -11,6 +11,21 @@
 
 namespace fsim {
 
+// The next loop coordinate in row-major order: the last counter steps, carries ripple left.
+template <unsigned RANK>
+inline void odometer_step(unsigned c[RANK], const unsigned dims[RANK]) {
+#pragma HLS INLINE
+    bool carry = true;
+    for (int k = RANK - 1; k >= 0; k--) {
+#pragma HLS UNROLL
+        if (carry) {
+            c[k]++;
+            carry = c[k] == dims[k];
+            if (carry) c[k] = 0;
+        }
+    }
+}
+
 // out[o * ROW_OUT + OFFSET + i] = (out_t)in[o * ROW_IN + i], o < OUTER, i < ROW_IN: a reshape
 // (OUTER = 1, ROW_IN = ROW_OUT, OFFSET = 0) or a copy of rows into a wider output.  OUT_PAR elements
 // an iteration, II cycles each: the simulator's element lanes for this layer (counted).
@@ -56,15 +71,7 @@ REMAP:
         }
         const out_t v = s < 0 ? f : out_t(in[s]);
         out[i] = apply_fused<CONFIG_T::activation, out_t>(v);
-        bool carry = true;
-        for (int k = 7; k >= 0; k--) {
-#pragma HLS UNROLL
-            if (carry) {
-                c[k]++;
-                carry = c[k] == dims[k];
-                if (carry) c[k] = 0;
-            }
-        }
+        odometer_step<8>(c, dims);
     }
 }
 
@@ -107,15 +114,7 @@ RESIZE:
         acc_t a;
         set_raw(a, acc);
         out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(a));
-        bool carry = true;
-        for (int k = 3; k >= 0; k--) {
-#pragma HLS UNROLL
-            if (carry) {
-                c[k]++;
-                carry = c[k] == dims[k];
-                if (carry) c[k] = 0;
-            }
-        }
+        odometer_step<4>(c, dims);
     }
 }
 
