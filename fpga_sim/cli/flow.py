@@ -109,10 +109,11 @@ def float32_record(qg: Any, hw: Any, layers: list[dict[str, Any]]) -> dict[str, 
         f = fixed.get(node.name)
         if f is None or not f.get("on_accelerator", True) or not f.get("macs"):
             continue
-        rep = get_op(node.op).cost_float32(node, qg, hw)
-        if rep is None:              # this op has no float32 variant
-            continue
+        try:
+            rep = get_op(node.op).cost_float32(node, qg, hw)
         except ConfigError:          # float32 tiles do not fit the tile SRAM the fixed-point policy sized
+            continue
+        if rep is None:              # this op has no float32 variant
             continue
         rows.append({"name": node.name, "op": node.op, "cycles_fixed": int(f["cycles"]), "cycles_float32": int(rep.cycles),
                      "energy_fixed_pj": float(sum(f["energy_pj"].values())),
