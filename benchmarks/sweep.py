@@ -43,6 +43,7 @@ part = "xcu250"
 fifo_depth = {fifo}
 n_dsp = {{ pow2 = [64, {max_dsp}] }}
 dram_read_words_per_cycle = [2.0, 4.0, 8.0, 16.0]
+dram_write_words_per_cycle = [2.0, 4.0, 8.0, 16.0]
 sram_bytes = [4194304, 16777216]
 """
 
@@ -203,7 +204,7 @@ def render(sec: dict[str, Any], con: Any = None) -> None:
     from rich.table import Table
 
     con = con or Console(width=170)
-    t = Table(title="fpga-sim sweep, cost mode: points per second (Dask warm = second sweep on the same workers)",
+    t = Table(title="fpga-sim sweep, cost mode: points per second (Dask warm = best of two more sweeps on the same workers)",
               title_justify="left")
     for col in ("case", "points", "CLI loop", "serial loop", "1 worker cold/warm", "2 workers cold/warm",
                 "2w idle share", "2 vs 1", "vs serial", "vs CLI loop", "target", "store == serial"):
