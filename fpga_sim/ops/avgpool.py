@@ -187,6 +187,15 @@ class AveragePool(Op):
         if k >= 0 and t_acc.sum_fits_int64 and (t_in.max_raw << k) * count <= t_acc.max_raw \
                 and (t_in.min_raw << k) * count >= t_acc.min_exact_raw:
             # every cast into the accumulator is an exact left shift and no window sum can leave it
+            if ch.size == cw.size == 1 and a.kernel == x4.shape[2:] and not any(a.pads) \
+                    and tuple(a.dilations) == (1, 1):
+                # global pooling: one contiguous sum per channel (NumPy's pairwise int64 sum is exact)
+                acc = x4.reshape(x4.shape[0], x4.shape[1], -1).sum(axis=2) << k
+                raw, n = t_out.cast_counted(acc * int(recip[int(ch[0]) * int(cw[0])]),
+                                            Fixed(64, 64 - (t_acc.frac + t_rc.frac)))
+                if relu_flag(node):
+                    np.maximum(raw, 0, out=raw)
+                return [raw.reshape((x.shape[0],) + shape)], int(n)
             n = avgpool_exact(x4, a.kernel[0], a.kernel[1], a.strides[0], a.strides[1], a.pads[0], a.pads[1],
                               a.dilations[0], a.dilations[1], ch, cw, recip, k,
                               t_acc.frac + t_rc.frac - t_out.frac, *t_out.codes, relu_flag(node), out)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .mac_bounds import F32_EXACT, INT32_EXACT, MAX_SLICES, split_plan  # noqa: F401 (re-exported)
+from .mac_bounds import INT32_EXACT
 
 
 def _session(op: str, w: np.ndarray, attrs: Any, groups: int, c_in: int, zero_points: tuple[int, int] | None) -> Any:
@@ -157,6 +157,9 @@ def byte_limbs(a: np.ndarray) -> tuple[list[tuple[np.ndarray, int, int]], int] |
     hz = 128 if lo_v < 0 else 0
     if (lo_v >> 8) + hz < 0 or (hi_v >> 8) + hz > 255:
         return None
+    if not a.flags.writeable:          # the weights, once: NumPy (no second kernel specialisation)
+        lo, hi = (a & 255).astype(np.uint8), ((a >> 8) + hz).astype(np.uint8)
+        return [(lo, 0, 0), (hi, hz, 8)], max(255, -(lo_v >> 8), hi_v >> 8)
     lo, hi = np.empty(a.shape, np.uint8), np.empty(a.shape, np.uint8)
     split_bytes(np.ascontiguousarray(a).reshape(-1), hz, lo.reshape(-1), hi.reshape(-1))
     return [(lo, 0, 0), (hi, hz, 8)], max(255, -(lo_v >> 8), hi_v >> 8)
@@ -188,7 +191,6 @@ def conv_integer_limbs(x: np.ndarray, w: np.ndarray, attrs: Any, cache: dict) ->
         xl, xmax = got
         if max(wsums) * xmax >= INT32_EXACT:
             return None
-        n_b, _, ho, wo = None, None, None, None
         parts, shifts = [], []
         for wv, wz, ws in wl:
             for xv, xz, xs in xl:
