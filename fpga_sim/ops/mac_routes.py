@@ -107,6 +107,12 @@ class MacCall:
         return self.cache[key]
 
     @cached_property
+    def w_range(self) -> tuple[int, int]:
+        """(min, max) raw weight, computed once per weight array (a pass over 16 M weights
+        costs tens of ms: never per call)."""
+        return self.cached("w_range", lambda: (int(self.w.min(initial=0)), int(self.w.max(initial=0))))
+
+    @cached_property
     def sums(self) -> dict[int, np.ndarray]:
         return self.cached("abs_sums", lambda: abs_sums(self.w))
 
@@ -138,7 +144,7 @@ class MacCall:
                                                          default=0)
         if bound > acc.max_raw:
             return f"|bias| + max|x| * sum|w| = {bound} exceeds the accumulator {acc}"
-        if not acc.signed and (self.x.min(initial=0) < 0 or self.w.min(initial=0) < 0 or bias.min(initial=0) < 0):
+        if not acc.signed and (self.x.min(initial=0) < 0 or self.w_range[0] < 0 or bias.min(initial=0) < 0):
             return f"negative terms in the unsigned accumulator {acc}"
         return None
 
@@ -197,7 +203,7 @@ def _exact_int8(c: MacCall) -> str | None:
     if _ort_ok(c):
         return _ort_ok(c)
     lo, hi = int(c.x.min(initial=0)), int(c.x.max(initial=0))
-    wlo, whi = int(c.w.min(initial=0)), int(c.w.max(initial=0))
+    wlo, whi = c.w_range
     if not ((-128 <= lo and hi <= 127) or (0 <= lo and hi <= 255)) or not (
             (-128 <= wlo and whi <= 127) or (0 <= wlo and whi <= 255)):
         return "the inputs or weights need more than 8 bits"
@@ -245,8 +251,7 @@ def _run_ort_limbs(c: MacCall) -> int | None:
 def _exact_int8_limbs(c: MacCall) -> str | None:
     if _ort_ok(c):
         return _ort_ok(c)
-    for what, a in (("inputs", c.x), ("weights", c.w)):
-        lo, hi = int(a.min(initial=0)), int(a.max(initial=0))
+    for what, (lo, hi) in (("inputs", (int(c.x.min(initial=0)), int(c.x.max(initial=0)))), ("weights", c.w_range)):
         if lo < -(1 << 15) or hi >= (1 << 16) or (lo < 0 and hi >= (1 << 15)):
             return f"the {what} need more than 16 bits"
     # each part: max |x limb| (<= 255) times sum |w limb| (<= 255 per term) below 2**31
@@ -323,8 +328,7 @@ def _exact_dense_int32(c: MacCall) -> str | None:
         return _exact_dense(c)
     if not (c.xmax * c.wsum_max < INT32_EXACT and c.xmax < INT32_EXACT):
         return "the sum bound reaches 2**31"
-    return None if np.iinfo(np.int32).min <= int(c.w.min(initial=0)) and int(c.w.max(initial=0)) < INT32_EXACT \
-        else "weights need more than 32 bits"
+    return None if np.iinfo(np.int32).min <= c.w_range[0] and c.w_range[1] < INT32_EXACT else "weights need more than 32 bits"
 
 
 def _dense_call(c: MacCall, kernel: Callable, x: np.ndarray, wn: np.ndarray) -> int:

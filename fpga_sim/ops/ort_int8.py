@@ -69,7 +69,9 @@ def conv_integer(x: np.ndarray, w: np.ndarray, attrs: Any, xmax: int, bound: flo
     if bound >= INT32_EXACT or xmax > 255 or x.size == 0:
         return None
     xz = _zero_point(int(x.min()), int(x.max()))
-    wz = _zero_point(int(w.min(initial=0)), int(w.max(initial=0)))
+    if ("w_range",) not in cache:              # once per weight array, not per call
+        cache[("w_range",)] = (int(w.min(initial=0)), int(w.max(initial=0)))
+    wz = _zero_point(*cache[("w_range",)])
     if xz is None or wz is None:
         return None
     key = ("ConvInteger", attrs, x.shape[1], xz, wz)
