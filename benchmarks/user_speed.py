@@ -91,6 +91,8 @@ def _interleaved(fns: dict[str, Callable[[], Any]], budget_s: float) -> dict[str
 
 # ----------------------------------------------------------------------------- whole networks
 def _network(name: str, batch: int) -> onnx.ModelProto:
+    if name == "small_cnn":
+        return onnx_models.small_cnn(batch)
     if name == "mobilenet_v2":
         return onnx_models.mobilenet_v2(batch)
     model, _ = strip_unsupported(onnx_models.light_model(name, batch=batch))
@@ -113,7 +115,7 @@ def network_rows(quick: bool) -> list[dict[str, Any]]:
     """Each network warm at batch 1 and 16, at auto<16> and ap_fixed<16,6>, beside onnxruntime."""
     from fpga_sim import Hardware, load_onnx, quantize, simulate
 
-    nets = NETWORKS[:1] if quick else NETWORKS
+    nets = (("small_cnn", "small CNN 8x8"),) if quick else NETWORKS
     batches = (1,) if quick else (1, 16)
     rows = []
     for name, label in nets:
@@ -242,7 +244,7 @@ def cost_model_row(quick: bool) -> dict[str, Any]:
     from fpga_sim import Hardware, load_onnx, quantize
     from fpga_sim.simulation import cost_report
 
-    name = "squeezenet" if quick else "resnet50"
+    name = "small_cnn" if quick else "resnet50"
     model = _network(name, 1)
     _, shape = onnx_models.activation_input(model)
     x = np.random.default_rng(2).uniform(0, 1, shape).astype(np.float32)
