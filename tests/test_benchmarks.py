@@ -118,7 +118,8 @@ def test_quick_json_names_the_machine_and_versions(quick_result):
     assert any(lib.get("user_api") == "blas" for lib in m["blas"]), m["blas"]
     for pkg in ("numpy", "numba", "onnxruntime", "fpga-sim", "python"):
         assert result["versions"][pkg], pkg
-    assert set(result["sections"]) == {"layers", "networks", "vs_hls4ml", "vs_gxx", "startup", "memory"}
+    assert set(result["sections"]) == {"layers", "simulate", "elementwise", "cost_model", "whole_networks", "networks",
+                                       "vs_hls4ml", "vs_gxx", "startup", "first_run", "memory"}
 
 
 @pytest.mark.slow
@@ -154,6 +155,12 @@ def test_quick_other_sections_report_or_say_why_not(quick_result):
             assert s[sec]["skipped"].startswith("quick mode:"), (sec, s[sec])
     assert s["startup"]["first_call_cold_s"] > 0 and s["startup"]["first_call_warm_s"] > 0
     assert s["memory"]["sim_peak_mib"] > 0 and s["memory"]["ort_peak_mib"] > 0
+    # issue 18's user-facing sections: every row measured beside its peer, with a target
+    for sec in ("simulate", "elementwise", "whole_networks"):
+        assert s[sec] and all(r["measured"] > 0 and isinstance(r["target_met"], bool) for r in s[sec]), s[sec]
+    assert {r["op"] for r in s["elementwise"]} == {"Add", "Mul", "Concat", "MaxPool", "AveragePool"}
+    assert s["cost_model"]["computed_s"] > 0 and s["cost_model"]["reused_s"] > 0
+    assert s["first_run"]["simulate_s"] > 0 and len(s["first_run"]["rows"]) == 2
 
 
 def test_compression_tradeoff_plot_and_its_pareto_front(tmp_path):

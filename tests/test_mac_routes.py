@@ -75,6 +75,8 @@ FORCED = [
     ("ort_f32_slices", SMALL), ("ort_f32_slices", dict(SMALL, groups=2)),
     ("ort_f32_slices", dict(tw="ap_fixed<6,2>")),                    # full range: the slices are needed
     ("ort_f32_limbs", SMALL), ("ort_f32_limbs", dict()),             # full range 16 x 8 bits
+    ("ort_int8_limbs", dict()), ("ort_int8_limbs", dict(tw="ap_fixed<16,2>", groups=2)),  # 2 and 4 byte parts
+    ("ort_int8_limbs", dict(tin="ap_ufixed<16,6>", tw="ap_fixed<16,2>")),  # unsigned 16 bits: zero point 0
     ("blas_f32", SMALL), ("blas_f32_limbs", dict()), ("blas_f64", dict(tw="ap_fixed<16,2>")),
     ("blas_f64_limbs", dict(tw="ap_fixed<24,2>", tin="ap_fixed<24,6>", res="ap_fixed<24,6,AP_RND,AP_SAT>")),
     ("conv_int64", dict()), ("conv_int64", dict(groups=2, tw="ap_fixed<16,2>")),
@@ -98,6 +100,7 @@ def test_every_route_of_the_table_is_forced_above():
 @pytest.mark.parametrize("route,kw,why", [
     ("ort_f32", dict(), "2\\*\\*24"),                                   # full-range 16 x 8 bits
     ("ort_int8", dict(), "more than 8 bits"),
+    ("ort_int8_limbs", dict(tin="ap_fixed<24,6>"), "more than 16 bits"),
     ("blas_f32", dict(tw="ap_fixed<16,2>"), "reaches 2\\*\\*24"),
     ("dense_int64", SMALL, "not a dense layer"),
     ("conv_int64", dict(tin="ap_fixed<16,6>", tw="ap_fixed<8,2>", acc="ap_fixed<16,6>"), "drop|exceeds"),
@@ -129,6 +132,11 @@ def test_unknown_route_names_the_accepted_ones():
 def test_default_route(kw, want):
     (node, qg), x = random_layer(np.random.default_rng(9), **kw)
     assert run_and_check(node, qg, x) == [want]
+
+
+def test_full_range_16_bit_weights_and_inputs_go_through_byte_limbs():
+    (node, qg), x = random_layer(np.random.default_rng(12), tw="ap_fixed<16,2>")
+    assert run_and_check(node, qg, x) == ["ort_int8_limbs"]
 
 
 @pytest.mark.parametrize("tw,want", [("ap_fixed<8,2>", "blas_f32_limbs"), ("ap_fixed<16,2>", "blas_f64")])

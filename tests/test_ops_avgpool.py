@@ -137,3 +137,28 @@ def test_cost_adds_the_window_and_one_multiply():
     op, node, _ = lower(one_node_model("GlobalAveragePool", [("x", (1, 4, 7, 7))]))
     rep = check_element_cost(op, node, qgraph_for(op, node, [(4, 7, 7)], [t], t, weight=Fixed(16, 6)), 50)
     assert rep.cycles == 4 * 2 and rep.bound == "compute"
+
+
+def test_exact_sum_kernel_equals_the_per_term_kernel_on_random_geometries():
+    # the fast path (safe accumulator: plain sums) against the per-term casts, every geometry
+    from fpga_sim.ops.avgpool import avgpool_exact, avgpool_kernel
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        h, w = rng.integers(1, 9, 2)
+        kh, kw = rng.integers(1, 5, 2)
+        sh, sw = rng.integers(1, 4, 2)
+        dh, dw = rng.integers(1, 3, 2)
+        pt, pl = rng.integers(0, 3, 2)
+        x = rng.integers(-2**15, 2**15, (2, 3, h, w))
+        oh = max(1, (h + 2 * pt - dh * (kh - 1) - 1) // sh + 1)
+        ow = max(1, (w + 2 * pl - dw * (kw - 1) - 1) // sw + 1)
+        ch, cw = rng.integers(1, kh + 1, oh), rng.integers(1, kw + 1, ow)
+        recip = rng.integers(0, 2**10, kh * kw + 1)
+        k = int(rng.integers(0, 4))
+        want, got = np.empty((2, 3, oh, ow), np.int64), np.empty((2, 3, oh, ow), np.int64)
+        n_want = avgpool_kernel(x, kh, kw, sh, sw, pt, pl, dh, dw, ch, cw, recip, -k, 40, True, 0, 0, 12, 16, True, 2,
+                                1, True, want)
+        n_got = avgpool_exact(x, kh, kw, sh, sw, pt, pl, dh, dw, ch, cw, recip, k, 12, 16, True, 2, 1, True, got)
+        np.testing.assert_array_equal(got, want)
+        assert n_got == n_want

@@ -85,7 +85,7 @@ def check(node, qg, x):
 @pytest.fixture
 def spy():
     """Counts of the kinds of MAC route taken (mac_routes' names, recorded by the engine)."""
-    kinds = {"ort": ("ort_int8",), "ort_f32": ("ort_f32", "ort_f32_slices", "ort_f32_limbs"),
+    kinds = {"ort": ("ort_int8",), "ort_limbs": ("ort_int8_limbs",), "ort_f32": ("ort_f32", "ort_f32_slices", "ort_f32_limbs"),
              "im2col": ("blas_f32", "blas_f32_limbs", "blas_f64", "blas_f64_limbs"), "conv_exact": ("conv_int64",),
              "direct_cast": ("narrow_batch", "narrow_channels", "per_term")}
 
@@ -174,8 +174,10 @@ def test_limb_and_float64_gemm_paths(tin, tw, f32, use_ort, spy, monkeypatch):
     x = t.quantize(rng.uniform(t.min, t.max, x.shape))      # full-range inputs: large bounds
     check(node, qg, x)
     assert spy["ort"] == 0                               # 16-bit inputs: not an 8-bit ConvInteger
-    # float32 (two limbs) through onnxruntime's Conv, else BLAS (float64 always BLAS)
-    assert (spy["ort_f32"], spy["im2col"]) == ((1, 0) if use_ort and f32 else (0, 1))
+    # float32 (two limbs) through onnxruntime's Conv, else ConvIntegers on byte limbs; without
+    # onnxruntime BLAS (float32 limbs or float64)
+    assert (spy["ort_f32"], spy["ort_limbs"], spy["im2col"]) == (
+        (1, 0, 0) if use_ort and f32 else (0, 1, 0) if use_ort else (0, 0, 1))
 
 
 def test_float32_conv_exact_on_a_blocked_layout_shape(spy):

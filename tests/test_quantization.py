@@ -128,7 +128,10 @@ def test_auto_precision_picks_integer_bits_from_calibration_ranges(graph):
 
 
 def test_types_too_wide_for_a_safe_accumulator_name_the_layer(graph):
-    """Accumulators up to 128 bits are exact (the wide route); 64-bit operands need more."""
     conv = next(n for n in graph.nodes if n.op == "Conv")
+    # 32-bit data and weights: a 64-bit product plus growth, beyond int64 but within 128 bits (the
+    # MAC engine's wide route); 64-bit ones need more than 128 bits and are refused
+    qg = quantize(graph, precision="ap_fixed<32,16>")
+    assert 64 < qg.layer_types[conv.name].accum.width <= 128
     with pytest.raises(ConfigError, match=f"layer {conv.name} \\(Conv\\): no accumulator that cannot overflow"):
-        quantize(graph, precision="ap_fixed<64,32>")   # 128-bit products: no exact accumulator
+        quantize(graph, precision="ap_fixed<64,32>")

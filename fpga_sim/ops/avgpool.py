@@ -67,6 +67,37 @@ def avgpool_kernel(x, kh, kw, sh, sw, pt, pl, dh, dw, cnt_h, cnt_w, recip,
     return n_ovf
 
 
+@njit(cache=True, nogil=True)
+def avgpool_exact(x, kh, kw, sh, sw, pt, pl, dh, dw, cnt_h, cnt_w, recip, a_left,
+                  r_shift, r_width, r_signed, r_rnd, r_ovf, relu, out) -> int:
+    """avgpool_kernel when the accumulator provably holds every window's sum of inputs shifted
+    left by a_left (the casts into it are exact, no add can overflow): plain integer sums along
+    contiguous rows, shifted once, then the one cast per output.  Returns the overflow count."""
+    nb, nc, h, w = x.shape
+    oh_n, ow_n = out.shape[2], out.shape[3]
+    n_ovf = 0
+    for b in range(nb):
+        for c in range(nc):
+            for oh in range(oh_n):
+                for ow in range(ow_n):
+                    acc = np.int64(0)
+                    for i in range(kh):
+                        hh = oh * sh - pt + i * dh
+                        if hh < 0 or hh >= h:
+                            continue
+                        row = x[b, c, hh]
+                        base = ow * sw - pl
+                        j_lo = (-base + dw - 1) // dw if base < 0 else 0      # the taps inside the row
+                        j_hi = min(kw, (w - 1 - base) // dw + 1) if base <= w - 1 else 0
+                        for j in range(j_lo, j_hi):
+                            acc += row[base + j * dw]
+                    r, o = requant((acc << a_left) * recip[cnt_h[oh] * cnt_w[ow]], r_shift, r_width, r_signed, r_rnd,
+                                   r_ovf)
+                    out[b, c, oh, ow] = max(r, 0) if relu else r
+                    n_ovf += o
+    return n_ovf
+
+
 def reciprocal_type(node: Node, types: LayerTypes) -> Fixed:
     """The type of the RECIP constants (see the module docstring)."""
     recip = node.params["recip"]
@@ -151,6 +182,24 @@ class AveragePool(Op):
         shape = out_shape(node.attrs, x.shape[1:])
         out = np.empty((x.shape[0], x4.shape[1], ch.size, cw.size), dtype=np.int64)
         recip = np.ascontiguousarray(qg.qparams[node.name]["recip"], dtype=np.int64)
+        k = t_acc.frac - t_in.frac
+        count = a.kernel[0] * a.kernel[1]
+        if k >= 0 and t_acc.sum_fits_int64 and (t_in.max_raw << k) * count <= t_acc.max_raw \
+                and (t_in.min_raw << k) * count >= t_acc.min_exact_raw:
+            # every cast into the accumulator is an exact left shift and no window sum can leave it
+            if ch.size == cw.size == 1 and a.kernel == x4.shape[2:] and not any(a.pads) \
+                    and tuple(a.dilations) == (1, 1):
+                # global pooling: one contiguous sum per channel (NumPy's pairwise int64 sum is exact)
+                acc = x4.reshape(x4.shape[0], x4.shape[1], -1).sum(axis=2) << k
+                raw, n = t_out.cast_counted(acc * int(recip[int(ch[0]) * int(cw[0])]),
+                                            Fixed(64, 64 - (t_acc.frac + t_rc.frac)))
+                if relu_flag(node):
+                    np.maximum(raw, 0, out=raw)
+                return [raw.reshape((x.shape[0],) + shape)], int(n)
+            n = avgpool_exact(x4, a.kernel[0], a.kernel[1], a.strides[0], a.strides[1], a.pads[0], a.pads[1],
+                              a.dilations[0], a.dilations[1], ch, cw, recip, k,
+                              t_acc.frac + t_rc.frac - t_out.frac, *t_out.codes, relu_flag(node), out)
+            return [out.reshape((x.shape[0],) + shape)], int(n)
         n = avgpool_kernel(x4, a.kernel[0], a.kernel[1], a.strides[0], a.strides[1], a.pads[0], a.pads[1],
                            a.dilations[0], a.dilations[1], ch, cw, recip,
                            t_in.frac - t_acc.frac, *t_acc.codes,

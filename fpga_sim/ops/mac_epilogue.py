@@ -68,6 +68,16 @@ def _cast(v, sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero):
     return y_wrap if wrap else (y_zero if zero else y_sat), over | under
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _unpack(p):
+    """The constants of cast_params' vector, in the order `_cast` and `requant` take them."""
+    s = p[_SHIFT]
+    width, signed = p[_W], p[_SG] != 0
+    lo = -(np.int64(1) << (width - 1)) if signed else np.int64(0)
+    return (s, max(s, 0), max(-s, 0), p[_C0], p[_CNEG], p[_CODD], p[_VLO], p[_VHI], lo, p[_HI], p[_LO], p[_MASK],
+            p[_OVF] == WRAP, p[_OVF] == SAT_ZERO, width, signed, p[_RND], p[_OVF])
+
+
 @njit(cache=True, nogil=True)
 def fused_epilogue(acc, part_shift, s_left, bias, p, relu, out):
     """out[n, a*B + b, i] = ReLU?(cast((sum_j int(acc[n, a, j, b, i]) << part_shift[j]) << s_left
@@ -76,12 +86,7 @@ def fused_epilogue(acc, part_shift, s_left, bias, p, relu, out):
     int64; the caller's bound keeps every value inside int64.  Returns the number of
     overflowed final casts."""
     n_b, na, nj, nb, hw = acc.shape
-    s = p[_SHIFT]
-    sr, k = max(s, 0), max(-s, 0)
-    c0, cneg, codd, vlo, vhi, lo_eff, hi, mask = p[_C0], p[_CNEG], p[_CODD], p[_VLO], p[_VHI], p[_LO], p[_HI], p[_MASK]
-    wrap, zero = p[_OVF] == WRAP, p[_OVF] == SAT_ZERO
-    width, signed, rnd, ovf = p[_W], p[_SG] != 0, p[_RND], p[_OVF]
-    lo = -(np.int64(1) << (width - 1)) if signed else np.int64(0)
+    s, sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero, width, signed, rnd, ovf = _unpack(p)
     row = np.empty(hw, np.int64)
     cnt = 0
     for n in range(n_b):
@@ -117,12 +122,7 @@ def sum_cast(a, sa, b, sb, p, cast, relu, out):
     holds every partial sum): one vectorised pass, the cast by the fast formulas (or `requant`
     when p says the type is too wide).  More terms: chain calls, casting in the last.  Returns
     the number of overflowed casts."""
-    s = p[_SHIFT]
-    sr, k = max(s, 0), max(-s, 0)
-    c0, cneg, codd, vlo, vhi, lo_eff, hi, mask = p[_C0], p[_CNEG], p[_CODD], p[_VLO], p[_VHI], p[_LO], p[_HI], p[_MASK]
-    wrap, zero = p[_OVF] == WRAP, p[_OVF] == SAT_ZERO
-    width, signed, rnd, ovf = p[_W], p[_SG] != 0, p[_RND], p[_OVF]
-    lo = -(np.int64(1) << (width - 1)) if signed else np.int64(0)
+    s, sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero, width, signed, rnd, ovf = _unpack(p)
     cnt = 0
     if not cast:
         for i in range(out.size):
@@ -146,12 +146,7 @@ def scale_cast(x, scale, p, relu, out):
     """out[n, c, i] = ReLU?(cast(x[n, c, i] * scale[c, i or 0])) for x (N, C, R) int64 and scale
     (C, R) or (C, 1): an element-wise Mul by a constant whose products fit int64, one pass per
     row with the fast cast.  Returns the number of overflowed casts."""
-    s = p[_SHIFT]
-    sr, k = max(s, 0), max(-s, 0)
-    c0, cneg, codd, vlo, vhi, lo_eff, hi, mask = p[_C0], p[_CNEG], p[_CODD], p[_VLO], p[_VHI], p[_LO], p[_HI], p[_MASK]
-    wrap, zero = p[_OVF] == WRAP, p[_OVF] == SAT_ZERO
-    width, signed, rnd, ovf = p[_W], p[_SG] != 0, p[_RND], p[_OVF]
-    lo = -(np.int64(1) << (width - 1)) if signed else np.int64(0)
+    s, sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero, width, signed, rnd, ovf = _unpack(p)
     fast = p[_FAST] == 1
     n_b, nc, nr = x.shape
     per_row = scale.shape[1] == 1

@@ -24,7 +24,6 @@ from ..graph import Node
 from ..machine import LayerWork
 from .mac_bounds import gemm_plan  # noqa: F401 (the BLAS plan, named here for callers)
 from .mac_routes import ROUTE_NAMES, run_mac
-from .weight_cache import derived
 
 if TYPE_CHECKING:
     from ..graph import QGraph

@@ -21,6 +21,7 @@ layer is an integer GEMM, which any arithmetic exact on those integers computes
 | ort_int8 | onnxruntime ConvInteger (u8 x u8 -> i32) | bound; values fit 8 bits; sum < 2**31 | as ort_f32 |
 | ort_f32_slices | float32 Conv on J channel slices | bound; each slice's bound < 2**24 | as ort_f32 |
 | ort_f32_limbs | float32 Conv on two limbs of x | bound; each limb's bound < 2**24 | as ort_f32 |
+| ort_int8_limbs | ConvIntegers on the 8-bit limbs of x and w | bound; values fit 16 bits; 255*255*k < 2**31 | as ort_f32 |
 | blas_f32, blas_f32_limbs, blas_f64, blas_f64_limbs | im2col + BLAS GEMM | bound; the dtype's limit | k >= 16, >= 4 outputs per group, >= 16 pixels |
 | dense_int32 | int32 loop on a narrow weight copy | bound; sum bound < 2**31; dense | dense, from the 2nd call (copy made) |
 | dense_int64 | int64 loop reading each weight once | bound; dense | dense |
@@ -50,7 +51,7 @@ from .mac_int64 import abs_sums, cast_flags, channel_abs_max, conv_exact, dense_
 from .mac_narrow import BATCH_LANES_MAX_COUT, BATCH_LANES_MIN_N, run_mac_narrow
 from .mac_per_term import conv_direct
 from .mac_wide import run_wide
-from .ort_int8 import conv_float32, conv_integer
+from .ort_int8 import conv_float32, conv_integer, conv_integer_limbs
 from .weight_cache import derived
 
 USE_ORT = True          # whether the onnxruntime routes may be chosen (tests turn it off to reach BLAS)
@@ -106,6 +107,12 @@ class MacCall:
         return self.cache[key]
 
     @cached_property
+    def w_range(self) -> tuple[int, int]:
+        """(min, max) raw weight, computed once per weight array (a pass over 16 M weights
+        costs tens of ms: never per call)."""
+        return self.cached("w_range", lambda: (int(self.w.min(initial=0)), int(self.w.max(initial=0))))
+
+    @cached_property
     def sums(self) -> dict[int, np.ndarray]:
         return self.cached("abs_sums", lambda: abs_sums(self.w))
 
@@ -137,7 +144,7 @@ class MacCall:
                                                          default=0)
         if bound > acc.max_raw:
             return f"|bias| + max|x| * sum|w| = {bound} exceeds the accumulator {acc}"
-        if not acc.signed and (self.x.min(initial=0) < 0 or self.w.min(initial=0) < 0 or bias.min(initial=0) < 0):
+        if not acc.signed and (self.x.min(initial=0) < 0 or self.w_range[0] < 0 or bias.min(initial=0) < 0):
             return f"negative terms in the unsigned accumulator {acc}"
         return None
 
@@ -196,7 +203,7 @@ def _exact_int8(c: MacCall) -> str | None:
     if _ort_ok(c):
         return _ort_ok(c)
     lo, hi = int(c.x.min(initial=0)), int(c.x.max(initial=0))
-    wlo, whi = int(c.w.min(initial=0)), int(c.w.max(initial=0))
+    wlo, whi = c.w_range
     if not ((-128 <= lo and hi <= 127) or (0 <= lo and hi <= 255)) or not (
             (-128 <= wlo and whi <= 127) or (0 <= wlo and whi <= 255)):
         return "the inputs or weights need more than 8 bits"
@@ -239,6 +246,23 @@ def _run_slices(c: MacCall) -> int | None:
 def _run_ort_limbs(c: MacCall) -> int | None:
     b = limb_bits(c.xmax)
     return _ort_parts(c, conv_float32(c.x, c.w, c.attrs, 2, b, c.cache), [0, b])
+
+
+def _exact_int8_limbs(c: MacCall) -> str | None:
+    if _ort_ok(c):
+        return _ort_ok(c)
+    for what, (lo, hi) in (("inputs", (int(c.x.min(initial=0)), int(c.x.max(initial=0)))), ("weights", c.w_range)):
+        if lo < -(1 << 15) or hi >= (1 << 16) or (lo < 0 and hi >= (1 << 15)):
+            return f"the {what} need more than 16 bits"
+    # each part: max |x limb| (<= 255) times sum |w limb| (<= 255 per term) below 2**31
+    return None if 255 * 255 * c.k < INT32_EXACT else "a byte limb's sum bound reaches 2**31"
+
+
+def _run_int8_limbs(c: MacCall) -> int | None:
+    got = conv_integer_limbs(c.x, c.w, c.attrs, c.cache)
+    if got is None:
+        return None
+    return c.epilogue(got[0], got[1], c.bias, c.out3)
 
 
 # ----------------------------------------------------------------------------- BLAS
@@ -304,8 +328,7 @@ def _exact_dense_int32(c: MacCall) -> str | None:
         return _exact_dense(c)
     if not (c.xmax * c.wsum_max < INT32_EXACT and c.xmax < INT32_EXACT):
         return "the sum bound reaches 2**31"
-    return None if np.iinfo(np.int32).min <= int(c.w.min(initial=0)) and int(c.w.max(initial=0)) < INT32_EXACT \
-        else "weights need more than 32 bits"
+    return None if np.iinfo(np.int32).min <= c.w_range[0] and c.w_range[1] < INT32_EXACT else "weights need more than 32 bits"
 
 
 def _dense_call(c: MacCall, kernel: Callable, x: np.ndarray, wn: np.ndarray) -> int:
@@ -380,6 +403,8 @@ ROUTES: tuple[Route, ...] = (
           _run_slices),
     Route("ort_f32_limbs", "a float32 Conv on two limbs of x, parts added in int64", _exact_ort_limbs, _ort_preferred,
           _run_ort_limbs),
+    Route("ort_int8_limbs", "onnxruntime ConvIntegers on the 8-bit limbs of x and w (<= 4 parts), added in int64",
+          _exact_int8_limbs, _ort_preferred, _run_int8_limbs),
     *(Route(f"blas_{'f32' if d is np.float32 else 'f64'}{'_limbs' if lb else ''}",
             f"im2col and a {d.__name__} BLAS GEMM{' on two limbs of x' if lb else ''}",
             _BLAS[d, lb][0], _blas_first(d, lb), _BLAS[d, lb][1])

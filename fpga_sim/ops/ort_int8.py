@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .mac_bounds import F32_EXACT, INT32_EXACT, MAX_SLICES, split_plan  # noqa: F401 (re-exported)
+from .mac_bounds import INT32_EXACT
 
 
 def _session(op: str, w: np.ndarray, attrs: Any, groups: int, c_in: int, zero_points: tuple[int, int] | None) -> Any:
@@ -69,7 +69,9 @@ def conv_integer(x: np.ndarray, w: np.ndarray, attrs: Any, xmax: int, bound: flo
     if bound >= INT32_EXACT or xmax > 255 or x.size == 0:
         return None
     xz = _zero_point(int(x.min()), int(x.max()))
-    wz = _zero_point(int(w.min(initial=0)), int(w.max(initial=0)))
+    if ("w_range",) not in cache:              # once per weight array, not per call
+        cache[("w_range",)] = (int(w.min(initial=0)), int(w.max(initial=0)))
+    wz = _zero_point(*cache[("w_range",)])
     if xz is None or wz is None:
         return None
     key = ("ConvInteger", attrs, x.shape[1], xz, wz)
@@ -131,5 +133,77 @@ def conv_float32(x: np.ndarray, w: np.ndarray, attrs: Any, parts: int, limb_bits
         else:
             xs = x.astype(np.float32)
         return cache[key].run(None, {"x": xs})[0]
+    except Exception:          # onnxruntime missing or refusing the geometry: another exact route takes over
+        return None
+
+
+@njit(cache=True, nogil=True)
+def split_bytes(x, hi_zero, lo, hi):
+    """lo = x & 255, hi = (x >> 8) + hi_zero as uint8, in one pass (the caller checked the ranges)."""
+    for i in range(x.size):
+        v = x[i]
+        lo[i] = np.uint8(v & 255)
+        hi[i] = np.uint8((v >> 8) + hi_zero)
+
+
+def byte_limbs(a: np.ndarray) -> tuple[list[tuple[np.ndarray, int, int]], int] | None:
+    """a (int64, values within 16 bits) as 8-bit limbs [(uint8 array, zero point, shift)]:
+    a itself when it fits 8 bits, else lo = a & 255 (zero point 0) and hi = a >> 8 (zero point
+    128 when a has negative values, else 0); with the largest |limb value|.  None beyond 16 bits."""
+    lo_v, hi_v = int(a.min(initial=0)), int(a.max(initial=0))
+    z = _zero_point(lo_v, hi_v)
+    if z is not None:
+        u = np.empty(a.shape, np.uint8)
+        to_uint8(a.reshape(-1), z, u.reshape(-1))
+        return [(u, z, 0)], max(-lo_v, hi_v)
+    hz = 128 if lo_v < 0 else 0
+    if (lo_v >> 8) + hz < 0 or (hi_v >> 8) + hz > 255:
+        return None
+    if not a.flags.writeable:          # the weights, once: NumPy (no second kernel specialisation)
+        lo, hi = (a & 255).astype(np.uint8), ((a >> 8) + hz).astype(np.uint8)
+        return [(lo, 0, 0), (hi, hz, 8)], max(255, -(lo_v >> 8), hi_v >> 8)
+    lo, hi = np.empty(a.shape, np.uint8), np.empty(a.shape, np.uint8)
+    split_bytes(np.ascontiguousarray(a).reshape(-1), hz, lo.reshape(-1), hi.reshape(-1))
+    return [(lo, 0, 0), (hi, hz, 8)], max(255, -(lo_v >> 8), hi_v >> 8)
+
+
+def conv_integer_limbs(x: np.ndarray, w: np.ndarray, attrs: Any, cache: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """Exact sums of a convolution whose inputs and weights fit 16 bits, as ConvIntegers on their
+    8-bit limbs: (parts (N, groups, J, Cout/groups, Ho*Wo) int32, left shift of each part), or
+    None when a value needs more than 16 bits, a part's sum bound reaches 2**31, or onnxruntime
+    refuses.  x = sum_a x_a << 8a and w = sum_b w_b << 8b, so the sum is sum_ab P_ab << 8(a+b),
+    each P_ab one u8 x u8 ConvInteger with int32 sums (J = up to 4 parts)."""
+    key = ("ConvInteger limbs", attrs, x.shape[1])
+    try:
+        if key not in cache:
+            cache[key] = None          # stays None if refused or too wide: not retried on every call
+            got = byte_limbs(w)
+            if got is None:
+                return None
+            wl, _ = got
+            sums = [np.abs(wv.astype(np.int64) - z).reshape(w.shape[0], -1).sum(axis=1).max(initial=0)
+                    for wv, z, _ in wl]
+            cache[key] = (wl, sums, {})
+        if cache[key] is None:
+            return None
+        wl, wsums, sessions = cache[key]
+        got = byte_limbs(x)
+        if got is None:
+            return None
+        xl, xmax = got
+        if max(wsums) * xmax >= INT32_EXACT:
+            return None
+        parts, shifts = [], []
+        for wv, wz, ws in wl:
+            for xv, xz, xs in xl:
+                sk = (id(wv), xz)
+                if sk not in sessions:
+                    sessions[sk] = _session("ConvInteger", wv, attrs, attrs.groups, x.shape[1], (xz, wz))
+                parts.append(sessions[sk].run(None, {"x": xv})[0])
+                shifts.append(ws + xs)
+        n_b, cout, ho, wo = parts[0].shape
+        g = attrs.groups
+        stacked = np.stack([p.reshape(n_b, g, cout // g, ho * wo) for p in parts], axis=2)
+        return stacked, np.array(shifts, np.int64)
     except Exception:          # onnxruntime missing or refusing the geometry: another exact route takes over
         return None
