@@ -188,3 +188,28 @@ class LutOp:
         """One table read per output; the table is parameter memory."""
         return element_cost(self, node, qg, hw, ops_per_output=1, weight_words=node.attrs.entries,
                             weight_bits=result_type(qg, node).width)
+
+
+def set_tables(graph: Any, table_bits: int | None = None, range_log2: int | None = None,
+               layers: Any = None) -> list[str]:
+    """Give the table-look-up layers of a float graph (every LutOp layer, or those named in
+    `layers`) another table size and/or range before `quantize`; the entries' type is the
+    layer's result type (set it with the quantisation config).  Returns the layers changed."""
+    from dataclasses import replace
+
+    from .base import get_op
+
+    wanted = None if layers is None else set(layers)
+    changed = []
+    for node in graph.nodes:
+        op = get_op(node.op)
+        if not isinstance(op, LutOp) or (wanted is not None and node.name not in wanted):
+            continue
+        kw = {k: v for k, v in (("table_bits", table_bits), ("range_log2", range_log2)) if v is not None}
+        node.attrs = replace(node.attrs, **kw)
+        node.params["table"] = build_table(lambda v, a=node.attrs: op.evaluate(v, a), node.attrs)
+        changed.append(node.name)
+    if wanted is not None and wanted - set(changed):
+        raise FpgaSimError(f"set_tables: {', '.join(sorted(wanted - set(changed)))} is not a table-look-up layer of "
+                           f"the graph; its table layers: {', '.join(n.name for n in graph.nodes if isinstance(get_op(n.op), LutOp))}")
+    return changed
