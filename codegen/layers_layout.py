@@ -31,15 +31,23 @@ def reshape(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
 
 @builder("Concat")
 def concat(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
-    axis = node.attrs.axis
-    shapes = [tuple(qg.graph.shapes[t]) for t in node.inputs]
-    outer, inner = size(shapes[0][:axis]), size(shapes[0][axis + 1:])
-    row_out = sum(s[axis] for s in shapes) * inner
-    spec = LayerSpec("fsim_layout.h", summary=f"concat of {len(shapes)} inputs on per-sample axis {axis}")
+    a = node.attrs
+    raw = qg.qparams.get(node.name, {})
+    parts = a.parts([raw[f"const{j}"].shape for j in range(len(a.const_at))])
+    outer, inner = size(a.out_shape[:a.axis]), size(a.out_shape[a.axis + 1:])
+    row_out = a.out_shape[a.axis] * inner
+    spec = LayerSpec("fsim_layout.h", summary=f"concat of {len(parts)} parts on per-sample axis {a.axis}")
+    t_out = qg.layer_types[node.name].result
     offset = 0
-    for j, s in enumerate(shapes):
-        spec.call("fsim::copy_rows", [outer, s[axis] * inner, row_out, offset, _act(node)], [f"@in{j}", "@out"])
-        offset += s[axis] * inner
+    for kind, j, shape in parts:
+        row = shape[a.axis] * inner
+        if kind == "in":
+            spec.call("fsim::copy_rows", [outer, row, row_out, offset, _act(node)], [f"@in{j}", "@out"])
+        else:      # a constant part: raw result_t values repeated for every sample
+            spec.types[f"const{j}"] = t_out
+            spec.params.append((f"const{j}", raw[f"const{j}"], t_out))
+            spec.call("fsim::const_rows", [outer, row, row_out, offset, _act(node)], [f"@p.const{j}", "@out"])
+        offset += row
     return spec
 
 

@@ -116,9 +116,12 @@ def tolerated(proto: ModelProto) -> ModelProto:
     least 4), value_info without a type is dropped (it is only a hint; shapes are inferred), and
     graph outputs without a type or shape get the ones ONNX shape inference finds (onnxruntime
     infers them the same way)."""
+    need = max(4, helper.find_min_ir_version_for(list(proto.opset_import), ignore_unknown=True))
+    if (proto.ir_version >= need and all(vi.HasField("type") for vi in proto.graph.value_info)
+            and all(vi.type.tensor_type.HasField("shape") for vi in proto.graph.output)):
+        return proto                      # nothing to make explicit: no copy of a large model
     fixed = ModelProto()
     fixed.CopyFrom(proto)
-    need = max(4, helper.find_min_ir_version_for(list(fixed.opset_import), ignore_unknown=True))
     fixed.ir_version = max(fixed.ir_version, need)
     keep = [vi for vi in fixed.graph.value_info if vi.HasField("type")]
     del fixed.graph.value_info[:]

@@ -53,16 +53,17 @@ def _tokens():
              h("Reshape", ["up", "s3"], ["tok"]),                                 # (2, 64)
              h("Transpose", ["tok"], ["tt"], perm=[0, 2, 1], name="to_tokens"),   # (64, 2)
              h("Unsqueeze", ["tt", "ua"], ["u"]), h("Squeeze", ["u", "ua"], ["sq"]),
-             h("Gather", ["sq", "g0"], ["cls"], axis=1, name="class_token"),      # (2,)
+             h("Concat", ["tok0", "sq"], ["tc"], axis=1, name="with_token"),      # (65, 2): a constant part first
+             h("Gather", ["tc", "g0"], ["cls"], axis=1, name="class_token"),      # (2,)
              h("Gemm", ["cls", "wf", "bf"], ["y"], transB=1, name="head"),
              h("Resize", ["c", "", "rs"], ["near"], mode="nearest", name="up_nearest"),          # (8, 8, 8)
              h("Resize", ["c", "", "rs2"], ["lin"], mode="linear", name="up_linear"),             # (8, 10, 6)
              h("Resize", ["up", "", "", "rsz"], ["lin2"], mode="linear", name="down_linear",
                coordinate_transformation_mode="align_corners")]                                     # (2, 5, 3)
     inits = {"w1": rng_weights(1, 8, 1, 2, 2), "b1": rng_weights(2, 8, scale=0.1), "s3": I64(0, 2, 64),
-             "ua": I64(2), "g0": np.array(5, np.int64), "wf": rng_weights(3, 3, 2), "bf": rng_weights(4, 3, scale=0.1),
+             "ua": I64(2), "g0": np.array(5, np.int64), "tok0": rng_weights(9, 1, 1, 2), "wf": rng_weights(3, 3, 2), "bf": rng_weights(4, 3, scale=0.1),
              "rs": np.array([1, 1, 2, 2], np.float32), "rs2": np.array([1, 1, 2.5, 1.5], np.float32), "rsz": I64(1, 2, 5, 3)}
-    outs = {"y": None, "tt": None, "near": None, "lin": None, "lin2": None}
+    outs = {"y": None, "tt": None, "tc": None, "near": None, "lin": None, "lin2": None}
     return make_model(nodes, {"x": [1, 1, 8, 8]}, outs, inits, name="tokens"), (1, 8, 8)
 
 

@@ -107,11 +107,13 @@ WIDE_ACCUMULATORS = pytest.mark.xfail(strict=False, reason="at 24-bit types the 
                                   for n in LIGHT])
 def test_every_light_model_at_auto24(name):
     """The whole light set (ShuffleNet's channel shuffle is a Transpose that moves data) at
-    auto<24>, calibrated on two other images: every layer and the output >= 40 dB, same top-1."""
+    auto<24>, calibrated on another image: every layer and the output >= 40 dB, same top-1."""
     model = randomised_light(name)
     g = load_onnx(model)
+    if name in ("vgg19", "zfnet512"):   # the accumulator check, before minutes of calibration
+        quantize(g, precision="ap_fixed<24,8>")
     x = np.random.default_rng(0).random((1, 3, 224, 224))
-    cal = np.random.default_rng(1).random((2, 3, 224, 224))
+    cal = np.random.default_rng(1).random((1, 3, 224, 224))
     c = compare(model, quantize(g, calibration=cal, precision="auto<24>"), x)
     assert len(c.layers) == len(g.nodes)
     worst = c.worst()

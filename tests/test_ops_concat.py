@@ -48,8 +48,33 @@ def test_concat_errors():
         lower(one_node_model("Concat", [("a", (1, 3, 4)), ("b", (1, 3, 4))], attrs={"axis": 0}))
     with pytest.raises(UnsupportedModelError, match=r"differ outside axis 2; inputs that agree"):
         lower(one_node_model("Concat", [("a", (1, 3, 4)), ("b", (1, 2, 5))], attrs={"axis": 2}))
-    with pytest.raises(UnsupportedModelError, match="a constant input is not supported; Concat of activations is"):
-        lower(one_node_model("Concat", [("a", (1, 3))], consts={"c": np.ones((1, 3), np.float32)}, attrs={"axis": 1}))
+    with pytest.raises(UnsupportedModelError, match="every input is a constant"):
+        lower(one_node_model("Concat", [], consts={"c": np.ones((1, 3), np.float32)}, attrs={"axis": 1}))
+    with pytest.raises(UnsupportedModelError, match=r"constant input 'c' of shape \[2, 3\] has no batch axis of 1"):
+        lower(one_node_model("Concat", [("a", (1, 3))], consts={"c": np.ones((2, 3), np.float32)}, attrs={"axis": 1}))
+
+
+def test_constant_parts_like_a_class_token():
+    """Concat([class token (1, 1, D), patches (N, T, D)], axis=1) as a ViT export becomes once its
+    Expand(token, (N, 1, D)) is folded at batch 1: the token repeats for every sample (onnxruntime
+    concatenates equal batches only, so it is compared at N = 1)."""
+    rng = np.random.default_rng(4)
+    cls = rng.normal(0, 0.5, (1, 1, 4)).astype(np.float32)
+    tail = rng.normal(0, 0.5, (1, 2, 4)).astype(np.float32)
+    m = one_node_model("Concat", [("x", (1, 5, 4))], consts={"cls": cls, "tail": tail}, attrs={"axis": 1},
+                       input_names=["cls", "x", "tail"])
+    op, node, _ = lower(m)
+    x = rng.normal(size=(1, 5, 4)).astype(np.float32)
+    ref = ort_run(m, {"x": x})[0]
+    np.testing.assert_array_equal(op.run_float(node, [x])[0], ref)
+    t_in, t_out = random_type(rng), random_type(rng)
+    qg = qgraph_for(op, node, [(5, 4)], [t_in], t_out)
+    xr = random_raw(rng, t_in, (3, 5, 4))
+    (y,), n = op.run_fixed(node, [xr], qg)
+    assert y.shape == (3, 8, 4) and n == sum(ref_cast(int(v), t_in, t_out)[1] for v in xr.reshape(-1))
+    np.testing.assert_array_equal(y[:, 1:6], [[[ref_cast(int(v), t_in, t_out)[0] for v in row] for row in s] for s in xr])
+    np.testing.assert_array_equal(y[:, 0], np.broadcast_to(t_out.quantize(cls[0, 0]), (3, 4)))   # quantised once
+    np.testing.assert_array_equal(y[:, 6:], np.broadcast_to(t_out.quantize(tail[0]), (3, 2, 4)))
 
 
 def test_cost_is_a_copy_per_output():

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..graph import Node
 from .base import op
-from .common import node_name, unsupported
+from .common import element_cost, node_name, unsupported
 from .conv import ConvAttrs
 from .remap import IndexMap, RemapOp, axis_table, strides
 
@@ -123,3 +123,10 @@ class ZeroInsert(RemapOp):
                 src.append(u // s if u >= 0 and u % s == 0 and u // s < n else -1)
             tabs.append(axis_table(st[ax], src))
         return [IndexMap(a.out_shape, tuple(tabs))]
+
+    def cost(self, node: Node, qg: Any, hw: Any) -> Any:
+        """A copy per output (zeros included); the note says what the Conv after it costs."""
+        sh, sw = node.attrs.strides
+        return element_cost(self, node, qg, hw, ops_per_output=1,
+                            notes=f"ConvTranspose's zero insertion: the Conv after it multiplies {sh * sw}x more "
+                                  f"often than a zero-skipping design would (stride {sh}x{sw})")

@@ -17,7 +17,7 @@ import numpy as np
 from ..graph import Node
 from .base import op
 from .common import node_name, unsupported
-from .remap import IndexMap, RemapOp, axis_table, strides
+from .remap import IndexMap, RemapOp, axis_table, data_input, strides
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,11 @@ class Expand(RemapOp):
     onnx_ops = ("Expand",)
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
-        x = onnx_node.input[0]
-        if ctx.const(x) is not None:
-            raise unsupported(ctx, onnx_node, "the data input is a constant; constant folding should have removed this node")
+        x, shape = data_input(ctx, onnx_node)
         target = ctx.const(onnx_node.input[1])
         if target is None:
             raise unsupported(ctx, onnx_node, "the shape input is not a constant; a constant shape is supported")
         target = [int(v) for v in np.asarray(target).reshape(-1)]
-        shape = tuple(int(d) for d in ctx.shape(x))
         rank = len(shape) + 1
         if len(target) > rank:
             raise unsupported(ctx, onnx_node, f"shape {target} has more axes than the rank-{rank} input and would put "

@@ -97,6 +97,14 @@ def per_sample_axis(ctx: Any, onnx_node: Any, axis: int, rank: int, what: str = 
     return a - 1
 
 
+def data_input(ctx: Any, onnx_node: Any) -> tuple[str, tuple[int, ...]]:
+    """The node's data input (an activation: a constant one is refused) and its per-sample shape."""
+    x = onnx_node.input[0]
+    if ctx.const(x) is not None:
+        raise _error(ctx, onnx_node, "the data input is a constant; constant folding should have removed this node")
+    return x, tuple(int(d) for d in ctx.shape(x))
+
+
 def _error(ctx: Any, onnx_node: Any, message: str) -> Exception:
     from .common import unsupported
 

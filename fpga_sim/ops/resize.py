@@ -20,7 +20,9 @@ Fixed point, the way an FPGA interpolator does it:
     result_t y = (result_t)acc;    // acc has frac(x) + F*R bits; one rounding: result_t's mode
 
 R is the number of axes interpolated (at most 3); frac widths must keep x's width + F*R <= 62
-(int64 exactness).  The float kernel uses the unquantised w1 (onnxruntime's reference).
+(int64 exactness).  The float kernel uses the unquantised w1 (onnxruntime's reference).  Without
+a configured result type the layer keeps its input's type (`keeps_input_type`): interpolated
+values lie within the input's range, so only the final rounding is to the input's resolution.
 
 Refused, with one sentence: modes other than nearest/linear (cubic), coordinate modes
 tf_crop_and_resize, tf_half_pixel_for_nn and half_pixel_symmetric, antialias, keep_aspect_ratio_policy other than

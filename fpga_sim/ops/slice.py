@@ -18,7 +18,7 @@ import numpy as np
 from ..graph import Node
 from .base import op
 from .common import node_name, unsupported
-from .remap import IndexMap, RemapOp, axis_table, per_sample_axis, strides
+from .remap import IndexMap, RemapOp, axis_table, data_input, per_sample_axis, strides
 
 BIG = 1 << 62          # |end| beyond this: "to the end", as exporters write INT64_MAX
 
@@ -78,10 +78,7 @@ class Slice(RemapOp):
     onnx_ops = ("Slice",)
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
-        x = onnx_node.input[0]
-        if ctx.const(x) is not None:
-            raise unsupported(ctx, onnx_node, "the data input is a constant; constant folding should have removed this node")
-        shape = tuple(int(d) for d in ctx.shape(x))
+        x, shape = data_input(ctx, onnx_node)
         rank = len(shape) + 1
         if ctx.opset < 10:
             a = ctx.attrs(onnx_node)

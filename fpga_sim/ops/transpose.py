@@ -17,7 +17,7 @@ from typing import Any
 from ..graph import Node
 from .base import op
 from .common import node_name, unsupported
-from .remap import IndexMap, RemapOp, axis_table, strides
+from .remap import IndexMap, RemapOp, axis_table, data_input, strides
 from .reshape import ReshapeAttrs
 
 
@@ -47,10 +47,7 @@ class Transpose(RemapOp):
     onnx_ops = ("Transpose",)
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
-        x = onnx_node.input[0]
-        if ctx.const(x) is not None:
-            raise unsupported(ctx, onnx_node, "the data input is a constant; constant folding should have removed this node")
-        shape = tuple(int(d) for d in ctx.shape(x))
+        x, shape = data_input(ctx, onnx_node)
         perm = per_sample_perm(ctx, onnx_node, len(shape) + 1)
         out = tuple(shape[p] for p in perm)
         name = node_name(onnx_node)

@@ -10,6 +10,21 @@
 
 namespace fsim {
 
+// The next loop coordinate in row-major order: the last counter steps, carries ripple left.
+template <unsigned RANK>
+inline void odometer_step(unsigned c[RANK], const unsigned dims[RANK]) {
+#pragma HLS INLINE
+    bool carry = true;
+    for (int k = RANK - 1; k >= 0; k--) {
+#pragma HLS UNROLL
+        if (carry) {
+            c[k]++;
+            carry = c[k] == dims[k];
+            if (carry) c[k] = 0;
+        }
+    }
+}
+
 // out[o * ROW_OUT + OFFSET + i] = (out_t)in[o * ROW_IN + i], o < OUTER, i < ROW_IN: one input of
 // a concat along an axis with OUTER elements before it (ROW_* = axis size x the axes after it).
 template <unsigned OUTER, unsigned ROW_IN, unsigned ROW_OUT, unsigned OFFSET, int ACT, class in_t, class out_t>
@@ -21,6 +36,20 @@ ROWS:
         for (unsigned i = 0; i < ROW_IN; i++) {
 #pragma HLS PIPELINE II=1
             out[o * ROW_OUT + OFFSET + i] = apply_fused<ACT, out_t>(out_t(in[o * ROW_IN + i]));
+        }
+    }
+}
+
+// The same for a constant part of a concat: raw out_t values (a parameter ROM), bit-copied.
+template <unsigned OUTER, unsigned ROW_IN, unsigned ROW_OUT, unsigned OFFSET, int ACT, class out_t, class cs_t>
+void const_rows(const cs_t c[OUTER * ROW_IN], out_t *out) {
+#pragma HLS INLINE off
+ROWS:
+    for (unsigned o = 0; o < OUTER; o++) {
+    COPY:
+        for (unsigned i = 0; i < ROW_IN; i++) {
+#pragma HLS PIPELINE II=1
+            out[o * ROW_OUT + OFFSET + i] = apply_fused<ACT, out_t>(param<out_t>(c[o * ROW_IN + i]));
         }
     }
 }
@@ -57,15 +86,7 @@ REMAP:
         }
         const out_t v = s < 0 ? f : out_t(in[s]);
         out[i] = apply_fused<CONFIG_T::activation, out_t>(v);
-        bool carry = true;
-        for (int k = 7; k >= 0; k--) {
-#pragma HLS UNROLL
-            if (carry) {
-                c[k]++;
-                carry = c[k] == dims[k];
-                if (carry) c[k] = 0;
-            }
-        }
+        odometer_step<8>(c, dims);
     }
 }
 
@@ -108,15 +129,7 @@ RESIZE:
         acc_t a;
         set_raw(a, acc);
         out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(a));
-        bool carry = true;
-        for (int k = 3; k >= 0; k--) {
-#pragma HLS UNROLL
-            if (carry) {
-                c[k]++;
-                carry = c[k] == dims[k];
-                if (carry) c[k] = 0;
-            }
-        }
+        odometer_step<4>(c, dims);
     }
 }
 
