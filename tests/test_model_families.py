@@ -24,11 +24,9 @@ SIGNATURE = {
     "yolo_head": {"Silu", "LeakyRelu", "Resize", "Concat"},
     "shufflenet_v2": {"Slice", "Concat", "Transpose", "Reshape"},
     "unet": {"ZeroInsert", "Resize", "Concat", "MaxPool"},
-    "vit": {"LayerNormalization", "MatMul", "SoftmaxLut", "Gelu", "Concat"},
+    "vit": {"LayerNormalization", "MatMul", "SoftmaxLut", "Gelu", "Concat", "Gather"},
     "mlp_mixer": {"LayerNormalization", "Transpose", "Gelu", "ReduceMean"},
 }
-MISSING = {"vit": "the class token is a Concat of a constant (the cls parameter) with the patch tokens, and "
-                  "ops/concat.py (issue-19a's data-movement ops) accepts Concat of activations only"}
 
 
 def _run(name: str, precision: str = "auto<24>"):
@@ -42,8 +40,6 @@ def _run(name: str, precision: str = "auto<24>"):
 
 @pytest.mark.parametrize("name", list(SIGNATURE))
 def test_family_within_two_percent_and_costed(name):
-    if name in MISSING:
-        pytest.xfail(MISSING[name])
     _, graph, qg, _, comp = _run(name)
     ops = {n.op for n in graph.nodes}
     assert SIGNATURE[name] <= ops, ops
