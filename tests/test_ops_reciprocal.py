@@ -8,7 +8,7 @@ from fpga_sim.fixed import Fixed
 from fpga_sim.ops import load_all
 
 from .mantissa_support import mantissa_accuracy, mantissa_reference
-from .ops_support import lower, one_node_model, qgraph_for, random_raw, random_type
+from .ops_support import check_element_cost, lower, one_node_model, qgraph_for, random_raw, random_type
 
 load_all()
 
@@ -25,6 +25,7 @@ def test_fixed_matches_reference():
         ref, nref = mantissa_reference(x, t_in, t_out, qg.qparams["n0"]["table"], node.attrs)
         np.testing.assert_array_equal(y, ref)
         assert n == nref
+    check_element_cost(op, node, qg, 3)             # leading one, table read, shift
 
 
 def test_relative_error_is_the_same_at_every_magnitude():

@@ -15,7 +15,7 @@ from fpga_sim.ops.softmax_lut import SoftmaxLutAttrs
 
 from .helpers_onnx import make_model, ort_run
 from .lut_support import lut_reference
-from .ops_support import qgraph_for, random_raw, random_type, ref_from_value
+from .ops_support import check_element_cost, qgraph_for, random_raw, random_type, ref_from_value
 
 load_all()
 
@@ -57,6 +57,7 @@ def test_fixed_matches_reference(m):
         ref, nref = reference(x, t_in, t_out, qg.qparams["n0"], node.attrs)
         np.testing.assert_array_equal(y, ref)
         assert n == nref
+    check_element_cost(op, node, qg, 5)
 
 
 def _attention_like(axis):
