@@ -81,7 +81,7 @@ def layer_norm(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec.params += [("g", np.asarray(g).reshape(-1), t_g), ("b", np.asarray(b).reshape(-1), t_b),
                     ("table", np.asarray(qg.qparams[node.name]["table"]), attrs.table.table_type)]
     spec.config_base = "fsim::norm_config"
-    spec.call("fsim::layer_norm", ["@config", "@in.type", "@types.z", "@types.g", "@types.b", "@types.accum",
+    spec.call("fsim::normalise_rows", ["@config", "@in.type", "@types.z", "@types.g", "@types.b", "@types.accum",
                                    "@out.type"], ["@in", "@out", "@p.g", "@p.b", "@p.table"])
     return spec
 

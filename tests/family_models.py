@@ -211,8 +211,6 @@ FAMILIES: dict[str, tuple[type[nn.Module], tuple[int, ...]]] = {
     "unet": (UNet, (1, 3, 8, 8)),
     "vit": (ViT, (1, 3, 16, 16)),
     "mlp_mixer": (Mixer, (1, 3, 16, 16)),
-    "encoder_block": (EncoderBlock, (1, 5, 16)),
-    "inverted_residual": (InvertedResidual, (1, 8, 8, 8)),
 }
 
 

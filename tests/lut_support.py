@@ -9,7 +9,7 @@ import numpy as np
 from fpga_sim.fixed import Fixed
 from fpga_sim.ops import load_all
 
-from .ops_support import ref_cast, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+from .ops_support import check_element_cost, ref_cast, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
 
 load_all()   # every op module registered (ops_support imports only the older ones)
 
@@ -48,6 +48,7 @@ def check_lut_fixed(op_type: str, attrs: dict | None = None, opset: int = 13, se
         ref, nref = lut_reference(x, t_in, t_out, qg.qparams["n0"]["table"], node.attrs)
         np.testing.assert_array_equal(y, ref)
         assert n == nref
+    check_element_cost(op, node, qg, 1)             # one table read per output
     return op, node
 
 

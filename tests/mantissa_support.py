@@ -32,3 +32,16 @@ def mantissa_reference(x, t_in: Fixed, t_out: Fixed, table, attrs):
         out.append(y)
         ovf += o
     return np.array(out, dtype=np.int64).reshape(x.shape), ovf
+
+
+def mantissa_accuracy(op_type: str, x: np.ndarray, t_in: Fixed, t_out: Fixed) -> float:
+    """Float kernel == onnxruntime; returns the table result's largest relative error."""
+    from .ops_support import lower, one_node_model, ort_run, qgraph_for
+
+    m = one_node_model(op_type, [("x", x.shape)])
+    op, node, _ = lower(m)
+    ref = ort_run(m, {"x": x})[0]
+    np.testing.assert_allclose(op.run_float(node, [x])[0], ref, rtol=1e-6)
+    qg = qgraph_for(op, node, [x.shape[1:]], [t_in], t_out)
+    (y,), _ = op.run_fixed(node, [t_in.quantize(x.astype(np.float64))], qg)
+    return float(np.abs(t_out.to_float(y) / ref - 1).max())

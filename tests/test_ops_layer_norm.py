@@ -10,7 +10,7 @@ from fpga_sim.fixed import Fixed
 from fpga_sim.ops import load_all
 
 from .norm_support import norm_reference
-from .ops_support import lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+from .ops_support import check_element_cost, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
 
 load_all()
 
@@ -36,6 +36,7 @@ def test_fixed_matches_reference(shape, axis):
         ref, nref = norm_reference(x, qg, node)
         np.testing.assert_array_equal(y, ref)
         assert n == nref
+    check_element_cost(op, node, qg, 6)
 
 
 def test_float_and_fixed_against_onnxruntime():

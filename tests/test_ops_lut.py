@@ -99,3 +99,26 @@ def test_index_equals_the_documented_ap_fixed_cast():
             (idx,), _ = op.run_fixed(node, [x], qg)
             expect = node.attrs.index_type.cast(x, t_in) + node.attrs.entries // 2
             np.testing.assert_array_equal(idx, expect)
+
+
+def test_set_tables_trades_entries_for_error():
+    """A larger table halves the worst error per extra bit (bins of half the width)."""
+    import fpga_sim
+    from fpga_sim.ops.lut import set_tables
+
+    from .helpers_onnx import make_model
+    from onnx import helper
+
+    m = make_model([helper.make_node("Gelu", ["x"], ["y"], name="g"), helper.make_node("Reciprocal", ["x"], ["r"], name="rc")],
+                   {"x": [1, 400]}, {"y": None, "r": None}, opset=20)
+    x = np.linspace(-3.9, 3.9, 400)[None]
+    errs = {}
+    for bits in (7, 9, 11):
+        g = fpga_sim.load_onnx(m)
+        assert set_tables(g, table_bits=bits) == ["g", "rc"] and g.nodes[0].attrs.entries == 1 << bits
+        assert g.nodes[1].attrs.entries == 1 << bits
+        qg = fpga_sim.quantize(g, precision="ap_fixed<24,4,AP_RND,AP_SAT>")
+        errs[bits] = float(np.abs(fpga_sim.simulate(qg, x).outputs["y"] - fpga_sim.simulation.run_float(g, x)["y"]).max())
+    assert errs[7] > 3 * errs[9] > 9 * errs[11] > 0, errs
+    with pytest.raises(FpgaSimError, match="nope is not a table layer of the graph; its table layers: g, rc"):
+        set_tables(fpga_sim.load_onnx(m), table_bits=8, layers=["nope"])

@@ -7,8 +7,8 @@ import numpy as np
 from fpga_sim.fixed import Fixed
 from fpga_sim.ops import load_all
 
-from .mantissa_support import mantissa_reference
-from .ops_support import lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+from .mantissa_support import mantissa_accuracy, mantissa_reference
+from .ops_support import check_element_cost, lower, one_node_model, qgraph_for, random_raw, random_type
 
 load_all()
 
@@ -25,19 +25,13 @@ def test_fixed_matches_reference():
         ref, nref = mantissa_reference(x, t_in, t_out, qg.qparams["n0"]["table"], node.attrs)
         np.testing.assert_array_equal(y, ref)
         assert n == nref
+    check_element_cost(op, node, qg, 3)             # leading one, table read, shift
 
 
 def test_relative_error_is_the_same_at_every_magnitude():
     x = np.concatenate([np.geomspace(1e-3, 1e3, 200), -np.geomspace(1e-2, 10, 20)])[None].astype(np.float32)
-    m = one_node_model("Reciprocal", [("x", x.shape)])
-    op, node, _ = lower(m)
-    ref = ort_run(m, {"x": x})[0]
-    np.testing.assert_allclose(op.run_float(node, [x])[0], ref, rtol=1e-6)
-    t_in, t_out = Fixed(32, 12), Fixed(40, 12)
-    qg = qgraph_for(op, node, [x.shape[1:]], [t_in], t_out)
-    (y,), _ = op.run_fixed(node, [t_in.quantize(x.astype(np.float64))], qg)
-    rel = np.abs(t_out.to_float(y) / ref - 1)
-    assert 1e-5 < rel.max() < 2 ** -10         # half a bin of 1024 plus input rounding
+    rel = mantissa_accuracy("Reciprocal", x, Fixed(32, 12), Fixed(40, 12))
+    assert 1e-5 < rel < 2 ** -10         # half a bin of 1024 plus input rounding
 
 
 def test_zero_saturates_in_a_saturating_type():

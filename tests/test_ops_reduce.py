@@ -10,7 +10,7 @@ from fpga_sim.fixed import product_type
 from fpga_sim.ops import load_all
 from fpga_sim.ops.avgpool import reciprocal_type
 
-from .ops_support import apply_overflow, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type, ref_cast
+from .ops_support import apply_overflow, check_element_cost, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type, ref_cast
 
 load_all()
 
@@ -68,6 +68,7 @@ def test_fixed_matches_reference(op_type, axes, keepdims):
         np.testing.assert_array_equal(y.reshape(-1), ref)
         assert y.shape[1:] == op.infer_shapes(node, [shape[1:]])[0]
         assert n == nref
+    check_element_cost(op, node, qg, max(1, node.attrs.m - 1 + (kind == "mean")))
 
 
 @pytest.mark.parametrize("op_type", ["ReduceSum", "ReduceMean", "ReduceMax"])

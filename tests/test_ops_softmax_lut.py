@@ -15,7 +15,7 @@ from fpga_sim.ops.softmax_lut import SoftmaxLutAttrs
 
 from .helpers_onnx import make_model, ort_run
 from .lut_support import lut_reference
-from .ops_support import qgraph_for, random_raw, random_type, ref_from_value
+from .ops_support import check_element_cost, qgraph_for, random_raw, random_type, ref_from_value
 
 load_all()
 
@@ -57,6 +57,7 @@ def test_fixed_matches_reference(m):
         ref, nref = reference(x, t_in, t_out, qg.qparams["n0"], node.attrs)
         np.testing.assert_array_equal(y, ref)
         assert n == nref
+    check_element_cost(op, node, qg, 5)
 
 
 def _attention_like(axis):
@@ -82,3 +83,14 @@ def test_inner_softmax_runs_fixed_and_stays_close(axis):
     p_ref /= p_ref.sum(axis=axis, keepdims=True)
     p_err = np.abs(sim.tensors["p"] - p_ref).max()
     assert 1e-6 < p_err < 2.5e-3, p_err          # exp bins of 1/128: <= 0.4 % of p
+
+
+def test_hls_refuses_a_softmax_along_a_leading_axis(tmp_path):
+    import codegen
+    from fpga_sim.errors import UnsupportedModelError
+
+    g = fpga_sim.load_onnx(_attention_like(1))
+    qg = fpga_sim.quantize(g, precision="ap_fixed<16,6>")
+    with pytest.raises(UnsupportedModelError, match=r"'sm' \(SoftmaxLut\): HLS generation normalises along the trailing axes only"):
+        codegen.write_hls(qg, tmp_path / "p")
+    assert list(tmp_path.iterdir()) == []

@@ -7,7 +7,7 @@ import pytest
 
 from fpga_sim.ops import load_all
 
-from .ops_support import lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+from .ops_support import check_element_cost, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
 from .test_ops_add import reference
 
 load_all()
@@ -28,6 +28,7 @@ def test_sub_of_activations_matches_reference(shapes):
         ref, nref = reference(xs, types, t_acc, t_out, signs=[1, -1])
         np.testing.assert_array_equal(y, ref)
         assert n == nref
+    check_element_cost(op, node, qg, 1)             # one subtraction per output
 
 
 @pytest.mark.parametrize("const_first", [False, True])

@@ -73,3 +73,23 @@ def test_near_misses_are_left_alone():
     m = make_model(nodes, {"x": [1, 6]}, {"y": None, "s": None, "z": None}, inits)
     ops = [n.op for n in fpga_sim.load_onnx(m).nodes]
     assert "Silu" not in ops and "Gelu" not in ops and "Erf" in ops and "Sigmoid" in ops
+
+
+class _TanhGelu(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.gelu(x, approximate="tanh") + x
+
+
+def test_tanh_gelu_below_opset_20_fuses():
+    import onnx
+
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_TanhGelu(), torch.randn(1, 12), f, opset_version=17, dynamo=False, input_names=["x"])
+    model = onnx.load_from_string(f.getvalue())
+    assert "Tanh" in {n.op_type for n in model.graph.node}
+    g = fpga_sim.load_onnx(model)
+    assert [n.op for n in g.nodes] == ["Gelu", "Add"] and g.nodes[0].attrs.variant == "tanh"
+    x = np.random.default_rng(2).normal(0, 2, (1, 12)).astype(np.float32)
+    np.testing.assert_allclose(run_float(g, x)[g.outputs[0]], ort_run(model, {"x": x})[0], rtol=1e-5, atol=1e-6)

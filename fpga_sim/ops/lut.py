@@ -188,3 +188,37 @@ class LutOp:
         """One table read per output; the table is parameter memory."""
         return element_cost(self, node, qg, hw, ops_per_output=1, weight_words=node.attrs.entries,
                             weight_bits=result_type(qg, node).width)
+
+
+def set_tables(graph: Any, table_bits: int | None = None, range_log2: int | None = None,
+               layers: Any = None) -> list[str]:
+    """Give the table layers of a float graph (every LutOp and mantissa-table layer, or those
+    named in `layers`) another table size (2**table_bits entries; mantissa tables: bits after the
+    leading one) and, for LutOps, range before `quantize`; a LutOp's entries take the layer's
+    result type (set it with the quantisation config).  Returns the layers changed."""
+    from dataclasses import replace
+
+    from .base import get_op
+    from .mantissa_lut import MantissaOp
+
+    def is_table(n: Node) -> bool:
+        return isinstance(get_op(n.op), (LutOp, MantissaOp))
+
+    wanted = None if layers is None else set(layers)
+    changed = []
+    for node in graph.nodes:
+        op = get_op(node.op)
+        if not is_table(node) or (wanted is not None and node.name not in wanted):
+            continue
+        if isinstance(op, MantissaOp):
+            node.attrs = replace(node.attrs, **({} if table_bits is None else {"table_bits": table_bits}))
+            node.params["table"] = node.attrs.table()
+        else:
+            kw = {k: v for k, v in (("table_bits", table_bits), ("range_log2", range_log2)) if v is not None}
+            node.attrs = replace(node.attrs, **kw)
+            node.params["table"] = build_table(lambda v, a=node.attrs: op.evaluate(v, a), node.attrs)
+        changed.append(node.name)
+    if wanted is not None and wanted - set(changed):
+        raise FpgaSimError(f"set_tables: {', '.join(sorted(wanted - set(changed)))} is not a table layer of the graph; "
+                           f"its table layers: {', '.join(n.name for n in graph.nodes if is_table(n))}")
+    return changed

@@ -27,26 +27,29 @@ class SoftmaxAttrs:
     coerce2d: bool = False
 
 
-def softmax(x: np.ndarray, attrs: SoftmaxAttrs) -> np.ndarray:
-    """Batched float64 softmax; per-sample axis attrs.axis (batched axis + 1)."""
+def _along(x: np.ndarray, attrs: SoftmaxAttrs, fn) -> np.ndarray:
+    """fn(x, axis) on the batched float64 x along attrs' axis (opset < 13: the flattened tail)."""
     x = np.asarray(x, dtype=np.float64)
     ax = attrs.axis + 1
     if attrs.coerce2d:
-        flat = x.reshape(x.shape[:ax] + (-1,))
-        return softmax(flat, SoftmaxAttrs(ax - 1, False)).reshape(x.shape)
-    e = np.exp(x - x.max(axis=ax, keepdims=True))
-    return e / e.sum(axis=ax, keepdims=True)
+        return fn(x.reshape(x.shape[:ax] + (-1,)), ax).reshape(x.shape)
+    return fn(x, ax)
+
+
+def softmax(x: np.ndarray, attrs: SoftmaxAttrs) -> np.ndarray:
+    """Batched float64 softmax; per-sample axis attrs.axis (batched axis + 1)."""
+    def fn(v: np.ndarray, ax: int) -> np.ndarray:
+        e = np.exp(v - v.max(axis=ax, keepdims=True))
+        return e / e.sum(axis=ax, keepdims=True)
+    return _along(x, attrs, fn)
 
 
 def log_softmax(x: np.ndarray, attrs: SoftmaxAttrs) -> np.ndarray:
     """Batched float64 log-softmax: x - max - log(sum(exp(x - max)))."""
-    x = np.asarray(x, dtype=np.float64)
-    ax = attrs.axis + 1
-    if attrs.coerce2d:
-        flat = x.reshape(x.shape[:ax] + (-1,))
-        return log_softmax(flat, SoftmaxAttrs(ax - 1, False)).reshape(x.shape)
-    d = x - x.max(axis=ax, keepdims=True)
-    return d - np.log(np.exp(d).sum(axis=ax, keepdims=True))
+    def fn(v: np.ndarray, ax: int) -> np.ndarray:
+        d = v - v.max(axis=ax, keepdims=True)
+        return d - np.log(np.exp(d).sum(axis=ax, keepdims=True))
+    return _along(x, attrs, fn)
 
 
 @op("Softmax")

@@ -2,7 +2,8 @@
 
 - SiLU:  Mul(x, Sigmoid(x))                                   -> Swish(x)
 - GELU:  Mul(Mul(x, Add(Erf(Div(x, sqrt2)), 1)), 0.5)         -> Gelu(x)   (and the orders
-         x*0.5 first, Mul by 1/sqrt2 for the Div, constants on either side)
+         x*0.5 first, Mul by 1/sqrt2 for the Div, constants on either side); the tanh form
+         0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))), x^3 as Pow or two Muls -> Gelu(tanh)
 - LayerNorm: d = Sub(x, ReduceMean(x)); Div(d, Sqrt(Add(ReduceMean(Pow(d, 2)), eps)))
          over the trailing axes, then optional Mul(gamma) and Add(beta)  -> LayerNormalization
 
@@ -75,49 +76,98 @@ class FuseSilu(NodePass):
         st.log.append(f"fused Sigmoid {sig.name!r} and Mul {mul.name!r} into Swish (SiLU)")
 
 
+def _erf_head(st: OnnxState, erf: NodeProto):
+    """(x, [Div|Mul]) for erf(x / sqrt2) or erf(x * (1/sqrt2))."""
+    pre = st.producer(erf.input[0])
+    if pre is None or pre.op_type not in ("Div", "Mul") or st.only_consumer(pre.output[0]) is not erf:
+        return None
+    x = next((t for t in pre.input if t not in st.consts), None)
+    k = _scalar(st, _other(pre, x) or "")
+    if x is None or not (_near(k, math.sqrt(2)) if pre.op_type == "Div" and pre.input[0] == x
+                         else pre.op_type == "Mul" and _near(k, 1 / math.sqrt(2))):
+        return None
+    return x, [pre]
+
+
+def _cube_of(st: OnnxState, t: str):
+    """(x, nodes) when t = x^3 as Pow(x, 3) or x * (x * x) in either order."""
+    n = st.producer(t)
+    if n is None or st.only_consumer(t) is None:
+        return None
+    if n.op_type == "Pow" and _scalar(st, n.input[1]) == 3.0:
+        return n.input[0], [n]
+    if n.op_type != "Mul" or len(n.input) != 2:
+        return None
+    for k in (0, 1):
+        sq, x = st.producer(n.input[k]), n.input[1 - k]
+        if sq is not None and sq.op_type == "Mul" and list(sq.input) == [x, x] and st.only_consumer(sq.output[0]) is n:
+            return x, [sq, n]
+    return None
+
+
+def _tanh_head(st: OnnxState, tanh: NodeProto):
+    """(x, nodes) for tanh(sqrt(2/pi) * (x + 0.044715 * x^3))."""
+    m3 = st.producer(tanh.input[0])
+    if m3 is None or m3.op_type != "Mul" or st.only_consumer(m3.output[0]) is not tanh:
+        return None
+    a = next((t for t in m3.input if t not in st.consts), None)
+    if a is None or not _near(_scalar(st, _other(m3, a) or ""), math.sqrt(2 / math.pi)):
+        return None
+    add = st.producer(a)
+    if add is None or add.op_type != "Add" or len(add.input) != 2 or st.only_consumer(a) is not m3:
+        return None
+    for x, b in ((add.input[0], add.input[1]), (add.input[1], add.input[0])):
+        mc = st.producer(b)
+        if mc is None or mc.op_type != "Mul" or st.only_consumer(b) is not add:
+            continue
+        cube_t = next((t for t in mc.input if t not in st.consts), None)
+        if cube_t is None or not _near(_scalar(st, _other(mc, cube_t) or ""), 0.044715):
+            continue
+        cube = _cube_of(st, cube_t)
+        if cube is not None and cube[0] == x:
+            return x, cube[1] + [mc, add, m3]
+    return None
+
+
 class FuseGelu(NodePass):
-    """x * 0.5 * (1 + erf(x / sqrt2)), any order of the two Muls -> Gelu(x)."""
+    """x * 0.5 * (1 + f), f = erf(x / sqrt2) or tanh(sqrt(2/pi) (x + 0.044715 x^3)), any order
+    of the two Muls -> Gelu(x) (approximate "none" or "tanh")."""
 
     name = "fuse_gelu"
 
-    def _parts(self, st: OnnxState, erf: NodeProto):
-        if erf.op_type != "Erf":
+    def _parts(self, st: OnnxState, f: NodeProto):
+        head = _erf_head(st, f) if f.op_type == "Erf" else _tanh_head(st, f) if f.op_type == "Tanh" else None
+        if head is None:
             return None
-        pre = st.producer(erf.input[0])
-        if pre is None or pre.op_type not in ("Div", "Mul") or st.only_consumer(pre.output[0]) is not erf:
-            return None
-        x = next((t for t in pre.input if t not in st.consts), None)
-        k = _scalar(st, _other(pre, x) or "")
-        if x is None or not (_near(k, math.sqrt(2)) if pre.op_type == "Div" and pre.input[0] == x
-                             else pre.op_type == "Mul" and _near(k, 1 / math.sqrt(2))):
-            return None
-        add = _single_user(st, erf.output[0], "Add")
-        if add is None or not _near(_scalar(st, _other(add, erf.output[0]) or ""), 1.0):
+        x, chain = head
+        add = _single_user(st, f.output[0], "Add")
+        if add is None or not _near(_scalar(st, _other(add, f.output[0]) or ""), 1.0):
             return None
         m1 = _single_user(st, add.output[0], "Mul")
         if m1 is None:
             return None
         y = _other(m1, add.output[0])
-        if y == x:                                   # (x * (1 + erf)) * 0.5
+        if y == x:                                   # (x * (1 + f)) * 0.5
             m2 = _single_user(st, m1.output[0], "Mul")
             if m2 is None or not _near(_scalar(st, _other(m2, m1.output[0]) or ""), 0.5):
                 return None
-            return x, [pre, erf, add, m1, m2]
-        half = st.producer(y or "")                  # (x * 0.5) * (1 + erf)
+            return x, chain + [f, add, m1, m2]
+        half = st.producer(y or "")                  # (x * 0.5) * (1 + f)
         if half is None or half.op_type != "Mul" or x not in half.input or st.only_consumer(y) is not m1:
             return None
         if not _near(_scalar(st, _other(half, x) or ""), 0.5):
             return None
-        return x, [half, pre, erf, add, m1]
+        return x, [half] + chain + [f, add, m1]
 
     def match(self, st: OnnxState, n: NodeProto) -> bool:
         return self._parts(st, n) is not None
 
-    def rewrite(self, st: OnnxState, erf: NodeProto) -> None:
-        x, chain = self._parts(st, erf)
+    def rewrite(self, st: OnnxState, f: NodeProto) -> None:
+        x, chain = self._parts(st, f)
         last = chain[-1]
-        _replace(st, chain, helper.make_node("Gelu", [x], [last.output[0]], name=last.name or erf.name))
-        st.log.append(f"fused the decomposed GELU around Erf {erf.name!r} into Gelu")
+        form = "none" if f.op_type == "Erf" else "tanh"
+        _replace(st, chain, helper.make_node("Gelu", [x], [last.output[0]], name=last.name or f.name, approximate=form))
+        st.log.append(f"fused the decomposed GELU ({form}) around {f.op_type} {f.name!r} into Gelu")
 
 
 def _reduce_axes(st: OnnxState, n: NodeProto) -> list[int] | None:

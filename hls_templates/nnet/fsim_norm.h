@@ -43,10 +43,10 @@ struct norm_config {
     static const int activation = ACT_NONE;
 };
 
-// ops/layer_norm.py: exact row sums, one rsqrt table read per row, z rounded once, z*G + B.
+// ops/layer_norm.py (LayerNorm, InstanceNorm): exact row sums, one rsqrt table read per row, z rounded once, z*G + B.
 template <class CONFIG_T, class in_t, class z_t, class g_t, class b_t, class acc_t, class out_t,
           class gs_t, class bs_t, class ts_t>
-void layer_norm(const in_t in[CONFIG_T::rows * CONFIG_T::m], out_t out[CONFIG_T::rows * CONFIG_T::m],
+void normalise_rows(const in_t in[CONFIG_T::rows * CONFIG_T::m], out_t out[CONFIG_T::rows * CONFIG_T::m],
                 const gs_t g[], const bs_t b[], const ts_t table[]) {
 #pragma HLS INLINE off
     const long long m = CONFIG_T::m;
