@@ -46,5 +46,10 @@ def test_rows_share_a_channel_tile_and_outputs_are_staged():
 def test_nothing_in_dram_is_one_tile_and_too_small_is_an_error():
     p = plan(dense(), 1, w_dram=False)
     assert p.tiles == 1 and p.tile_reads == (0,) and p.sram_bytes_used == 0
-    with pytest.raises(ConfigError, match=r"layer 'fc': SRAM too small: .* need 201 B of tile SRAM but sram_bytes=200"):
-        plan(dense(), 200, in_dram=100)
+    # the input (100 B) does not fit beside a channel (101 B): it is read again for every tile
+    again = plan(dense(), 200, in_dram=100)
+    assert again.input_restreamed and again.input_buffer_bytes == 0
+    assert again.input_reads == 100 * again.tiles and all(r >= 100 for r in again.tile_reads)
+    assert "read from DRAM again for each tile" in again.describe()
+    with pytest.raises(ConfigError, match=r"layer 'fc': SRAM too small: .* need 101 B of tile SRAM but sram_bytes=100"):
+        plan(dense(), 100, in_dram=100)
