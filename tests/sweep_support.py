@@ -10,8 +10,9 @@ from tests.test_cli import TINY_SHAPE, tiny_onnx
 HARDWARE = """
 [hardware]
 part = "xc7a35t"
+weights = "dram"              # streamed weights pass through the tile SRAM: 4 B cannot hold a tile
 n_dsp = { pow2 = [4, 128] }
-sram_bytes = [64, 4096, 65536]
+sram_bytes = [4, 4096, 65536]
 dram_read_words_per_cycle = { start = 1.0, stop = 4.0, step = 1.0 }
 """
 

@@ -58,7 +58,7 @@ def test_unreachable_scheduler_is_bad_input_naming_it(capsys, tmp_path, monkeypa
 @pytest.mark.slow
 def test_json_document_then_a_rerun_from_the_store(capsys, tmp_path):
     pytest.importorskip("distributed")
-    sweep = write_sweep(tmp_path, hardware='[hardware]\npart = "xc7z020"\nn_dsp = [16, 256]\nsram_bytes = [64, 65536]')
+    sweep = write_sweep(tmp_path, hardware='[hardware]\npart = "xc7z020"\nweights = "dram"\nn_dsp = [16, 256]\nsram_bytes = [4, 65536]')
     code, out, err = _run(capsys, "sweep", sweep, "--out", tmp_path / "o", "--workers", "1", "--json", "--no-report")
     assert code == 0, err
     doc = json.loads(out)
@@ -66,7 +66,7 @@ def test_json_document_then_a_rerun_from_the_store(capsys, tmp_path):
     for p in doc["points"]:
         assert p["model"] == "tiny" and p["precision"] in ("ap_fixed<16,6>", "ap_fixed<8,3,AP_RND,AP_SAT>")
         assert {"part", "n_dsp", "sram_bytes", "clock_mhz", "dram_read_words_per_cycle"} <= set(p["hardware"])
-        if p["hardware"]["sram_bytes"] == 64:
+        if p["hardware"]["sram_bytes"] == 4:
             assert p["status"] == "error" and "SRAM too small" in p["error"]
         else:
             assert p["status"] == "ok" and p["metrics"]["cycles"] > 0 and p["metrics"]["energy_total_pj"] > 0

@@ -19,9 +19,9 @@ def folder(tmp_path_factory):
 def test_axes_fixed_fields_and_paths(folder):
     s = load_spec(write_sweep(folder, extra='objectives = ["cycles", "dram_words"]'))
     assert s.mode == "cost" and s.objectives == ("cycles", "dram_words")
-    assert s.fixed == {"part": "xc7a35t"}
+    assert s.fixed == {"part": "xc7a35t", "weights": "dram"}
     assert [(a.name, a.values) for a in s.axes] == [
-        ("n_dsp", (4, 8, 16, 32, 64, 128)), ("sram_bytes", (64, 4096, 65536)),
+        ("n_dsp", (4, 8, 16, 32, 64, 128)), ("sram_bytes", (4, 4096, 65536)),
         ("dram_read_words_per_cycle", (1.0, 2.0, 3.0, 4.0))]
     m = s.models[0]
     assert m.spec == str(folder / "tiny.onnx") and m.input == str(folder / "x.npy") and m.label == "tiny"
