@@ -30,9 +30,9 @@ def check_implementable(hw: Any) -> None:
 def mac_memory(layer_report: Any, spec: Any, storage: Any, n_rows: int) -> dict[str, Any]:
     """The tile-loop values a MAC template renders, from the layer's simulated tile plan."""
     m = layer_report.memory
-    if m.get("input_restreamed"):
-        raise ConfigError(f"layer {layer_report.name!r}: its DRAM input does not fit the tile SRAM beside a tile, so the "
-                          f"simulator reads it again per tile; HLS generation needs it resident: raise sram_bytes or "
+    if m.get("input_restreamed") or m.get("output_streamed"):
+        raise ConfigError(f"layer {layer_report.name!r}: its DRAM input or one channel's outputs do not fit the tile SRAM, "
+                          f"so the simulator streams them; HLS generation needs them staged in the SRAM: raise sram_bytes or "
                           f"keep the activations on chip (activations = \"on_chip\")")
     w_raw = next(raw for role, raw, _ in spec.params if role == "weight")
     w_t = next(t for role, _, t in spec.params if role == "weight")

@@ -68,6 +68,7 @@ class TilePlan:
     weight_tile_bytes: int              # one tile's weights (0: weights on chip)
     output_tile_bytes: int              # one tile's outputs (0: output on chip)
     input_restreamed: bool = False      # the DRAM input does not fit beside a tile: read again per tile
+    output_streamed: bool = False       # a channel's outputs do not fit: written through the FIFO as produced
 
     @property
     def tiles(self) -> int:
@@ -79,6 +80,8 @@ class TilePlan:
 
     def describe(self) -> str:
         again = "; the input, too large to stay in the SRAM, is read from DRAM again for each tile" if self.input_restreamed else ""
+        if self.output_streamed:
+            again += "; outputs go to DRAM through the FIFO as they are produced (a channel's outputs exceed the SRAM)"
         if self.tiles == 1:
             return "one tile" + again
         return f"{self.tiles} tiles of {self.channels_per_tile} of {self.channels} output channels" + again
@@ -109,15 +112,18 @@ def plan_tiles(work: "LayerWork", *, dram_input_words: int, input_bits: int, wei
     w_words = weight_words if weights_in_dram else 0
     w_ch = -(-weight_bytes // cout) if weights_in_dram else 0          # bytes of one channel's weights
     o_ch = word_bytes(plane, output_bits) if output_in_dram else 0
-    for resident in (True, False):      # the input kept whole in the SRAM, else streamed per tile
+    # the input kept whole in the SRAM, else read again per tile; outputs staged per tile, else
+    # streamed through the output FIFO as they are produced
+    for resident, staged in ((True, True), (False, True), (False, False)):
         in_keep = in_b if resident else 0
+        o_keep = o_ch if staged else 0
         for n in range(1, cout + 1):
             ct = -(-cout // n)
             if n > 1 and ct == -(-cout // (n - 1)):
                 continue
             n_eff = -(-cout // ct)
             bufs = 2 if double_buffer and n_eff > 1 else 1
-            if in_keep + bufs * ct * (w_ch + o_ch) <= capacity:
+            if in_keep + bufs * ct * (w_ch + o_keep) <= capacity:
                 bounds = [min(cout, t * ct) for t in range(n_eff + 1)]
                 outs = tuple((bounds[t + 1] - bounds[t]) * plane for t in range(n_eff))
                 wr = [bounds[t + 1] * w_words // cout - bounds[t] * w_words // cout for t in range(n_eff)]
@@ -127,8 +133,9 @@ def plan_tiles(work: "LayerWork", *, dram_input_words: int, input_bits: int, wei
                     wr = [r + dram_input_words for r in wr]
                 in_reads = dram_input_words * (1 if resident else n_eff)
                 return TilePlan(cout, ct, outs, tuple(wr), in_reads, w_words, bufs, in_keep,
-                                ct * w_ch, ct * o_ch, input_restreamed=not resident and dram_input_words > 0)
-    need = (2 if double_buffer and cout > 1 else 1) * (w_ch + o_ch)
+                                ct * w_ch, ct * o_keep, input_restreamed=not resident and dram_input_words > 0,
+                                output_streamed=not staged and o_ch > 0)
+    need = (2 if double_buffer and cout > 1 else 1) * w_ch
     raise ConfigError(
-        f"layer {work.name!r}: SRAM too small: one output channel's weights and outputs need {need} B of tile SRAM but sram_bytes={capacity}; raise sram_bytes or keep the layer's "
+        f"layer {work.name!r}: SRAM too small: one output channel's weights need {need} B of tile SRAM but sram_bytes={capacity}; raise sram_bytes or keep the layer's "
         "tensors on chip (weights/activations = \"on_chip\")")
