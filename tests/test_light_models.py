@@ -8,8 +8,10 @@ is checked on the same architectures with realistic random weights (`randomised_
 type, and every channel holds the same value.
 
 Every model of the set runs at `auto<24>` (24-bit weights, biases and activations, integer
-bits from calibration) within 40 dB of onnxruntime with the same top-1 class; VGG-19 and ZFNet-512
-need accumulators wider than 62 bits there (issue 18 adds them) and are marked xfail until then.
+bits from calibration) within 40 dB of onnxruntime with the same top-1 class.  VGG-19 and ZFNet-512
+need accumulators of 63+ bits there (the MAC engine's wide routes).  ZFNet-512 still misses by its
+final Softmax (32.6 dB: calibration on one image gives its output ap_fixed<24,-6>, and a value of
+the test image saturates); it is marked xfail for that reason.
 
 Stated tolerance at the wide setting (weights and biases auto<22>: 22 bits with integer bits from
 their own range; activations ap_fixed<24,12>; softmax probabilities ap_fixed<24,1>): every layer's
@@ -98,12 +100,12 @@ def test_light_model_matches_onnxruntime_at_224(name):
 
 LIGHT = ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50", "shufflenet", "squeezenet",
          "vgg19", "zfnet512"]
-WIDE_ACCUMULATORS = pytest.mark.xfail(strict=False, reason="at 24-bit types the safe accumulators are 63+ bits; "
-                                      "accumulators beyond 62 bits come with issue 18 (engineer i18)")
+SOFTMAX_RANGE = pytest.mark.xfail(strict=True, reason="ZFNet-512's final Softmax at 32.6 dB: auto<24> calibrated on one "
+                                  "image types it ap_fixed<24,-6>, and the test image saturates one value")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [pytest.param(n, marks=WIDE_ACCUMULATORS) if n in ("vgg19", "zfnet512") else n
+@pytest.mark.parametrize("name", [pytest.param(n, marks=SOFTMAX_RANGE) if n == "zfnet512" else n
                                   for n in LIGHT])
 def test_every_light_model_at_auto24(name):
     """The whole light set (ShuffleNet's channel shuffle is a Transpose that moves data) at
