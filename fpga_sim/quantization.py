@@ -15,7 +15,9 @@ feel at home::
 A layer's Precision may also be one type string (weight, bias and result).  "auto<W>" picks the
 integer bits of each tensor from its range (weights from their values, activations from a float
 run of `calibration`) under a width budget of W bits, with AP_RND rounding and AP_SAT overflow
-unless given (calibration ranges are not a bound on unseen data).  Accumulators default to the
+unless given (calibration ranges are not a bound on unseen data).  An op whose maths bounds its
+output (`Op.result_bound`: a softmax's probabilities are at most 1) is sized from that bound
+instead, and needs no calibration.  Accumulators default to the
 narrowest type that cannot overflow (`op.safe_accum`).  Layout and max ops keep their input's
 type, as they cannot leave its range.
 """
@@ -282,7 +284,8 @@ def quantize(
         elif "result" not in per[n.name] and op.keeps_input_type and in_types and all(t == in_types[0] for t in in_types):
             result = in_types[0]
         elif isinstance(slot["result"], Auto):
-            result = slot["result"].pick(_need_range(ranges, n.outputs[0], f"layer {n.name}"))
+            bound = op.result_bound(n, in_types, [graph.shapes[t] for t in n.inputs])
+            result = slot["result"].pick(_need_range(ranges, n.outputs[0], f"layer {n.name}") if bound is None else bound)
         else:
             result = slot["result"]
         accum = slot["accum"]

@@ -65,3 +65,48 @@ def test_log_softmax_float_and_fixed(opset, attrs, shape):
     qg = qgraph_for(op, node, [shape[1:]], [t_in], t_out)
     (y,), _ = op.run_fixed(node, [t_in.quantize(x.astype(np.float64))], qg)
     assert np.abs(t_out.to_float(y) - ref).max() < 2 ** -9     # input and output rounding only
+
+
+def _quantized(op_type, x_cal, **kw):
+    import fpga_sim
+
+    m = one_node_model(op_type, [("x", ("N",) + x_cal.shape[1:])])
+    g = fpga_sim.load_onnx(m)
+    return m, g, fpga_sim.quantize(g, calibration=x_cal, **kw)
+
+
+def test_auto_probabilities_hold_one_whatever_the_calibration():
+    """Calibrated on a flat row (every probability 0.1, once typed ap_fixed<16,-2>), auto<16> types
+    the output to hold 1.0, so a confident input does not saturate; no calibration is needed."""
+    import fpga_sim
+
+    flat = np.full((1, 10), 8.0)
+    m, g, qg = _quantized("Softmax", flat, precision="auto<16>")
+    assert qg.tensor_types["y0"] == Fixed(16, 2, True, "AP_RND", "AP_SAT")
+    confident = np.array([[8.0] + [0.0] * 9])
+    sim = fpga_sim.simulate(qg, confident)
+    assert sim.totals["overflows"] == 0
+    ref = ort_run(m, {"x": confident})[0]
+    assert ref.max() > 0.99 and np.abs(sim.outputs["y0"] - ref).max() <= 2 ** -14 + 1e-7   # half an LSB
+    alone = fpga_sim.quantize(g, precision="ap_fixed<16,6>",
+                              config={"LayerType": {"Softmax": {"Precision": {"result": "auto<12>"}}}})
+    assert alone.tensor_types["y0"] == Fixed(12, 2, True, "AP_RND", "AP_SAT")
+
+
+def test_auto_log_probabilities_hold_the_widest_input_spread():
+    """A log-probability lies in [-(x_max - x_min) - ln M, 0] for inputs in the input type: the
+    extreme row (one value at the type's top, the rest at its bottom) does not saturate."""
+    import math
+
+    import fpga_sim
+
+    cal = np.random.default_rng(3).normal(0, 2, (4, 7))
+    m, g, qg = _quantized("LogSoftmax", cal, precision="auto<16>")
+    t_in, t_out = qg.tensor_types["x"], qg.tensor_types["y0"]
+    bound = t_in.max - t_in.min + math.log(7)
+    assert t_out.int_bits == math.floor(math.log2(bound)) + 2 and t_out.max >= bound
+    extreme = np.array([[t_in.max] + [t_in.min] * 6])
+    sim = fpga_sim.simulate(qg, extreme)
+    assert sim.totals["overflows"] == 0
+    ref = ort_run(m, {"x": extreme})[0]
+    assert ref.min() < -(t_in.max - t_in.min) and np.abs(sim.outputs["y0"] - ref).max() <= t_out.resolution / 2 + 1e-5

@@ -94,3 +94,15 @@ def test_hls_refuses_a_softmax_along_a_leading_axis(tmp_path):
     with pytest.raises(UnsupportedModelError, match=r"'sm' \(SoftmaxLut\): HLS generation normalises along the trailing axes only"):
         codegen.write_hls(qg, tmp_path / "p")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_auto_types_inner_probabilities_to_hold_one():
+    """Calibrated on flat rows (p = 1/8, once ap_fixed<16,-1>: at most 0.25), auto<16> gives p
+    ap_fixed<16,2>, so a peaked row (p = 0.51) does not saturate."""
+    g = fpga_sim.load_onnx(_attention_like(-1))
+    qg = fpga_sim.quantize(g, calibration=np.zeros((2, 3, 8)), precision="auto<16>")
+    assert qg.tensor_types["p"] == Fixed(16, 2, True, "AP_RND", "AP_SAT")
+    x = np.where(np.arange(8) == 0, 0.99, -1.0) * np.ones((2, 3, 8))   # within x's type ap_fixed<16,1>
+    sim = fpga_sim.simulate(qg, x, trace=True)
+    assert next(r for r in sim.layers if r.name == "sm").overflows == 0
+    assert abs(sim.tensors["p"].max() - 0.51) < 0.01

@@ -67,6 +67,12 @@ class Op:
         """The narrowest accumulator type that cannot overflow for this layer (None: no accumulator)."""
         return None
 
+    def result_bound(self, node: "Node", in_types: "list[Fixed]", in_shapes: list[tuple[int, ...]]) -> float | None:
+        """The largest |value| the op can output whatever its inputs hold, when the op's maths bounds
+        it (a softmax: 1); None otherwise.  An `auto` result type is sized to hold this bound
+        rather than the calibrated range, which unseen inputs may exceed."""
+        return None
+
     def quantize_params(self, node: "Node", types: "LayerTypes") -> tuple[dict[str, np.ndarray], int]:
         """Float params -> (raw ints, overflow count): "bias" in the bias type, the rest in the weight type."""
         raw: dict[str, np.ndarray] = {}

@@ -6,14 +6,22 @@ the result type exactly as `result_t y = (double)v;` does (result_t's rounding a
 C++ host must use double arithmetic and libm's exp.  Opsets < 13 flatten the axes from `axis`
 on (default 1) into one; opsets >= 13 normalise along the single axis `axis` (default -1).  The
 batch axis cannot be the softmax axis.  The report marks the layer "host".
+
+Output ranges are known before any data is seen (`result_bound`), so `auto<W>` sizes the result
+from them, not from calibration (one image's largest probability bounds no other image's):
+a probability is at most 1 (ap_fixed<W,2>, as TFLite fixes its softmax output to [0, 1)); a
+log-probability x_j - max - log(sum exp) lies in [-(x_max - x_min) - ln M, 0] for inputs in
+the input type's range [x_min, x_max] and rows of M values.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..fixed import Fixed
 from ..graph import Node
 from .base import Op, op
 from .common import element_cost, in_type, node_name, result_type, unsupported
@@ -34,6 +42,13 @@ def _along(x: np.ndarray, attrs: SoftmaxAttrs, fn) -> np.ndarray:
     if attrs.coerce2d:
         return fn(x.reshape(x.shape[:ax] + (-1,)), ax).reshape(x.shape)
     return fn(x, ax)
+
+
+def row_shape(attrs: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """(axes reduced, M) of a per-sample shape for attrs with `axis` and `coerce2d` (SoftmaxAttrs,
+    SoftmaxLutAttrs; opset < 13: every axis from `axis` on)."""
+    axes = tuple(range(attrs.axis, len(shape))) if attrs.coerce2d else (attrs.axis,)
+    return axes, int(np.prod([shape[a] for a in axes], dtype=np.int64))
 
 
 def softmax(x: np.ndarray, attrs: SoftmaxAttrs) -> np.ndarray:
@@ -83,6 +98,10 @@ class Softmax(Op):
         raw, n = result_type(qg, node).quantize_counted(type(self).func(x, node.attrs))
         return [raw], n
 
+    def result_bound(self, node: Node, in_types: list[Fixed], in_shapes: list[tuple[int, ...]]) -> float:
+        """Probabilities: at most 1."""
+        return 1.0
+
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
         """On the host: reported, not costed in cycles."""
         return element_cost(self, node, qg, hw, ops_per_output=3)
@@ -94,3 +113,8 @@ class LogSoftmax(Softmax):
 
     onnx_ops = ("LogSoftmax",)
     func = staticmethod(log_softmax)
+
+    def result_bound(self, node: Node, in_types: list[Fixed], in_shapes: list[tuple[int, ...]]) -> float:
+        """|x_j - max - log(sum exp)| <= (x_max - x_min) + ln M over the input type's range."""
+        t = in_types[0]
+        return float(t.max - t.min) + math.log(row_shape(node.attrs, in_shapes[0])[1])

@@ -36,7 +36,7 @@ from .exp import exp
 from .lut import LutAttrs, build_table, lut_kernel
 from .mantissa_lut import MantissaAttrs, mantissa_parts
 from .reduce import moved
-from .softmax import SoftmaxAttrs, softmax
+from .softmax import SoftmaxAttrs, row_shape, softmax
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,6 @@ class SoftmaxLutAttrs:
         width = self.exp_width + self.recip.table_width + (e_max - f_e) + 1
         frac = f_e + self.recip.table_type.frac - s_min
         return s_min, Fixed(width, width - frac, True)
-
-
-def row_shape(attrs: SoftmaxAttrs | SoftmaxLutAttrs, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
-    """(axes reduced, M) of a per-sample shape (opset < 13: every axis from `axis` on)."""
-    axes = tuple(range(attrs.axis, len(shape))) if attrs.coerce2d else (attrs.axis,)
-    return axes, int(np.prod([shape[a] for a in axes], dtype=np.int64))
 
 
 @njit(cache=True, nogil=True)
@@ -110,6 +104,10 @@ class SoftmaxLut(Op):
 
     def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         return [tuple(in_shapes[0])]
+
+    def result_bound(self, node: Node, in_types: list[Fixed], in_shapes: list[tuple[int, ...]]) -> float:
+        """e_j / S <= 1 (the reciprocal table's rounding may pass 1 by its relative error, ~2^-11)."""
+        return 1.0
 
     def quantize_params(self, node: Node, types: LayerTypes) -> tuple[dict[str, np.ndarray], int]:
         a = node.attrs
