@@ -32,6 +32,7 @@ class LoweringContext:
         self._st = state
         self._source = source
         self.opset: int = state.opset
+        self.batch_one: bool = state.batch_one   # the model runs one sample per batch (axis 0 is the constant 1)
 
     def const(self, tensor: str) -> np.ndarray | None:
         """The value of a constant tensor (initializer or folded), else None."""
@@ -225,7 +226,7 @@ def _infer(st: OnnxState, elem: dict[str, int], source: str) -> None:
 
 def _state(proto: ModelProto, source: str) -> tuple[OnnxState, dict[str, int]]:
     consts = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
-    inputs, shapes, elem = [], {}, {}
+    inputs, shapes, elem, batches = [], {}, {}, []
     read = {i for n in proto.graph.node for i in n.input} | {o.name for o in proto.graph.output}
     for vi in proto.graph.input:
         if vi.name in consts or vi.name not in read:
@@ -238,6 +239,7 @@ def _state(proto: ModelProto, source: str) -> tuple[OnnxState, dict[str, int]]:
                 f"{source}: graph input {vi.name!r} has shape {list(s)}; only the batch dimension may be symbolic"
             )
         inputs.append(vi.name)
+        batches.append(s[0])
         shapes[vi.name] = (1,) + tuple(s[1:])  # batch fixed to 1 for shape folding
         elem[vi.name] = vi.type.tensor_type.elem_type
     for vi in proto.graph.output:
@@ -248,6 +250,7 @@ def _state(proto: ModelProto, source: str) -> tuple[OnnxState, dict[str, int]]:
         c.CopyFrom(n)
         nodes.append(c)
     st = OnnxState(nodes, consts, inputs, [o.name for o in proto.graph.output], shapes, _opset(proto, source))
+    st.batch_one = bool(batches) and all(b == 1 for b in batches)
     st.original = [(n.name or f"{n.op_type}_{n.output[0]}", n.op_type, list(n.input), list(n.output)) for n in nodes]
     return st, elem
 

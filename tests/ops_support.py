@@ -157,12 +157,14 @@ class FakeContext:
             dims = vi.type.tensor_type.shape.dim
             if dims and all(d.HasField("dim_value") for d in dims):
                 self._shapes[vi.name] = tuple(d.dim_value for d in dims)[1:]
+        self.batch_one = all([d.dim_value for d in vi.type.tensor_type.shape.dim][:1] == [1]   # as the importer's
+                             for vi in model.graph.input if vi.name not in self._consts)
 
     @classmethod
     def of(cls, consts: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]], opset: int = 17) -> "FakeContext":
         """A context from constants and per-sample shapes given directly (no model)."""
         ctx = cls.__new__(cls)
-        ctx.model, ctx.opset = None, opset
+        ctx.model, ctx.opset, ctx.batch_one = None, opset, False
         ctx._consts, ctx._shapes = dict(consts), {k: tuple(v) for k, v in shapes.items()}
         return ctx
 

@@ -29,6 +29,7 @@ class OnnxState:
     model_tensor_types: dict[str, dict[str, Any]] = field(default_factory=dict)  # node output -> slot -> Fixed
     real_scales: dict[str, np.ndarray] = field(default_factory=dict)  # QDQ integer tensor -> scale of one unit
     original: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)  # (name, op, ins, outs) as read
+    batch_one: bool = False  # every graph input declares its batch dimension as the constant 1
 
     def producer(self, tensor: str) -> NodeProto | None:
         for n in self.nodes:
