@@ -46,13 +46,14 @@ def _shuffle():
 
 def _tokens():
     """Transformer-style token handling: a class token taken by Gather with a scalar index,
-    tokens transposed, unsqueezed and squeezed, a pixel shuffle (DepthToSpace DCR)."""
+    tokens transposed, unsqueezed and squeezed, a transpose moving the batch of 1, a pixel shuffle (DepthToSpace DCR)."""
     h = helper.make_node
     nodes = [h("Conv", ["x", "w1", "b1"], ["c"], strides=[2, 2], name="patch"),              # (8, 4, 4)
              h("DepthToSpace", ["c"], ["up"], blocksize=2, name="pixel_shuffle"),  # (2, 8, 8)
              h("Reshape", ["up", "s3"], ["tok"]),                                 # (2, 64)
              h("Transpose", ["tok"], ["tt"], perm=[0, 2, 1], name="to_tokens"),   # (64, 2)
              h("Unsqueeze", ["tt", "ua"], ["u"]), h("Squeeze", ["u", "ua"], ["sq"]),
+             h("Transpose", ["u"], ["bt"], perm=[2, 3, 1, 0], name="batch_behind"),  # batch 1 moved: (2, 64, 1)
              h("Concat", ["tok0", "sq"], ["tc"], axis=1, name="with_token"),      # (65, 2): a constant part first
              h("Gather", ["tc", "g0"], ["cls"], axis=1, name="class_token"),      # (2,)
              h("Gemm", ["cls", "wf", "bf"], ["y"], transB=1, name="head"),
@@ -63,7 +64,7 @@ def _tokens():
     inits = {"w1": rng_weights(1, 8, 1, 2, 2), "b1": rng_weights(2, 8, scale=0.1), "s3": I64(0, 2, 64),
              "ua": I64(2), "g0": np.array(5, np.int64), "tok0": rng_weights(9, 1, 1, 2), "wf": rng_weights(3, 3, 2), "bf": rng_weights(4, 3, scale=0.1),
              "rs": np.array([1, 1, 2, 2], np.float32), "rs2": np.array([1, 1, 2.5, 1.5], np.float32), "rsz": I64(1, 2, 5, 3)}
-    outs = {"y": None, "tt": None, "tc": None, "near": None, "lin": None, "lin2": None}
+    outs = {"y": None, "tt": None, "tc": None, "bt": None, "near": None, "lin": None, "lin2": None}
     return make_model(nodes, {"x": [1, 1, 8, 8]}, outs, inits, name="tokens"), (1, 8, 8)
 
 
@@ -121,6 +122,7 @@ def test_layout_kernels_csim_equal_the_engine(built):
             assert np.unique(r[t]).size > 1
     assert {"Transpose", "Slice", "Gather", "Expand", "DepthToSpace", "Concat", "Reshape", "Resize", "ZeroInsert"} <= ops
     assert {n.attrs.mode for n in built[2][0].nodes if n.op == "Resize"} == {"nearest", "linear"}
+    assert built[2][0].node("batch_behind").attrs.onnx_perm == (2, 3, 1, 0)    # batch 1 moved, at batch 5
     # the forced result types really are casts (not the input type)
     qg = built[0][1]
     assert str(qg.layer_types["rev"].result).startswith("ap_ufixed<7,2")
