@@ -3,9 +3,8 @@
 //
 // K = n_in products per output.  As in the simulated machine: when K >= M one output at a time,
 // ceil(K/M) cycles each (k_par = M, out_par = 1); when K < M, floor(M/K) outputs side by side
-// (k_par = K, out_par = M/K).  Products are added in input order, bias first, as the engine does;
-// with a wrapping accumulator the k_par products of a cycle are summed apart first (exact modulo
-// 2^W, see fsim_conv2d.h).
+// (k_par = K, out_par = M/K).  Products are added in input order, bias first, as the engine does
+// (`mac_cycle` in fsim_common.h: with a wrapping accumulator a cycle's products are summed apart).
 //
 // One call computes one tile: output channels [co_begin, co_end) of every row, taken in the order
 // j = row * channels + channel, out_par at a time (a group may span rows, as in the simulator).
@@ -55,20 +54,10 @@ OUTPUTS:
                 const unsigned j = j0 + p;
                 if (j >= n_j) continue;
                 const unsigned r = j / ct, co = co_begin + j % ct;
-                acc_t part = 0;
-            PAR_K:
-                for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
-#pragma HLS UNROLL
-                    const unsigned k = k0 + kk;
-                    if (k >= CONFIG_T::n_in) continue;
-                    const acc_t prod = in[r * CONFIG_T::n_in + k] * param<w_t>(w[(co - w_co0) * CONFIG_T::n_in + k]);  // exact, cast to acc_t
-                    if (CONFIG_T::partial_sums) {
-                        part += prod;
-                    } else {
-                        acc[p] += prod;
-                    }
-                }
-                if (CONFIG_T::partial_sums) acc[p] += part;
+                mac_cycle<CONFIG_T>(acc[p], k0, CONFIG_T::n_in, [&](unsigned k, acc_t &prod) {
+                    prod = in[r * CONFIG_T::n_in + k] * param<w_t>(w[(co - w_co0) * CONFIG_T::n_in + k]);  // exact, cast to acc_t
+                    return true;
+                });
             }
         }
     RESULTS:
