@@ -6,23 +6,18 @@ agree on random types (every rounding and overflow mode), a template that follow
 docstring computes what the simulator computed."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from fpga_sim.errors import FpgaSimError
 from fpga_sim.fixed import Fixed
 from fpga_sim.ops.avgpool import reciprocal_type
 from fpga_sim.ops.lut import LutAttrs
 from fpga_sim.ops.relu import bounds_raw
 
+from .gxx_support import compile_driver, run_driver
 from .ops_support import lower, one_node_model, qgraph_for, random_raw, random_type
 
 pytestmark = [pytest.mark.gxx, pytest.mark.slow]
-CPP = Path(__file__).parent / "cpp" / "ops_check.cpp"
 N = 96          # values per case
 CASES = 6       # type combinations per op (one template instantiation each)
 
@@ -139,21 +134,9 @@ def build(rng: np.random.Generator) -> Jobs:
 
 
 def test_op_docstrings_in_ap_fixed_cpp_match_run_fixed(tmp_path):
-    if shutil.which("g++") is None:
-        pytest.skip("g++ is not installed, so ap_fixed.h cannot be compiled for the cross-check")
-    from fpga_sim.aptypes import find_ap_types
-    try:
-        inc = find_ap_types()
-    except FpgaSimError as e:
-        pytest.fail(f"ap_types headers are a test dependency (pip install hls4ml): {e}")
     jobs = build(np.random.default_rng(20261125))
-    (tmp_path / "cases.inc").write_text("\n".join(jobs.lines) + "\n")
-    exe = tmp_path / "ops_check"
-    subprocess.run(["g++", "-O1", "-std=c++14", "-w", "-DNDEBUG", f"-I{inc}", f"-I{tmp_path}", str(CPP), "-o", str(exe)],
-                   check=True, capture_output=True, text=True)
-    np.concatenate(jobs.inputs).astype(np.int64).tofile(tmp_path / "in.bin")
-    subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
-    out = np.fromfile(tmp_path / "out.bin", dtype=np.uint64)
+    exe = compile_driver("ops_check", tmp_path, jobs.lines)
+    out = run_driver(exe, tmp_path, np.concatenate(jobs.inputs).astype(np.int64))
     assert out.size == sum(e.size for _, e, _ in jobs.expect)
     pos = 0
     for call, expect, t in jobs.expect:
