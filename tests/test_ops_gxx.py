@@ -54,6 +54,18 @@ def _types(rng, k):
     return [random_type(rng) for _ in range(k)]
 
 
+def _with_constant(jobs: Jobs, rng: np.random.Generator, op_type: str, const: np.ndarray, param: str,
+                   call: str) -> None:
+    """op_type of x and a per-element constant (quantised as qparams[param]), random types for the
+    input, the constant and the result: the C++ call<in, constant, result>(N)."""
+    op, node, _ = lower(one_node_model(op_type, [("x", (1, N))], consts={"s": const.astype(np.float32)}))
+    t_in, t_s, t_out = _types(rng, 3)
+    qg = qgraph_for(op, node, [(N,)], [t_in], t_out, weight=t_s)
+    x = random_raw(rng, t_in, (1, N))
+    (y,), _ = op.run_fixed(node, [x], qg)
+    jobs.add(f"{call}<{c(t_in)}, {c(t_s)}, {c(t_out)}>({N})", [x.reshape(-1), qg.qparams["n0"][param]], y, t_out)
+
+
 def build(rng: np.random.Generator) -> Jobs:
     jobs = Jobs()
     for i in range(CASES):
@@ -69,21 +81,9 @@ def build(rng: np.random.Generator) -> Jobs:
         jobs.add(f"clip<{c(t_in)}, {c(t_out)}>({N}, {int(rl is not None)}, {rl or 0}LL, {int(rh is not None)}, {rh or 0}LL)",
                  [x.reshape(-1)], y, t_out)
         # LeakyRelu / PRelu (per-element slope)
-        m = one_node_model("PRelu", [("x", (1, N))], consts={"s": rng.uniform(-0.6, 0.6, N).astype(np.float32)})
-        op, node, _ = lower(m)
-        t_in, t_a, t_out = _types(rng, 3)
-        qg = qgraph_for(op, node, [(N,)], [t_in], t_out, weight=t_a)
-        x = random_raw(rng, t_in, (1, N))
-        (y,), _ = op.run_fixed(node, [x], qg)
-        jobs.add(f"leaky<{c(t_in)}, {c(t_a)}, {c(t_out)}>({N})", [x.reshape(-1), qg.qparams["n0"]["alpha"]], y, t_out)
+        _with_constant(jobs, rng, "PRelu", rng.uniform(-0.6, 0.6, N), "alpha", "leaky")
         # Mul by a per-element constant
-        m = one_node_model("Mul", [("x", (1, N))], consts={"s": rng.normal(0, 2, N).astype(np.float32)})
-        op, node, _ = lower(m)
-        t_in, t_s, t_out = _types(rng, 3)
-        qg = qgraph_for(op, node, [(N,)], [t_in], t_out, weight=t_s)
-        x = random_raw(rng, t_in, (1, N))
-        (y,), _ = op.run_fixed(node, [x], qg)
-        jobs.add(f"mul<{c(t_in)}, {c(t_s)}, {c(t_out)}>({N})", [x.reshape(-1), qg.qparams["n0"]["scale"]], y, t_out)
+        _with_constant(jobs, rng, "Mul", rng.normal(0, 2, N), "scale", "mul")
         # BatchNormalization over N channels (per-element scale and shift)
         consts = {"g": rng.uniform(0.2, 3, N), "b": rng.normal(0, 2, N), "m": rng.normal(size=N), "v": rng.uniform(0.1, 2, N)}
         m = one_node_model("BatchNormalization", [("x", (1, N))], consts={k: v.astype(np.float32) for k, v in consts.items()})
