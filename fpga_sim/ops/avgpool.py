@@ -33,7 +33,7 @@ from .base import Op, op
 from .common import check_accum_width, check_product_width, element_cost, max_accum_width, in_type, node_name, relu_flag, result_type
 from .maxpool import as_nchw
 from .pooling import PoolAttrs, as_chw, lower_pool, out_shape, window, window_counts
-from .windows import tap_table
+from .windows import plane_taps
 
 
 @njit(cache=True, nogil=True)
@@ -41,16 +41,13 @@ def avgpool_kernel(x, kh, kw, sh, sw, pt, pl, dh, dw, cnt_h, cnt_w, recip,
                    a_shift, a_width, a_signed, a_rnd, a_ovf,
                    r_shift, r_width, r_signed, r_rnd, r_ovf, relu, out) -> int:
     """x (N, C, H, W) raw -> out (N, C, OH, OW) raw; returns the overflow count.  The window's
-    positions inside the tensor, row by row, are `tap_table`'s (as MaxPool walks them)."""
-    nb, nc, h, w = x.shape
-    oh_n, ow_n = out.shape[2], out.shape[3]
-    starts, offs, _ = tap_table(1, kh, kw, h, w, oh_n, ow_n, sh, sw, pt, pl, dh, dw)
-    xf = x.reshape(nb * nc, h * w)
-    of = out.reshape(nb * nc, oh_n * ow_n)
+    positions inside the tensor, row by row, are `tap_table`'s."""
+    starts, offs, xs, outs = plane_taps(x, out, kh, kw, sh, sw, pt, pl, dh, dw)
+    ow_n = out.shape[3]
     n_ovf = 0
-    for bc in range(nb * nc):
-        xr = xf[bc]
-        for p in range(oh_n * ow_n):
+    for bc in range(xs.shape[0]):
+        xr = xs[bc]
+        for p in range(outs.shape[1]):
             acc = np.int64(0)
             for t in range(starts[p], starts[p + 1]):
                 v, o1 = requant(xr[offs[t]], a_shift, a_width, a_signed, a_rnd, a_ovf)
@@ -59,7 +56,7 @@ def avgpool_kernel(x, kh, kw, sh, sw, pt, pl, dh, dw, cnt_h, cnt_w, recip,
             r, o = requant(acc * recip[cnt_h[p // ow_n] * cnt_w[p % ow_n]], r_shift, r_width, r_signed, r_rnd, r_ovf)
             if relu and r < 0:
                 r = 0
-            of[bc, p] = r
+            outs[bc, p] = r
             n_ovf += o
     return n_ovf
 
