@@ -38,11 +38,12 @@ inline void reset() {
 
 namespace fsim {
 
-// DRAM -> on-chip, one word per cycle in address order (a burst); kind: INPUT_READS or WEIGHT_READS.
+// A burst between DRAM and on-chip memory: n words copied one per cycle in address order, each
+// counted as KIND (the counting build).
 template <count::Kind KIND, class T, class S>
-void load_words(T *dst, const S *src, unsigned n) {
+void burst(T *dst, const S *src, unsigned n) {
 #pragma HLS INLINE off
-LOAD:
+WORDS:
     for (unsigned i = 0; i < n; i++) {
 #pragma HLS PIPELINE II=1
         dst[i] = src[i];
@@ -52,17 +53,13 @@ LOAD:
     }
 }
 
-// on-chip -> DRAM, one word per cycle in address order (a burst).
+// DRAM -> on-chip; KIND: INPUT_READS or WEIGHT_READS.
+template <count::Kind KIND, class T, class S>
+inline void load_words(T *dst, const S *src, unsigned n) { burst<KIND>(dst, src, n); }
+
+// on-chip -> DRAM.
 template <class T, class S>
-void store_words(T *dst, const S *src, unsigned n) {
-#pragma HLS INLINE off
-STORE:
-    for (unsigned i = 0; i < n; i++) {
-#pragma HLS PIPELINE II=1
-        dst[i] = src[i];
-        FSIM_COUNT(WRITES, 1);
-    }
-}
+inline void store_words(T *dst, const S *src, unsigned n) { burst<count::WRITES>(dst, src, n); }
 
 // The element lanes of a non-MAC layer, as the simulator issues them: OUT_PAR outputs an
 // iteration, each iteration II cycles (II = ceil(ops per output / lanes) when an output needs
