@@ -61,6 +61,12 @@ inline void load_words(T *dst, const S *src, unsigned n) { burst<KIND>(dst, src,
 template <class T, class S>
 inline void store_words(T *dst, const S *src, unsigned n) { burst<count::WRITES>(dst, src, n); }
 
+// The config of a layer in element lanes (its struct derives from this one): outputs per iteration
+// and cycles per iteration, see for_each_lane.
+struct lanes_config {
+    static const unsigned out_par = 1, ii = 1;
+};
+
 // The element lanes of a non-MAC layer, as the simulator issues them: OUT_PAR outputs an
 // iteration, each iteration II cycles (II = ceil(ops per output / lanes) when an output needs
 // more operations than there are lanes).  body(i) computes output i; FSIM_COUNT counts II

@@ -10,13 +10,12 @@
 
 namespace fsim {
 
-struct pool_config {
+struct pool_config : lanes_config {
     static const unsigned c = 1, in_h = 1, in_w = 1, out_h = 1, out_w = 1;
     static const unsigned kh = 1, kw = 1, stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
     static const unsigned pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
     static const bool count_include_pad = false;
     static const int activation = ACT_NONE;
-    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
 };
 
 template <class CONFIG_T, class in_t, class out_t>
