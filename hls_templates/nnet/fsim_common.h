@@ -39,30 +39,6 @@ struct window_tap {
     unsigned index(unsigned c) const { return (c * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix; }
 };
 
-// One cycle of a MAC array for one output: the k_par products k0 .. k0+k_par-1 (below n_k)
-// added to acc, bias first, in k order.  product(k, prod) sets product k (exact, cast to acc_t)
-// and returns false when k reads the padding.  With a wrapping accumulator (partial_sums) the
-// cycle's products are summed apart and added once: exact modulo 2^W, the same bits, one
-// loop-carried add per cycle instead of k_par; a saturating one keeps the strict order.
-template <class CONFIG_T, class acc_t, class F>
-inline void mac_cycle(acc_t &acc, unsigned k0, unsigned n_k, F product) {
-#pragma HLS INLINE
-    acc_t part = 0;
-PAR_K:
-    for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
-#pragma HLS UNROLL
-        const unsigned k = k0 + kk;
-        acc_t prod;
-        if (k >= n_k || !product(k, prod)) continue;
-        if (CONFIG_T::partial_sums) {
-            part += prod;
-        } else {
-            acc += prod;
-        }
-    }
-    if (CONFIG_T::partial_sums) acc += part;
-}
-
 // Ceiling division for loop bounds computed at compile time.
 template <unsigned A, unsigned B>
 struct ceil_div {

@@ -87,6 +87,66 @@ ELEMENTS:
     }
 }
 
+// One cycle of a MAC array for one output: the k_par products k0 .. k0+k_par-1 (below n_k)
+// added to acc, bias first, in k order.  product(k, prod) sets product k (exact, cast to acc_t)
+// and returns false when k reads the padding.  With a wrapping accumulator (partial_sums) the
+// cycle's products are summed apart and added once: exact modulo 2^W, the same bits, one
+// loop-carried add per cycle instead of k_par; a saturating one keeps the strict order.
+template <class CONFIG_T, class acc_t, class F>
+inline void mac_cycle(acc_t &acc, unsigned k0, unsigned n_k, F product) {
+#pragma HLS INLINE
+    acc_t part = 0;
+PAR_K:
+    for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
+#pragma HLS UNROLL
+        const unsigned k = k0 + kk;
+        acc_t prod;
+        if (k >= n_k || !product(k, prod)) continue;
+        if (CONFIG_T::partial_sums) {
+            part += prod;
+        } else {
+            acc += prod;
+        }
+    }
+    if (CONFIG_T::partial_sums) acc += part;
+}
+
+// The MAC array's schedule of one tile (conv2d, dense): outputs [o_begin, o_end), out_par side by
+// side; each starts from bias(o) (0 without CONFIG_T::has_bias), takes k_par of its n_k products a
+// cycle (mac_cycle with product(o, k, prod); one PRODUCTS iteration is one counted cycle), and
+// goes to store(o, acc).
+template <class CONFIG_T, class acc_t, class Bias, class Product, class Store>
+inline void mac_array(unsigned o_begin, unsigned o_end, unsigned n_k, Bias bias, Product product, Store store) {
+#pragma HLS INLINE
+OUTPUTS:
+    for (unsigned o0 = o_begin; o0 < o_end; o0 += CONFIG_T::out_par) {
+        acc_t acc[CONFIG_T::out_par];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+    INIT:
+        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
+#pragma HLS UNROLL
+            acc[p] = CONFIG_T::has_bias && o0 + p < o_end ? bias(o0 + p) : acc_t(0);
+        }
+    PRODUCTS:
+        for (unsigned k0 = 0; k0 < n_k; k0 += CONFIG_T::k_par) {
+#pragma HLS PIPELINE II=1
+            FSIM_COUNT(CYCLES, 1);
+        PAR_OUT:
+            for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
+#pragma HLS UNROLL
+                const unsigned o = o0 + p;
+                if (o >= o_end) continue;
+                mac_cycle<CONFIG_T>(acc[p], k0, n_k, [&](unsigned k, acc_t &prod) { return product(o, k, prod); });
+            }
+        }
+    RESULTS:
+        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
+#pragma HLS UNROLL
+            if (o0 + p < o_end) store(o0 + p, acc[p]);
+        }
+    }
+}
+
 }  // namespace fsim
 
 #endif
