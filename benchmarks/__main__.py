@@ -10,6 +10,7 @@ never change the exit code).  --quick uses small sizes for CI.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -32,24 +33,9 @@ def _section_runner(name: str, quick: bool) -> Callable[[], Any]:
     if name in ("simulate", "elementwise", "cost_model", "whole_networks", "first_run"):
         from . import user_speed
         return lambda: user_speed.PARTS[name](quick)
-    if name == "networks":
-        from . import networks
-        return lambda: networks.run(quick)
-    if name == "vs_hls4ml":
-        from . import vs_hls4ml
-        return lambda: vs_hls4ml.run(quick)
-    if name == "vs_gxx":
-        from . import vs_gxx
-        return lambda: vs_gxx.run(quick)
-    if name == "startup":
-        from . import startup
-        return lambda: startup.run(quick)
-    if name == "memory":
-        from . import memory
-        return lambda: memory.run(quick)
-    if name == "sweep":
-        from . import sweep
-        return lambda: sweep.run(quick)
+    if name in ("networks", "vs_hls4ml", "vs_gxx", "startup", "memory", "sweep"):
+        section = importlib.import_module(f".{name}", __package__)    # the module of that name: run(quick)
+        return lambda: section.run(quick)
     raise ValueError(name)
 
 

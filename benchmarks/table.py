@@ -95,6 +95,19 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
             con.print(f"  [red]error[/] {e}")
 
 
+def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...]) -> Table:
+    """A titled table whose `left` columns (names) align left and the rest (figures) right."""
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c, justify="left" if c in left else "right")
+    return t
+
+
+def _error_row(t: Table, cells: tuple[str, ...], error: str, width: int) -> None:
+    """The row of a case that failed: what names it, its error (in red, cut to `width`), blanks after."""
+    t.add_row(*cells, f"[red]{error[:width]}[/]", *[""] * (len(t.columns) - len(cells) - 1))
+
+
 def _err(con: Console, title: str, sec: Any) -> bool:
     if sec is None:
         return True
@@ -108,14 +121,11 @@ def _layers(con: Console, rows: Any) -> None:
     title = "Layers: engine bit-accurate kernel vs onnxruntime float32 and NumPy int64 (batch 1)"
     if _err(con, title, rows):
         return
-    t = Table(title=title, title_justify="left")
-    for c in ("layer", "precision", "MACs", "ort f32", "numpy int64", "engine", "vs ort", "vs numpy",
-              "target", "exact", "cycles", "cycles/host s"):
-        t.add_column(c, justify="left" if c in ("layer", "precision") else "right")
+    t = _table(title, ("layer", "precision", "MACs", "ort f32", "numpy int64", "engine", "vs ort", "vs numpy",
+                       "target", "exact", "cycles", "cycles/host s"), left=("layer", "precision"))
     for r in rows:
         if "error" in r:
-            t.add_row(r["case"], r["precision"], _si(r["macs"]), f"{_si(r['ort_macs_per_s'], 'MAC/s')}",
-                      f"[red]{r['error'][:60]}[/]", "", "", "", "", "", "", "")
+            _error_row(t, (r["case"], r["precision"], _si(r["macs"]), _si(r["ort_macs_per_s"], "MAC/s")), r["error"], 60)
             continue
         tgt = f"{r['target_vs_ort']}x {_met(r)}" if "target_vs_ort" in r else ""
         t.add_row(r["case"], r["precision"], _si(r["macs"]),
@@ -131,10 +141,8 @@ def _simulate(con: Console, rows: Any) -> None:
     title = "simulate() end to end (warm, best of interleaved runs) vs onnxruntime float32, batch 1"
     if _err(con, title, rows):
         return
-    t = Table(title=title, title_justify="left")
-    for c in ("case", "precision", "ort", "simulate", "kernel", "quantise in", "to_float", "cost (cached)",
-              "bookkeeping", "vs ort", "target"):
-        t.add_column(c, justify="left" if c in ("case", "precision") else "right")
+    t = _table(title, ("case", "precision", "ort", "simulate", "kernel", "quantise in", "to_float", "cost (cached)",
+                       "bookkeeping", "vs ort", "target"), left=("case", "precision"))
     for r in rows:
         t.add_row(r["case"], r["precision"], _s(r["ort_s"]), _s(r["simulate_s"]), _s(r["kernel_s"]),
                   _s(r["quantize_input_s"]), _s(r["to_float_s"]), _s(r["cost_cached_s"]), _s(r["bookkeeping_s"]),
@@ -146,9 +154,7 @@ def _elementwise(con: Console, rows: Any) -> None:
     title = "Element-wise layers: bit-accurate kernel vs a NumPy pass over the same raw data (batch 1)"
     if _err(con, title, rows):
         return
-    t = Table(title=title, title_justify="left")
-    for c in ("op", "shape", "numpy", "engine", "speed vs numpy", "target"):
-        t.add_column(c, justify="left" if c in ("op", "shape") else "right")
+    t = _table(title, ("op", "shape", "numpy", "engine", "speed vs numpy", "target"), left=("op", "shape"))
     for r in rows:
         t.add_row(r["op"], r["shape"], _s(r["numpy_s"]), _s(r["engine_s"]), _x(r["measured"]),
                   f">= 0.5x {_met(r)}")
@@ -168,14 +174,11 @@ def _whole_networks(con: Console, rows: Any) -> None:
     title = "Whole networks warm: simulate() (integer run + cycle model, 25 DSPs) vs onnxruntime float32"
     if _err(con, title, rows):
         return
-    t = Table(title=title, title_justify="left")
-    for c in ("network", "batch", "precision", "ort", "simulate", "sim/ort speed", "target", "host ms by op",
-              "MAC routes"):
-        t.add_column(c, justify="left" if c in ("network", "precision", "host ms by op", "MAC routes") else "right")
+    t = _table(title, ("network", "batch", "precision", "ort", "simulate", "sim/ort speed", "target", "host ms by op",
+                       "MAC routes"), left=("network", "precision", "host ms by op", "MAC routes"))
     for r in rows:
         if "error" in r:
-            t.add_row(r["network"], str(r["batch"]), r["precision"], _s(r.get("ort_s")), f"[red]{r['error'][:70]}[/]",
-                      "", "", "", "")
+            _error_row(t, (r["network"], str(r["batch"]), r["precision"], _s(r.get("ort_s"))), r["error"], 70)
             continue
         ops = ", ".join(f"{k} {v:g}" for k, v in list(r["host_ms_by_op"].items())[:5])
         routes = ", ".join(f"{k} {v}" for k, v in r["routes"].items())
@@ -204,13 +207,11 @@ def _networks(con: Console, rows: Any) -> None:
     title = "Networks: full simulation (integer run + cycle-stepped machine, 25 DSPs) vs onnxruntime float32"
     if _err(con, title, rows):
         return
-    t = Table(title=title, title_justify="left")
-    for c in ("network", "batch", "MACs/img", "ort s/img", "sim s/img", "sim/ort speed", "sim MAC/s",
-              "cycles/img", "cycles/host s", "top-1 = float", "target"):
-        t.add_column(c, justify="left" if c == "network" else "right")
+    t = _table(title, ("network", "batch", "MACs/img", "ort s/img", "sim s/img", "sim/ort speed", "sim MAC/s",
+                       "cycles/img", "cycles/host s", "top-1 = float", "target"), left=("network",))
     for r in rows:
         if "error" in r:
-            t.add_row(r["network"], str(r.get("batch", "")), f"[red]{r['error'][:80]}[/]", *[""] * 8)
+            _error_row(t, (r["network"], str(r.get("batch", ""))), r["error"], 80)
             continue
         tgt = f"< {r['target_s_per_image']} s {_met(r)}" if "target_s_per_image" in r else ""
         t.add_row(r["network"], str(r["batch"]), _si(r["macs_per_image"]), _s(r["ort_s_per_image"]),
@@ -226,13 +227,11 @@ def _networks(con: Console, rows: Any) -> None:
 def _peers(con: Console, title: str, sec: Any, peer: str) -> None:
     if _err(con, title, sec):
         return
-    t = Table(title=title, title_justify="left")
-    for c in ("model", "batch", f"{peer} compile", "fpga-sim 1st call", f"{peer} samples/s", "fpga-sim samples/s",
-              "speedup", "target", "bit exact"):
-        t.add_column(c, justify="left" if c == "model" else "right")
+    t = _table(title, ("model", "batch", f"{peer} compile", "fpga-sim 1st call", f"{peer} samples/s",
+                       "fpga-sim samples/s", "speedup", "target", "bit exact"), left=("model",))
     for r in sec["rows"]:
         if "error" in r:
-            t.add_row(r["model"], str(r["batch"]), f"[red]{r['error'][:90]}[/]", *[""] * 6)
+            _error_row(t, (r["model"], str(r["batch"])), r["error"], 90)
             continue
         tgt = f">= {r['target_speedup']:.0f}x {_met(r)}" if "target_speedup" in r else ""
         t.add_row(r["model"], str(r["batch"]), _s(r.get(f"{peer}_compile_s")), _s(r.get("fpga_sim_first_call_s")),

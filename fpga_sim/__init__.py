@@ -5,12 +5,10 @@ Public names are imported lazily so `import fpga_sim` stays light.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 __version__ = "0.1.0"
 
 from . import _numba_cache
+from .lazy_exports import lazy_getattr
 
 _numba_cache.activate()      # before any kernel compiles: see _numba_cache.py
 
@@ -39,14 +37,7 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fpga_sim' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, globals(), _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -7,12 +7,12 @@ Floating-point actions are only defined at 32 bits (the float32 comparison mode)
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .config_file import read_toml
 from .errors import ConfigError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -85,13 +85,7 @@ class EnergyTable:
 
 
 def _from_file(path: Path) -> EnergyTable:
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"energy table file {str(path)!r} does not exist; give a TOML path or one of: {', '.join(BUILTIN_TABLES)}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"energy table file {str(path)!r} is not valid TOML: {e}") from None
+    data = read_toml(path, "energy table file", f"; give a TOML path or one of: {', '.join(BUILTIN_TABLES)}")
     unknown = sorted(set(data) - {"meta", "pj", "scaling"})
     if unknown:
         raise ConfigError(f"energy table file {str(path)!r}: unknown section(s) {', '.join(unknown)}; accepted: meta, pj, scaling")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config_file import check_keys, read_toml
 from .energy import BUILTIN_TABLES, EnergyTable, load_energy_table
 from .errors import ConfigError
 from .parts import Part, get_part
@@ -107,13 +107,7 @@ class Hardware:
     def from_toml(cls, path: str | Path) -> "Hardware":
         """Load from a TOML file whose top-level keys (or a [hardware] table) are field names."""
         p = Path(path)
-        try:
-            with open(p, "rb") as f:
-                data = tomllib.load(f)
-        except FileNotFoundError:
-            raise ConfigError(f"hardware file {str(p)!r} does not exist") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"hardware file {str(p)!r} is not valid TOML: {e}") from None
+        data = read_toml(p, "hardware file")
         if set(data) == {"hardware"} and isinstance(data["hardware"], dict):
             data = data["hardware"]
         et = data.get("energy_table")
@@ -127,10 +121,7 @@ class Hardware:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Hardware":
         """Build from a mapping of field names; unknown keys are errors that list the accepted ones."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = [k for k in data if k not in names]
-        if unknown:
-            raise ConfigError(f"unknown hardware key {unknown[0]!r}; accepted: {', '.join(names)}")
+        check_keys(data, (f.name for f in dataclasses.fields(cls)), "hardware key")
         return cls(**data)
 
     def replace(self, **kw: Any) -> "Hardware":

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from .config_file import read_toml
 from .errors import ConfigError
 from .fixed import Fixed
 from .graph import Graph, LayerTypes, QGraph
@@ -97,14 +97,7 @@ def load_config(config: Mapping[str, Any] | str | Path | None) -> dict[str, Any]
     if config is None:
         return {}
     if isinstance(config, (str, Path)):
-        path = Path(config)
-        try:
-            with open(path, "rb") as f:
-                config = tomllib.load(f)
-        except FileNotFoundError:
-            raise ConfigError(f"quantisation config file {str(path)!r} does not exist") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"quantisation config file {str(path)!r} is not valid TOML: {e}") from None
+        config = read_toml(Path(config), "quantisation config file")
     if not isinstance(config, Mapping):
         raise ConfigError(f"quantisation config must be a dict or a TOML file path, got {type(config).__name__}")
     for key in config:

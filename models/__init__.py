@@ -6,17 +6,9 @@
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fpga_sim.lazy_exports import lazy_getattr
 
 _EXPORTS = {"get_trained": "recipes", "TrainedModel": "recipes", "RECIPES": "recipes",
             "load_digits_split": "data"}
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'models' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, globals(), _EXPORTS)

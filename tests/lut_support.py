@@ -3,6 +3,7 @@ arithmetic with exact rationals, and a float-vs-fixed accuracy check through onn
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -68,3 +69,14 @@ def check_lut_accuracy(op_type: str, attrs: dict | None = None, opset: int = 13,
     err = (err / np.maximum(1.0, np.abs(ref)) if relative else err).max()
     assert err <= atol, err
     return err
+
+
+def check_default_table(op_type: str, opset: int, sigma: float, range_log2: int) -> Any:
+    """The op's default table (1024 entries over [-2^range_log2, 2^range_log2)) and its float run
+    against onnxruntime on normal(0, sigma) inputs; returns the lowered node for further checks."""
+    x = np.random.default_rng(opset).normal(0, sigma, (2, 3, 7)).astype(np.float32)
+    m = one_node_model(op_type, [("x", x.shape)], opset=opset)
+    op, node, _ = lower(m)
+    assert (node.attrs.table_bits, node.attrs.range_log2) == (10, range_log2)
+    np.testing.assert_allclose(op.run_float(node, [x])[0], ort_run(m, {"x": x})[0], rtol=1e-6, atol=1e-7)
+    return node

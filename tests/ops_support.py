@@ -110,6 +110,17 @@ def ref_cast(raw: int, src: Fixed, dst: Fixed) -> tuple[int, bool]:
     return ref_from_value(ref_value(raw, src), dst)
 
 
+def ref_elementwise(x: np.ndarray, one: Any, relu: bool = False) -> tuple[np.ndarray, int]:
+    """A slow element-wise reference: one(i, raw) -> (raw result, overflowed) for element i of x
+    (C order), then the fused ReLU; (the results shaped like x, the overflow count)."""
+    out, n = [], 0
+    for i, v in enumerate(x.reshape(-1).tolist()):
+        r, o = one(i, v)
+        out.append(max(r, 0) if relu else r)
+        n += o
+    return np.array(out, dtype=np.int64).reshape(x.shape), n
+
+
 def random_type(rng: np.random.Generator, width=(4, 16), int_bits=(-2, 8), signed: bool | None = None) -> Fixed:
     w = int(rng.integers(width[0], width[1] + 1))
     i = int(rng.integers(int_bits[0], int_bits[1] + 1))

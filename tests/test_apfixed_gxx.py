@@ -9,22 +9,17 @@ types, and products cast into an accumulator plus running sums of those products
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fpga_sim.aptypes import find_ap_types
-from fpga_sim.errors import FpgaSimError
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.fixed_kernels import OVERFLOW, ROUNDING
 
+from .gxx_support import compile_driver, run_driver
 from .ops_support import ref_quantize
 
-CPP = Path(__file__).parent / "cpp" / "apfixed_check.cpp"
 SEED = 20261125
 # Each type is one template instantiation (~0.15 s of g++ time), so few types, many values each.
 N_CONV_TYPES, N_CONV_VALUES = 112, 1024  # 114,688 conversions from double
@@ -146,20 +141,6 @@ def acc_plus(acc: Fixed) -> Fixed:
     return Fixed(acc.width + 1, acc.int_bits + 1, acc.signed)
 
 
-def _compile(workdir: Path, lines: list[str]) -> Path:
-    if shutil.which("g++") is None:
-        pytest.skip("g++ is not installed, so ap_fixed.h cannot be compiled for the cross-check")
-    try:
-        inc = find_ap_types()
-    except FpgaSimError as e:
-        pytest.fail(f"ap_types headers are a test dependency (pip install hls4ml): {e}")
-    (workdir / "cases.inc").write_text("\n".join(lines) + "\n")
-    exe = workdir / "apfixed_check"
-    cmd = ["g++", "-O1", "-std=c++14", "-w", "-DNDEBUG", f"-I{inc}", f"-I{workdir}", str(CPP), "-o", str(exe)]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return exe
-
-
 def _describe(kind, spec, data, i: int) -> str:
     if kind == "conv":
         return f"{spec}({data[i]!r})"
@@ -176,13 +157,9 @@ def test_fixed_matches_ap_fixed_h_bit_for_bit(tmp_path):
     t0 = time.perf_counter()
     rng = np.random.default_rng(SEED)
     lines, words, checks = build_cases(rng)
-    exe = _compile(tmp_path, lines)
+    exe = compile_driver("apfixed_check", tmp_path, lines)
     t1 = time.perf_counter()
-    (tmp_path / "in.bin").write_bytes(words.tobytes())
-    # stderr carries ap_fixed's "assign NaN to fixed point value" warnings
-    subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    out = np.frombuffer((tmp_path / "out.bin").read_bytes(), dtype=np.uint64)
+    out = run_driver(exe, tmp_path, words)
     pos, mismatches, counts = 0, [], {"conv": 0, "cast": 0, "prod": 0}
     ref_checked = 0
     for kind, spec, data in checks:

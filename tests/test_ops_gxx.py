@@ -6,23 +6,18 @@ agree on random types (every rounding and overflow mode), a template that follow
 docstring computes what the simulator computed."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from fpga_sim.errors import FpgaSimError
 from fpga_sim.fixed import Fixed
 from fpga_sim.ops.avgpool import reciprocal_type
 from fpga_sim.ops.lut import LutAttrs
 from fpga_sim.ops.relu import bounds_raw
 
+from .gxx_support import compile_driver, run_driver
 from .ops_support import lower, one_node_model, qgraph_for, random_raw, random_type
 
 pytestmark = [pytest.mark.gxx, pytest.mark.slow]
-CPP = Path(__file__).parent / "cpp" / "ops_check.cpp"
 N = 96          # values per case
 CASES = 6       # type combinations per op (one template instantiation each)
 
@@ -59,6 +54,18 @@ def _types(rng, k):
     return [random_type(rng) for _ in range(k)]
 
 
+def _with_constant(jobs: Jobs, rng: np.random.Generator, op_type: str, const: np.ndarray, param: str,
+                   call: str) -> None:
+    """op_type of x and a per-element constant (quantised as qparams[param]), random types for the
+    input, the constant and the result: the C++ call<in, constant, result>(N)."""
+    op, node, _ = lower(one_node_model(op_type, [("x", (1, N))], consts={"s": const.astype(np.float32)}))
+    t_in, t_s, t_out = _types(rng, 3)
+    qg = qgraph_for(op, node, [(N,)], [t_in], t_out, weight=t_s)
+    x = random_raw(rng, t_in, (1, N))
+    (y,), _ = op.run_fixed(node, [x], qg)
+    jobs.add(f"{call}<{c(t_in)}, {c(t_s)}, {c(t_out)}>({N})", [x.reshape(-1), qg.qparams["n0"][param]], y, t_out)
+
+
 def build(rng: np.random.Generator) -> Jobs:
     jobs = Jobs()
     for i in range(CASES):
@@ -74,21 +81,9 @@ def build(rng: np.random.Generator) -> Jobs:
         jobs.add(f"clip<{c(t_in)}, {c(t_out)}>({N}, {int(rl is not None)}, {rl or 0}LL, {int(rh is not None)}, {rh or 0}LL)",
                  [x.reshape(-1)], y, t_out)
         # LeakyRelu / PRelu (per-element slope)
-        m = one_node_model("PRelu", [("x", (1, N))], consts={"s": rng.uniform(-0.6, 0.6, N).astype(np.float32)})
-        op, node, _ = lower(m)
-        t_in, t_a, t_out = _types(rng, 3)
-        qg = qgraph_for(op, node, [(N,)], [t_in], t_out, weight=t_a)
-        x = random_raw(rng, t_in, (1, N))
-        (y,), _ = op.run_fixed(node, [x], qg)
-        jobs.add(f"leaky<{c(t_in)}, {c(t_a)}, {c(t_out)}>({N})", [x.reshape(-1), qg.qparams["n0"]["alpha"]], y, t_out)
+        _with_constant(jobs, rng, "PRelu", rng.uniform(-0.6, 0.6, N), "alpha", "leaky")
         # Mul by a per-element constant
-        m = one_node_model("Mul", [("x", (1, N))], consts={"s": rng.normal(0, 2, N).astype(np.float32)})
-        op, node, _ = lower(m)
-        t_in, t_s, t_out = _types(rng, 3)
-        qg = qgraph_for(op, node, [(N,)], [t_in], t_out, weight=t_s)
-        x = random_raw(rng, t_in, (1, N))
-        (y,), _ = op.run_fixed(node, [x], qg)
-        jobs.add(f"mul<{c(t_in)}, {c(t_s)}, {c(t_out)}>({N})", [x.reshape(-1), qg.qparams["n0"]["scale"]], y, t_out)
+        _with_constant(jobs, rng, "Mul", rng.normal(0, 2, N), "scale", "mul")
         # BatchNormalization over N channels (per-element scale and shift)
         consts = {"g": rng.uniform(0.2, 3, N), "b": rng.normal(0, 2, N), "m": rng.normal(size=N), "v": rng.uniform(0.1, 2, N)}
         m = one_node_model("BatchNormalization", [("x", (1, N))], consts={k: v.astype(np.float32) for k, v in consts.items()})
@@ -139,21 +134,9 @@ def build(rng: np.random.Generator) -> Jobs:
 
 
 def test_op_docstrings_in_ap_fixed_cpp_match_run_fixed(tmp_path):
-    if shutil.which("g++") is None:
-        pytest.skip("g++ is not installed, so ap_fixed.h cannot be compiled for the cross-check")
-    from fpga_sim.aptypes import find_ap_types
-    try:
-        inc = find_ap_types()
-    except FpgaSimError as e:
-        pytest.fail(f"ap_types headers are a test dependency (pip install hls4ml): {e}")
     jobs = build(np.random.default_rng(20261125))
-    (tmp_path / "cases.inc").write_text("\n".join(jobs.lines) + "\n")
-    exe = tmp_path / "ops_check"
-    subprocess.run(["g++", "-O1", "-std=c++14", "-w", "-DNDEBUG", f"-I{inc}", f"-I{tmp_path}", str(CPP), "-o", str(exe)],
-                   check=True, capture_output=True, text=True)
-    np.concatenate(jobs.inputs).astype(np.int64).tofile(tmp_path / "in.bin")
-    subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
-    out = np.fromfile(tmp_path / "out.bin", dtype=np.uint64)
+    exe = compile_driver("ops_check", tmp_path, jobs.lines)
+    out = run_driver(exe, tmp_path, np.concatenate(jobs.inputs).astype(np.int64))
     assert out.size == sum(e.size for _, e, _ in jobs.expect)
     pos = 0
     for call, expect, t in jobs.expect:

@@ -8,18 +8,13 @@ from fpga_sim.errors import FpgaSimError, UnsupportedModelError
 from fpga_sim.fixed import Fixed, product_type
 from fpga_sim.ops.common import param_type
 
-from .ops_support import ref_cast, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+from .ops_support import ref_cast, ref_elementwise, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
 
 
 def reference(x, a, t_in, t_a, t_out, relu=False):
     t_p = product_type(t_in, t_a)
-    a = np.broadcast_to(a, x.shape)
-    out, n = [], 0
-    for v, s in zip(x.reshape(-1).tolist(), a.reshape(-1).tolist()):
-        r, o = ref_cast(v, t_in, t_out) if v > 0 else ref_cast(v * s, t_p, t_out)
-        out.append(max(r, 0) if relu else r)
-        n += o
-    return np.array(out, dtype=np.int64).reshape(x.shape), n
+    a = np.broadcast_to(a, x.shape).reshape(-1).tolist()
+    return ref_elementwise(x, lambda i, v: ref_cast(v, t_in, t_out) if v > 0 else ref_cast(v * a[i], t_p, t_out), relu)
 
 
 @pytest.mark.parametrize("seed", range(5))

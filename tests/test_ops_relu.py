@@ -10,21 +10,18 @@ from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed
 from fpga_sim.ops.relu import ClipAttrs, bounds_raw
 
-from .ops_support import ref_cast, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
+from .ops_support import ref_cast, ref_elementwise, lower, one_node_model, ort_run, qgraph_for, random_raw, random_type
 
 
 def reference(x, t_in, t_out, lo, hi, relu=False):
-    out, n = [], 0
-    for v in x.reshape(-1).tolist():
+    def one(i, v):
         val = v / 2.0 ** t_in.frac if abs(t_in.frac) < 60 else None
         if lo is not None and val < lo:   # clamp to the input grid point at/above lo
             v = math.ceil(lo * 2.0 ** t_in.frac)
         if hi is not None and val > hi:
             v = math.floor(hi * 2.0 ** t_in.frac)
-        r, o = ref_cast(v, t_in, t_out)
-        out.append(max(r, 0) if relu else r)
-        n += o
-    return np.array(out, dtype=np.int64).reshape(x.shape), n
+        return ref_cast(v, t_in, t_out)
+    return ref_elementwise(x, one, relu)
 
 
 @pytest.mark.parametrize("seed", range(6))

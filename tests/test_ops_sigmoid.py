@@ -7,7 +7,7 @@ import pytest
 
 from fpga_sim.ops.sigmoid import sigmoid
 
-from .ops_support import lower, one_node_model, ort_run
+from .lut_support import check_default_table
 
 
 def test_sigmoid_is_stable_and_exact_in_float64():
@@ -20,8 +20,4 @@ def test_sigmoid_is_stable_and_exact_in_float64():
 
 @pytest.mark.parametrize("opset", [6, 13])
 def test_default_table_and_float_against_onnxruntime(opset):
-    x = np.random.default_rng(opset).normal(0, 5, (2, 3, 7)).astype(np.float32)
-    m = one_node_model("Sigmoid", [("x", x.shape)], opset=opset)
-    op, node, _ = lower(m)
-    assert (node.attrs.table_bits, node.attrs.range_log2) == (10, 3)      # 1024 entries over [-8, 8)
-    np.testing.assert_allclose(op.run_float(node, [x])[0], ort_run(m, {"x": x})[0], rtol=1e-6, atol=1e-7)
+    check_default_table("Sigmoid", opset, sigma=5, range_log2=3)      # 1024 entries over [-8, 8)

@@ -33,37 +33,31 @@ from .base import Op, op
 from .common import check_accum_width, check_product_width, element_cost, max_accum_width, in_type, node_name, relu_flag, result_type
 from .maxpool import as_nchw
 from .pooling import PoolAttrs, as_chw, lower_pool, out_shape, window, window_counts
+from .windows import plane_taps
 
 
 @njit(cache=True, nogil=True)
 def avgpool_kernel(x, kh, kw, sh, sw, pt, pl, dh, dw, cnt_h, cnt_w, recip,
                    a_shift, a_width, a_signed, a_rnd, a_ovf,
                    r_shift, r_width, r_signed, r_rnd, r_ovf, relu, out) -> int:
-    """x (N, C, H, W) raw -> out (N, C, OH, OW) raw; returns the overflow count."""
-    nb, nc, h, w = x.shape
-    oh_n, ow_n = out.shape[2], out.shape[3]
+    """x (N, C, H, W) raw -> out (N, C, OH, OW) raw; returns the overflow count.  The window's
+    positions inside the tensor, row by row, are `tap_table`'s."""
+    starts, offs, xs, outs = plane_taps(x, out, kh, kw, sh, sw, pt, pl, dh, dw)
+    ow_n = out.shape[3]
     n_ovf = 0
-    for b in range(nb):
-        for c in range(nc):
-            for oh in range(oh_n):
-                for ow in range(ow_n):
-                    acc = np.int64(0)
-                    for i in range(kh):
-                        hh = oh * sh - pt + i * dh
-                        if hh < 0 or hh >= h:
-                            continue
-                        for j in range(kw):
-                            ww = ow * sw - pl + j * dw
-                            if ww < 0 or ww >= w:
-                                continue
-                            t, o1 = requant(x[b, c, hh, ww], a_shift, a_width, a_signed, a_rnd, a_ovf)
-                            acc, o2 = requant(acc + t, 0, a_width, a_signed, a_rnd, a_ovf)
-                            n_ovf += o1 + o2
-                    r, o = requant(acc * recip[cnt_h[oh] * cnt_w[ow]], r_shift, r_width, r_signed, r_rnd, r_ovf)
-                    if relu and r < 0:
-                        r = 0
-                    out[b, c, oh, ow] = r
-                    n_ovf += o
+    for bc in range(xs.shape[0]):
+        xr = xs[bc]
+        for p in range(outs.shape[1]):
+            acc = np.int64(0)
+            for t in range(starts[p], starts[p + 1]):
+                v, o1 = requant(xr[offs[t]], a_shift, a_width, a_signed, a_rnd, a_ovf)
+                acc, o2 = requant(acc + v, 0, a_width, a_signed, a_rnd, a_ovf)
+                n_ovf += o1 + o2
+            r, o = requant(acc * recip[cnt_h[p // ow_n] * cnt_w[p % ow_n]], r_shift, r_width, r_signed, r_rnd, r_ovf)
+            if relu and r < 0:
+                r = 0
+            outs[bc, p] = r
+            n_ovf += o
     return n_ovf
 
 

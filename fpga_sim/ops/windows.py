@@ -1,7 +1,7 @@
 """Which input positions each output pixel of a sliding window reads, computed once per call.
 
-Conv (mac_narrow) and MaxPool walk the same geometry; checking padding bounds here, once per
-layer call, keeps the per-sample loops free of bounds tests.
+Conv (mac_narrow), MaxPool and AveragePool walk the same geometry; checking padding bounds here,
+once per layer call, keeps the per-sample loops free of bounds tests.
 """
 from __future__ import annotations
 
@@ -35,3 +35,14 @@ def tap_table(cg, kh, kw, h, w, ho, wo, sh, sw, pt, pl, dh, dw):
                         t += 1
             starts[oh * wo + ow + 1] = t
     return starts, offs, rows
+
+
+@njit(cache=True, nogil=True)
+def plane_taps(x, out, kh, kw, sh, sw, pt, pl, dh, dw):
+    """For pooling x (N, C, H, W) into out (N, C, OH, OW), channel by channel: tap_table's
+    (starts, offs) of one plane (output p = oh*OW + ow reads xs[offs[starts[p]:starts[p+1]]]),
+    and x and out as (N*C, plane) views xs and outs."""
+    nb, nc, h, w = x.shape
+    oh_n, ow_n = out.shape[2], out.shape[3]
+    starts, offs, _ = tap_table(1, kh, kw, h, w, oh_n, ow_n, sh, sw, pt, pl, dh, dw)
+    return starts, offs, x.reshape(nb * nc, h * w), out.reshape(nb * nc, oh_n * ow_n)

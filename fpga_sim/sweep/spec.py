@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config_file import check_keys, read_toml
 from ..errors import ConfigError
 from ..hardware import Hardware
 from ..parts import PARTS, get_part
@@ -102,15 +102,7 @@ class SweepSpec:
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and check a sweep file (every key, every axis value) without loading any model."""
     p = Path(path)
-    try:
-        with open(p, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"sweep file {str(p)!r} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"sweep file {str(p)!r} is a directory; give a .toml file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"sweep file {str(p)!r} is not valid TOML: {e}") from None
+    data = read_toml(p, "sweep file")
     where = f"sweep file {str(p)!r}"
     try:
         return _parse(data, p)
@@ -119,7 +111,7 @@ def load_spec(path: str | Path) -> SweepSpec:
 
 
 def _parse(data: dict[str, Any], path: Path) -> SweepSpec:
-    _known(data, TOP_KEYS, "top-level key")
+    check_keys(data, TOP_KEYS, "top-level key")
     here = path.resolve().parent
     mode = data.get("mode", "cost")
     if mode not in MODES:
@@ -131,12 +123,6 @@ def _parse(data: dict[str, Any], path: Path) -> SweepSpec:
     sample, samples, seed = _points(data.get("points", {}))
     return SweepSpec(str(path), str(data.get("name", path.stem)), mode, objectives, models, precisions,
                      hw_file, fixed, axes, sample, samples, seed)
-
-
-def _known(table: dict[str, Any], accepted: tuple[str, ...], what: str, prefix: str = "") -> None:
-    for key in table:
-        if key not in accepted:
-            raise ConfigError(f"unknown {what} {prefix + key!r}; accepted: {', '.join(accepted)}")
 
 
 def _nonempty_list(data: dict[str, Any], key: str) -> list[Any]:
@@ -164,7 +150,7 @@ def _model(entry: Any, i: int, here: Path) -> ModelEntry:
         entry = {"path": entry} if entry.lower().endswith(".onnx") else {"name": entry}
     if not isinstance(entry, dict):
         raise ConfigError(f"{key} must be a bundled model name, an .onnx path or a table, got {entry!r}")
-    _known(entry, MODEL_KEYS, "model key", f"{key}.")
+    check_keys(entry, MODEL_KEYS, "model key", f"{key}.")
     if ("name" in entry) == ("path" in entry):
         raise ConfigError(f"{key} needs exactly one of name (a bundled model) or path (an .onnx file)")
     spec = _path(entry["path"], f"{key}.path", here) if "path" in entry else entry["name"]
@@ -213,7 +199,7 @@ def _objectives(value: Any, mode: str) -> tuple[str, ...]:
 def _points(table: Any) -> tuple[str, int | None, int]:
     if not isinstance(table, dict):
         raise ConfigError(f"points must be a table (sample, samples, seed), got {table!r}")
-    _known(table, ("sample", "samples", "seed"), "points key", "points.")
+    check_keys(table, ("sample", "samples", "seed"), "points key", "points.")
     sample = table.get("sample", "grid" if "samples" not in table else "random")
     if sample not in SAMPLINGS:
         raise ConfigError(f"points.sample {sample!r} is not known; accepted: {', '.join(SAMPLINGS)}")
@@ -232,7 +218,7 @@ def _points(table: Any) -> tuple[str, int | None, int]:
 def _hardware(table: Any, here: Path) -> tuple[str | None, dict[str, Any], tuple[Axis, ...]]:
     if not isinstance(table, dict):
         raise ConfigError(f"hardware must be a table of Hardware fields, got {table!r}")
-    _known(table, ("file",) + HARDWARE_FIELDS, "hardware key", "hardware.")
+    check_keys(table, ("file",) + HARDWARE_FIELDS, "hardware key", "hardware.")
     hw_file = _path(table["file"], "hardware.file", here) if "file" in table else None
     base = Hardware.from_toml(hw_file) if hw_file else Hardware()
     fixed: dict[str, Any] = {}

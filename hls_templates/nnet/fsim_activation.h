@@ -8,8 +8,7 @@
 
 namespace fsim {
 
-struct clip_config {
-    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
+struct clip_config : lanes_config {
     static const unsigned n = 1;
     static const bool has_lo = false, has_hi = false;
     static const long long lo_raw = 0, hi_raw = 0;   // bounds as raw values of the input type
@@ -32,8 +31,7 @@ void clip(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n]) {
     });
 }
 
-struct leaky_config {
-    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
+struct leaky_config : lanes_config {
     static const unsigned n = 1;
     static const int activation = ACT_NONE;
 };
@@ -57,8 +55,7 @@ void leaky_relu(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const as_t a
 
 enum tail_rule { TAIL_CLAMP = 0, TAIL_ZERO = 1, TAIL_IDENTITY = 2 };
 
-struct lut_config {
-    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
+struct lut_config : lanes_config {
     static const unsigned n = 1;
     static const unsigned table_bits = 10;
     static const int range_log2 = 3;

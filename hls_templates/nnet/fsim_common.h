@@ -25,6 +25,20 @@ inline out_t apply_fused(out_t v) {
     return v;
 }
 
+// The input position that tap (ky, kx) of output (oy, ox)'s sliding window reads: row iy, column
+// ix of the unpadded input (outside 0..in_h-1 or 0..in_w-1: in the zero padding).  CONFIG_T names
+// the window: stride_h/w, dil_h/w, pad_top/left and the input's in_h/w.
+template <class CONFIG_T>
+struct window_tap {
+    int iy, ix;
+    window_tap(unsigned oy, unsigned ox, unsigned ky, unsigned kx)
+        : iy(int(oy * CONFIG_T::stride_h + ky * CONFIG_T::dil_h) - int(CONFIG_T::pad_top)),
+          ix(int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left)) {}
+    bool inside() const { return iy >= 0 && iy < int(CONFIG_T::in_h) && ix >= 0 && ix < int(CONFIG_T::in_w); }
+    // its place in channel c of the (C, in_h, in_w) input
+    unsigned index(unsigned c) const { return (c * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix; }
+};
+
 // Ceiling division for loop bounds computed at compile time.
 template <unsigned A, unsigned B>
 struct ceil_div {

@@ -5,11 +5,8 @@
 // M = n_mult products per cycle: when K >= M one output at a time, ceil(K/M) cycles each
 // (k_par = M, out_par = 1); when K < M, floor(M/K) outputs in parallel (k_par = K,
 // out_par = M/K).  The pipelined K loop below has exactly out_par * k_par multiplies in flight.
-// Products are added to the accumulator in order k = (ci, ky, kx), bias first, as the engine does.
-// When the accumulator wraps (AP_WRAP, the default and the safe type's mode), sums are exact
-// modulo 2^W in any order, so the k_par products of a cycle are first summed apart and added to
-// the accumulator once: one loop-carried add per cycle instead of k_par, the same bits.  A
-// saturating accumulator keeps the strict order (saturation does not reassociate).
+// Products are added to the accumulator in order k = (ci, ky, kx), bias first, as the engine does
+// (`mac_cycle` in fsim_memory.h: with a wrapping accumulator a cycle's products are summed apart).
 //
 // One call computes one tile of the simulator's tile plan: output channels [co_begin, co_end).
 // w and b hold channels from w_co0 on (the whole ROM: 0; a tile buffer loaded from DRAM:
@@ -54,60 +51,21 @@ void conv2d(const in_t in[CONFIG_T::in_c * CONFIG_T::in_h * CONFIG_T::in_w], out
     constexpr unsigned multiplier_limit = CONFIG_T::n_mult;   // products issued per cycle
 #pragma HLS ALLOCATION operation instances=mul limit=multiplier_limit
 
-OUTPUTS:
-    for (unsigned o0 = o_begin; o0 < n_out; o0 += CONFIG_T::out_par) {
-        acc_t acc[CONFIG_T::out_par];
-#pragma HLS ARRAY_PARTITION variable=acc complete
-    INIT:
-        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
-#pragma HLS UNROLL
-            const unsigned co = ((o0 + p) / plane) % CONFIG_T::out_c;
-            acc[p] = CONFIG_T::has_bias && o0 + p < n_out ? acc_t(param<b_t>(b[co - w_co0])) : acc_t(0);
-        }
-    PRODUCTS:
-        for (unsigned k0 = 0; k0 < n_k; k0 += CONFIG_T::k_par) {
-#pragma HLS PIPELINE II=1
-            FSIM_COUNT(CYCLES, 1);
-        PAR_OUT:
-            for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
-#pragma HLS UNROLL
-                const unsigned o = o0 + p;
-                if (o >= n_out) continue;
-                const unsigned co = o / plane;
-                const unsigned oy = (o % plane) / CONFIG_T::out_w;
-                const unsigned ox = o % CONFIG_T::out_w;
-                const unsigned g = co / cout_g;
-                acc_t part = 0;
-            PAR_K:
-                for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
-#pragma HLS UNROLL
-                    const unsigned k = k0 + kk;
-                    if (k >= n_k) continue;
-                    const unsigned ci = k / (CONFIG_T::kh * CONFIG_T::kw);
-                    const unsigned ky = (k / CONFIG_T::kw) % CONFIG_T::kh;
-                    const unsigned kx = k % CONFIG_T::kw;
-                    const int iy = int(oy * CONFIG_T::stride_h + ky * CONFIG_T::dil_h) - int(CONFIG_T::pad_top);
-                    const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
-                    if (iy < 0 || iy >= int(CONFIG_T::in_h) || ix < 0 || ix >= int(CONFIG_T::in_w)) continue;
-                    const in_t x = in[((g * cin_g + ci) * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
-                    const acc_t prod = x * param<w_t>(w[(co - w_co0) * n_k + k]);   // exact product, cast to acc_t
-                    if (CONFIG_T::partial_sums) {
-                        part += prod;
-                    } else {
-                        acc[p] += prod;
-                    }
-                }
-                if (CONFIG_T::partial_sums) acc[p] += part;
-            }
-        }
-    RESULTS:
-        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
-#pragma HLS UNROLL
-            if (o0 + p < n_out) {
-                out[STAGED ? o0 + p - o_begin : o0 + p] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc[p]));
-            }
-        }
-    }
+    mac_array<CONFIG_T, acc_t>(o_begin, n_out, n_k,
+        [&](unsigned o) { return acc_t(param<b_t>(b[o / plane - w_co0])); },
+        [&](unsigned o, unsigned k, acc_t &prod) {
+            const unsigned co = o / plane;
+            const unsigned oy = (o % plane) / CONFIG_T::out_w, ox = o % CONFIG_T::out_w;
+            const unsigned ci = k / (CONFIG_T::kh * CONFIG_T::kw);
+            const window_tap<CONFIG_T> tap(oy, ox, (k / CONFIG_T::kw) % CONFIG_T::kh, k % CONFIG_T::kw);
+            if (!tap.inside()) return false;
+            const in_t x = in[tap.index(co / cout_g * cin_g + ci)];
+            prod = x * param<w_t>(w[(co - w_co0) * n_k + k]);   // exact product, cast to acc_t
+            return true;
+        },
+        [&](unsigned o, const acc_t &acc) {
+            out[STAGED ? o - o_begin : o] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
+        });
 }
 
 }  // namespace fsim

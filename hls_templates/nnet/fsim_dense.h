@@ -3,9 +3,8 @@
 //
 // K = n_in products per output.  As in the simulated machine: when K >= M one output at a time,
 // ceil(K/M) cycles each (k_par = M, out_par = 1); when K < M, floor(M/K) outputs side by side
-// (k_par = K, out_par = M/K).  Products are added in input order, bias first, as the engine does;
-// with a wrapping accumulator the k_par products of a cycle are summed apart first (exact modulo
-// 2^W, see fsim_conv2d.h).
+// (k_par = K, out_par = M/K).  Products are added in input order, bias first, as the engine does
+// (`mac_cycle` in fsim_memory.h: with a wrapping accumulator a cycle's products are summed apart).
 //
 // One call computes one tile: output channels [co_begin, co_end) of every row, taken in the order
 // j = row * channels + channel, out_par at a time (a group may span rows, as in the simulator).
@@ -35,52 +34,17 @@ void dense(const in_t in[CONFIG_T::n_rows * CONFIG_T::n_in], out_t *out, const w
 #pragma HLS ALLOCATION operation instances=mul limit=multiplier_limit
     const unsigned ct = co_end - co_begin;
     const unsigned n_j = CONFIG_T::n_rows * ct;
-OUTPUTS:
-    for (unsigned j0 = 0; j0 < n_j; j0 += CONFIG_T::out_par) {
-        acc_t acc[CONFIG_T::out_par];
-#pragma HLS ARRAY_PARTITION variable=acc complete
-    INIT:
-        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
-#pragma HLS UNROLL
-            const unsigned co = j0 + p < n_j ? co_begin + (j0 + p) % ct : w_co0;
-            acc[p] = CONFIG_T::has_bias ? acc_t(param<b_t>(b[co - w_co0])) : acc_t(0);
-        }
-    PRODUCTS:
-        for (unsigned k0 = 0; k0 < CONFIG_T::n_in; k0 += CONFIG_T::k_par) {
-#pragma HLS PIPELINE II=1
-            FSIM_COUNT(CYCLES, 1);
-        PAR_OUT:
-            for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
-#pragma HLS UNROLL
-                const unsigned j = j0 + p;
-                if (j >= n_j) continue;
-                const unsigned r = j / ct, co = co_begin + j % ct;
-                acc_t part = 0;
-            PAR_K:
-                for (unsigned kk = 0; kk < CONFIG_T::k_par; kk++) {
-#pragma HLS UNROLL
-                    const unsigned k = k0 + kk;
-                    if (k >= CONFIG_T::n_in) continue;
-                    const acc_t prod = in[r * CONFIG_T::n_in + k] * param<w_t>(w[(co - w_co0) * CONFIG_T::n_in + k]);  // exact, cast to acc_t
-                    if (CONFIG_T::partial_sums) {
-                        part += prod;
-                    } else {
-                        acc[p] += prod;
-                    }
-                }
-                if (CONFIG_T::partial_sums) acc[p] += part;
-            }
-        }
-    RESULTS:
-        for (unsigned p = 0; p < CONFIG_T::out_par; p++) {
-#pragma HLS UNROLL
-            const unsigned j = j0 + p;
-            if (j < n_j) {
-                const unsigned r = j / ct, co = co_begin + j % ct;
-                out[STAGED ? j : r * CONFIG_T::n_out + co] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc[p]));
-            }
-        }
-    }
+    mac_array<CONFIG_T, acc_t>(0, n_j, CONFIG_T::n_in,
+        [&](unsigned j) { return acc_t(param<b_t>(b[co_begin + j % ct - w_co0])); },
+        [&](unsigned j, unsigned k, acc_t &prod) {
+            const unsigned r = j / ct, co = co_begin + j % ct;
+            prod = in[r * CONFIG_T::n_in + k] * param<w_t>(w[(co - w_co0) * CONFIG_T::n_in + k]);  // exact, cast to acc_t
+            return true;
+        },
+        [&](unsigned j, const acc_t &acc) {
+            const unsigned r = j / ct, co = co_begin + j % ct;
+            out[STAGED ? j : r * CONFIG_T::n_out + co] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
+        });
 }
 
 }  // namespace fsim

@@ -14,8 +14,7 @@
 
 namespace fsim {
 
-struct elementwise_config {
-    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
+struct elementwise_config : lanes_config {
     static const unsigned n = 1;
     static const bool has_bias = false;
     static const unsigned p_div = 1, p_mod = 1;   // scale / alpha indexing

@@ -10,13 +10,12 @@
 
 namespace fsim {
 
-struct pool_config {
+struct pool_config : lanes_config {
     static const unsigned c = 1, in_h = 1, in_w = 1, out_h = 1, out_w = 1;
     static const unsigned kh = 1, kw = 1, stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
     static const unsigned pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
     static const bool count_include_pad = false;
     static const int activation = ACT_NONE;
-    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
 };
 
 template <class CONFIG_T, class in_t, class out_t>
@@ -33,10 +32,9 @@ void maxpool2d(const in_t in[CONFIG_T::c * CONFIG_T::in_h * CONFIG_T::in_w],
         for (unsigned ky = 0; ky < CONFIG_T::kh; ky++) {
         WIN_X:
             for (unsigned kx = 0; kx < CONFIG_T::kw; kx++) {
-                const int iy = int(oy * CONFIG_T::stride_h + ky * CONFIG_T::dil_h) - int(CONFIG_T::pad_top);
-                const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
-                if (iy < 0 || iy >= int(CONFIG_T::in_h) || ix < 0 || ix >= int(CONFIG_T::in_w)) continue;
-                const in_t v = in[(c * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
+                const window_tap<CONFIG_T> tap(oy, ox, ky, kx);
+                if (!tap.inside()) continue;
+                const in_t v = in[tap.index(c)];
                 if (!found || v > m) {
                     m = v;
                     found = true;
@@ -63,14 +61,13 @@ void avgpool2d(const in_t in[CONFIG_T::c * CONFIG_T::in_h * CONFIG_T::in_w],
         for (unsigned ky = 0; ky < CONFIG_T::kh; ky++) {
         WIN_X:
             for (unsigned kx = 0; kx < CONFIG_T::kw; kx++) {
-                const int iy = int(oy * CONFIG_T::stride_h + ky * CONFIG_T::dil_h) - int(CONFIG_T::pad_top);
-                const int ix = int(ox * CONFIG_T::stride_w + kx * CONFIG_T::dil_w) - int(CONFIG_T::pad_left);
-                const bool inside = iy >= 0 && iy < int(CONFIG_T::in_h) && ix >= 0 && ix < int(CONFIG_T::in_w);
+                const window_tap<CONFIG_T> tap(oy, ox, ky, kx);
+                const int iy = tap.iy, ix = tap.ix;
                 const bool in_pads = iy >= -int(CONFIG_T::pad_top) && iy < int(CONFIG_T::in_h + CONFIG_T::pad_bottom) &&
                                      ix >= -int(CONFIG_T::pad_left) && ix < int(CONFIG_T::in_w + CONFIG_T::pad_right);
-                if (CONFIG_T::count_include_pad ? in_pads : inside) count++;
-                if (!inside) continue;
-                const acc_t v = in[(c * CONFIG_T::in_h + iy) * CONFIG_T::in_w + ix];
+                if (CONFIG_T::count_include_pad ? in_pads : tap.inside()) count++;
+                if (!tap.inside()) continue;
+                const acc_t v = in[tap.index(c)];
                 acc += v;
             }
         }

@@ -4,30 +4,9 @@
 // IEEE bit patterns, raw fixed values as int64) and every result goes out as its raw bits.
 //
 // usage: apfixed_check <input.bin> <output.bin>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <vector>
 #include "ap_fixed.h"
-
-typedef unsigned long long u64;
-
-static FILE* g_in;
-static FILE* g_out;
-
-static u64 read_u64() {
-  u64 v;
-  if (fread(&v, sizeof v, 1, g_in) != 1) { fprintf(stderr, "input file too short\n"); exit(3); }
-  return v;
-}
-
-static void write_u64(u64 v) { fwrite(&v, sizeof v, 1, g_out); }
-
-template <class T> static T from_raw(u64 bits) {
-  T x;
-  x.setBits(bits);
-  return x;
-}
+#include "raw_io.h"
 
 // n conversions from double: value bits in, raw bits of T(value) out.
 template <class T> static void conv(int n) {
@@ -63,12 +42,8 @@ template <class A, class B, class ACC> static void prod(int n, int group) {
   }
 }
 
-int main(int argc, char** argv) {
-  if (argc != 3) { fprintf(stderr, "usage: %s input.bin output.bin\n", argv[0]); return 2; }
-  g_in = fopen(argv[1], "rb");
-  g_out = fopen(argv[2], "wb");
-  if (!g_in || !g_out) { perror("fopen"); return 2; }
+static void cases() {
 #include "cases.inc"
-  fclose(g_out);
-  return 0;
 }
+
+int main(int argc, char** argv) { return run_cases(argc, argv, cases); }
