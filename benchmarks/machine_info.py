@@ -13,19 +13,12 @@ import subprocess
 import sys
 from typing import Any
 
+from fpga_sim.host import cpu_model
+
 _PACKAGES = ("fpga-sim", "numpy", "numba", "onnx", "onnxruntime", "torch", "hls4ml",
              "threadpoolctl", "llvmlite", "rich")
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _memory_gib() -> float | None:
@@ -84,7 +77,7 @@ def machine() -> dict[str, Any]:
 
     return {
         "load_average": list(os.getloadavg()),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": usable,
         "memory_gib": _memory_gib(),

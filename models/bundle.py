@@ -23,10 +23,14 @@ from .export import onnx_predict
 
 
 def training_platform() -> dict[str, Any]:
-    """The torch build and CPU kernel set a training ran on (what bit-identical retraining needs)."""
+    """The torch build, CPU and kernel set a training ran on (what bit-identical retraining needs:
+    the same torch and AVX512 kernels still give other weights on another vendor's CPU)."""
     import torch
 
-    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": 1}
+    from fpga_sim.host import cpu_model
+
+    return {"torch": torch.__version__, "cpu": cpu_model(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": 1}
 
 
 def write_digits(dest: Path) -> Path:
