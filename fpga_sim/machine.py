@@ -120,6 +120,12 @@ def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bo
     return rep
 
 
+def forget_layer_costs() -> None:
+    """Empty the memo of `cost_layer` (benchmarks time a cold cost model with it)."""
+    with _MEMO_LOCK:
+        _MEMO.clear()
+
+
 def _cost_layer(work: LayerWork, hw: "Hardware", trace: bool, float32: bool, skip_steady_state: bool,
                 io: "LayerIO | None") -> LayerReport:
     """`cost_layer` without the memo: one Numba stepping of the machine."""
