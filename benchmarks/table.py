@@ -165,7 +165,8 @@ def _cost_model(con: Console, r: Any) -> None:
     title = "Cost model"
     if _err(con, title, r):
         return
-    con.print(f"[bold]{title}[/] ({r['network']}, {r['layers']} layers): computed {_s(r['computed_s'])}, "
+    cpu = f" (process CPU {_s(r['computed_cpu_s'])})" if "computed_cpu_s" in r else ""
+    con.print(f"[bold]{title}[/] ({r['network']}, {r['layers']} layers): computed cold {_s(r['computed_s'])}{cpu}, "
               f"reused by a later simulate/cost_report of the same graph and hardware {_s(r['reused_s'])}; "
               f"target < 20 ms: {_met(r)}")
 
@@ -181,6 +182,9 @@ def _whole_networks(con: Console, rows: Any) -> None:
             _error_row(t, (r["network"], str(r["batch"]), r["precision"], _s(r.get("ort_s"))), r["error"], 70)
             continue
         ops = ", ".join(f"{k} {v:g}" for k, v in list(r["host_ms_by_op"].items())[:5])
+        if "outside_kernels_ms" in r:
+            ops += (f"; outside kernels {r['outside_kernels_ms']:g} per call; cost computed "
+                    f"{r['cost_computations']}x in {r['simulate_calls']} calls")
         routes = ", ".join(f"{k} {v}" for k, v in r["routes"].items())
         t.add_row(r["network"], str(r["batch"]), r["precision"], _s(r["ort_s"]), _s(r["sim_s"]), _x(r["measured"]),
                   _met(r), ops, routes)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import onnx
@@ -42,7 +43,7 @@ def simulate_rows(quick: bool) -> list[dict[str, Any]]:
     """The 56x56x64->64 3x3 conv through simulate(), beside onnxruntime and the bare kernel, with
     the host time split into input quantise, kernel, dequantise and the (cached) cost."""
     from fpga_sim import Hardware, simulate
-    from fpga_sim.simulation import cached_costs
+    from fpga_sim.simulation import cost_report
 
     from . import engine
 
@@ -61,7 +62,7 @@ def simulate_rows(quick: bool) -> list[dict[str, Any]]:
         parts: dict[str, Callable[[], Any]] = {
             "ort": ort, "simulate": lambda: simulate(qg, x, hw), "kernel": kernel,
             "quantize_input": lambda: t_in.quantize_counted(x), "to_float": lambda: t_out.to_float(y),
-            "cost_cached": lambda: cached_costs(qg, hw)}
+            "cost_cached": lambda: cost_report(qg, hw)}      # the reused plan: copies and totals
         best = _interleaved(parts, 0.3 if quick else 3.0)
         row = {"case": f"conv3x3 {hw_}x{hw_}x{c}->{c}", "precision": prec, **{f"{k}_s": v for k, v in best.items()}}
         row["bookkeeping_s"] = best["simulate"] - best["kernel"] - best["quantize_input"] - best["to_float"] - \
@@ -134,9 +135,12 @@ def network_rows(quick: bool) -> list[dict[str, Any]]:
                 try:
                     qg = quantize(load_onnx(model), calibration=x[:4], precision=prec)
                     hw = Hardware(n_dsp=25)
-                    t_sim, _ = measure(lambda: simulate(qg, x, hardware=hw), 0.0 if batch > 1 else 1.0,
-                                       min_runs=1 if batch > 1 else 2, max_runs=3)
+                    with _counting_costs() as computed:
+                        t_sim, _ = measure(lambda: simulate(qg, x, hardware=hw), 0.0 if batch > 1 else 1.0,
+                                           min_runs=1 if batch > 1 else 2, max_runs=3)
                     row.update({"sim_s": t_sim.best_s, "sim_first_s": t_sim.first_s,
+                                "cost_computations": computed[0], "simulate_calls": t_sim.runs + 1,
+                                "outside_kernels_ms": _outside_kernels(qg, x, hw, 1 if batch > 1 else 3),
                                 "host_ms_by_op": _by_op(qg, x), "routes": _routes(qg, x)})
                 except Exception as e:  # noqa: BLE001 - reported in the table, never hidden
                     row["error"] = f"{type(e).__name__}: {e}"
@@ -148,11 +152,60 @@ def network_rows(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+@contextmanager
+def _counting_costs() -> Iterator[list[int]]:
+    """How many times the cost model is computed inside the block (once per graph and hardware)."""
+    from fpga_sim import simulation
+
+    real, count = simulation._compute_costs, [0]
+
+    def counted(qg: Any, hw: Any) -> Any:
+        count[0] += 1
+        return real(qg, hw)
+    simulation._compute_costs = counted
+    try:
+        yield count
+    finally:
+        simulation._compute_costs = real
+
+
+def _outside_kernels(qg: Any, x: np.ndarray, hw: Any, runs: int) -> float:
+    """Milliseconds of a warm simulate() spent outside the ops' run_fixed (input quantise, cost
+    reuse, totals, dequantise, freeing tensors): best of `runs`."""
+    from fpga_sim import simulate
+    from fpga_sim.ops import get_op
+
+    inside = [0.0]
+    classes = {type(get_op(n.op)) for n in qg.nodes}
+    real = {c: c.run_fixed for c in classes}
+
+    def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(self: Any, *a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(self, *a, **k)
+            finally:
+                inside[0] += time.perf_counter() - t0
+        return run
+    best = float("inf")
+    try:
+        for c in classes:
+            c.run_fixed = timed(real[c])
+        for _ in range(runs):
+            inside[0] = 0.0
+            t0 = time.perf_counter()
+            simulate(qg, x, hardware=hw)
+            best = min(best, time.perf_counter() - t0 - inside[0])
+    finally:
+        for c in classes:
+            c.run_fixed = real[c]
+    return round(best * 1e3, 2)
+
+
 def _by_op(qg: Any, x: np.ndarray) -> dict[str, float]:
     """Milliseconds of each op kind's kernels over one pass (warm), and of the uncached cost model."""
     from fpga_sim import Hardware
     from fpga_sim.ops import get_op
-    from fpga_sim.simulation import _compute_costs
 
     g = qg.graph
     env = {g.inputs[0]: qg.tensor_types[g.inputs[0]].quantize(x)}
@@ -162,8 +215,9 @@ def _by_op(qg: Any, x: np.ndarray) -> dict[str, float]:
         outs, _ = get_op(n.op).run_fixed(n, [env[t] for t in n.inputs], qg)
         per[n.op] += time.perf_counter() - t0
         env.update(zip(n.outputs, outs))
+    cold = _cold_costs(qg, Hardware(n_dsp=25))
     t0 = time.perf_counter()
-    _compute_costs(qg, Hardware(n_dsp=25))
+    cold()
     per["cost model (uncached)"] = time.perf_counter() - t0
     return {k: round(v * 1e3, 1) for k, v in sorted(per.items(), key=lambda kv: -kv[1])}
 
@@ -239,8 +293,20 @@ def elementwise_rows(quick: bool) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- cost model
+def _cold_costs(qg: Any, hw: Any) -> Callable[[], Any]:
+    """A cost model computed as for a (graph, hardware) pair never seen: every cache emptied."""
+    from fpga_sim.machine import forget_layer_costs
+    from fpga_sim.simulation import _compute_costs
+
+    def run() -> Any:
+        forget_layer_costs()
+        return _compute_costs(qg, hw)          # forgets the graph's memory policy itself
+    return run
+
+
 def cost_model_row(quick: bool) -> dict[str, Any]:
-    """ResNet-50's full cost report: computed (the first time for a graph and hardware) and reused."""
+    """ResNet-50's full cost report: computed cold (the first time for a graph and hardware, in a
+    warm process; best process CPU time, robust to load, and wall time) and reused."""
     from fpga_sim import Hardware, load_onnx, quantize
     from fpga_sim.simulation import cost_report
 
@@ -250,15 +316,21 @@ def cost_model_row(quick: bool) -> dict[str, Any]:
     x = np.random.default_rng(2).uniform(0, 1, shape).astype(np.float32)
     qg = quantize(load_onnx(model), calibration=x, precision="auto<16>")
     hw = Hardware(n_dsp=25)
-    from fpga_sim.simulation import _compute_costs
-
-    t_full, _ = measure(lambda: _compute_costs(qg, hw), 0.5, min_runs=2, max_runs=5)
+    cold = _cold_costs(qg, hw)
+    t_full, _ = measure(cold, 0.5, min_runs=3, max_runs=10)
+    cpu = []
+    for _ in range(5):
+        t0 = time.process_time()
+        cold()
+        cpu.append(time.process_time() - t0)
     cost_report(qg, hw)
     t_cached, _ = measure(lambda: cost_report(qg, hw), 0.2)
-    row = {"network": name, "computed_s": t_full.best_s, "reused_s": t_cached.best_s, "layers": len(qg.nodes)}
-    return _target(row, f"{name} full cost report < {COST_TARGET_S * 1e3:.0f} ms (computed once per graph and "
-                        f"hardware; reused {t_cached.best_s * 1e3:.2f} ms)", t_full.best_s * 1e3, "ms",
-                   t_full.best_s < COST_TARGET_S)
+    best = min(min(cpu), t_full.best_s)
+    row = {"network": name, "computed_s": t_full.best_s, "computed_cpu_s": min(cpu), "reused_s": t_cached.best_s,
+           "layers": len(qg.nodes)}
+    return _target(row, f"{name} full cost report < {COST_TARGET_S * 1e3:.0f} ms cold (computed once per graph and "
+                        f"hardware; reused {t_cached.best_s * 1e3:.2f} ms)", best * 1e3, "ms",
+                   best < COST_TARGET_S)
 
 
 # ----------------------------------------------------------------------------- first run

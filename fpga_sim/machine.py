@@ -41,7 +41,10 @@ Adds: K per output for MAC layers (K-1 in the adder tree/accumulator plus the bi
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+from copy import copy
 from dataclasses import dataclass
+from threading import Lock
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -85,12 +88,47 @@ class LayerWork:
 
 
 # ----------------------------------------------------------------------------- cost
+_MEMO: "OrderedDict[tuple, LayerReport]" = OrderedDict()
+_MEMO_LOCK = Lock()
+MEMO_SIZE = 4096             # distinct layer shapes remembered (a network repeats most of its layers)
+
+
 def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bool = False,
                skip_steady_state: bool = True, io: "LayerIO | None" = None) -> LayerReport:
     """Step one layer's inference on `hw`; `float32` costs the same layer with float32 operands.
     `io`: where the layer's tensors live (`memory_policy.layer_io`); None costs the layer on its
     own (its input the network input, its output a network output).
-    `skip_steady_state=False` steps every cycle (the skip is exact; tests compare the two)."""
+    `skip_steady_state=False` steps every cycle (the skip is exact; tests compare the two).
+
+    The report depends on nothing but these arguments (all immutable values), so a layer equal
+    to one costed before but for its name (ResNet's repeated blocks) is a copy of that report."""
+    if trace:
+        return _cost_layer(work, hw, True, float32, skip_steady_state, io)
+    key = (tuple(work.__dict__.values())[1:], hw, float32, skip_steady_state, io)     # every field but the name
+    with _MEMO_LOCK:
+        hit = _MEMO.get(key)
+        if hit is not None:
+            _MEMO.move_to_end(key)
+    if hit is None:
+        hit = _cost_layer(work, hw, False, float32, skip_steady_state, io)
+        with _MEMO_LOCK:
+            _MEMO[key] = hit
+            if len(_MEMO) > MEMO_SIZE:
+                _MEMO.popitem(last=False)
+    rep = copy(hit)
+    rep.name, rep.energy_pj, rep.memory = work.name, dict(hit.energy_pj), dict(hit.memory)
+    return rep
+
+
+def forget_layer_costs() -> None:
+    """Empty the memo of `cost_layer` (benchmarks time a cold cost model with it)."""
+    with _MEMO_LOCK:
+        _MEMO.clear()
+
+
+def _cost_layer(work: LayerWork, hw: "Hardware", trace: bool, float32: bool, skip_steady_state: bool,
+                io: "LayerIO | None") -> LayerReport:
+    """`cost_layer` without the memo: one Numba stepping of the machine."""
     if not work.on_accelerator:
         return LayerReport(name=work.name, op=work.op, on_accelerator=False, outputs=work.outputs,
                            macs_per_output=work.macs_per_output, bound="host",

@@ -106,18 +106,30 @@ def accelerator_tensors(qg: "QGraph") -> tuple[list["Node"], set[str], set[str],
     return acc, outs, produced - outs - set(renamed), renamed
 
 
-_CACHE: dict[tuple[int, "Hardware"], tuple[Any, Policy]] = {}
+_CACHE: dict[tuple[int, "Hardware"], tuple[Any, Policy, tuple]] = {}
+
+
+def forget(qg: "QGraph") -> None:
+    """Drop the policies resolved for qg (its nodes, types or outputs may have changed in place)."""
+    for key in [k for k in _CACHE if k[0] == id(qg)]:
+        del _CACHE[key]
 
 
 def resolve(qg: "QGraph", hw: "Hardware") -> Policy:
     """The policy for `qg` on `hw`: explicit places as given, "auto" decided by the part's budget."""
+    return _resolved(qg, hw)[0]
+
+
+def _resolved(qg: "QGraph", hw: "Hardware") -> tuple[Policy, tuple]:
+    """(policy, accelerator_tensors(qg)), computed once per (graph, hardware) until `forget`."""
     key = (id(qg), hw)
     hit = _CACHE.get(key)
     if hit is not None and hit[0]() is qg:
-        return hit[1]
+        return hit[1], hit[2]
     from .ops import get_op
 
-    acc, outs, inter, _ = accelerator_tensors(qg)
+    tensors = accelerator_tensors(qg)
+    acc, outs, inter, _ = tensors
     w_bytes = 0
     for n in acc:
         op = get_op(n.op)
@@ -151,14 +163,13 @@ def resolve(qg: "QGraph", hw: "Hardware") -> Policy:
     pol = Policy(w, a, net, w_bytes, a_bytes, i_bytes, budget, reason)
     if len(_CACHE) > 64:
         _CACHE.clear()
-    _CACHE[key] = (weakref.ref(qg), pol)
-    return pol
+    _CACHE[key] = (weakref.ref(qg), pol, tensors)
+    return pol, tensors
 
 
 def tensor_place(qg: "QGraph", hw: "Hardware", tensor: str) -> str:
     """"on_chip" or "dram" for one activation tensor of the graph."""
-    pol = resolve(qg, hw)
-    _, outs, _, renamed = accelerator_tensors(qg)
+    pol, (_, outs, _, renamed) = _resolved(qg, hw)
     tensor = renamed.get(tensor, tensor)
     if tensor in qg.graph.inputs:
         return pol.network_input

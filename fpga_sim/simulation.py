@@ -7,7 +7,6 @@ every node's cost (`op.cost`) is computed per inference on the given `Hardware`,
 """
 from __future__ import annotations
 
-import dataclasses
 import weakref
 from dataclasses import dataclass, field
 from threading import RLock
@@ -109,17 +108,16 @@ def _param_stats(qg: QGraph) -> tuple[int, int]:
     return count, bits
 
 
-def totals_of(layers: list[LayerReport], qg: QGraph, hw: Any, batch: int) -> dict[str, Any]:
-    """Whole-network totals for one inference (layers run one after another on the array)."""
+def _static_totals(layers: list[LayerReport], qg: QGraph, hw: Any) -> dict[str, Any]:
+    """The totals of one inference that no data changes (every key of `totals_of` but batch
+    and overflows)."""
     acc = [r for r in layers if r.on_accelerator]
     energy = {k: float(sum(r.energy_pj.get(k, 0.0) for r in layers)) for k in ENERGY_KINDS}
     latency_us = float(sum(r.latency_us for r in acc))
     params, param_bits = _param_stats(qg)
-    cycles = int(sum(r.cycles for r in acc))
     return {
-        "batch": batch,
         "layers": len(layers),
-        "cycles": cycles,
+        "cycles": int(sum(r.cycles for r in acc)),
         "compute_cycles": int(sum(r.compute_cycles for r in acc)),
         "stall_cycles": int(sum(r.stall_cycles for r in acc)),
         "latency_us": latency_us,
@@ -138,25 +136,61 @@ def totals_of(layers: list[LayerReport], qg: QGraph, hw: Any, batch: int) -> dic
         "dram_write_bytes": int(sum(r.dram_write_bytes for r in layers)),
         "params": params,
         "param_bits": param_bits,
-        "overflows": int(sum(r.overflows for r in layers)),
-        "host_layers": [r.name for r in layers if not r.on_accelerator],
     }
+
+
+def _with_counts(static: dict[str, Any], layers: list[LayerReport], batch: int) -> dict[str, Any]:
+    """The static totals with this call's batch and overflow counts, in `totals_of`'s key order."""
+    out: dict[str, Any] = {"batch": batch}
+    out.update(static)
+    out["energy_pj"] = dict(static["energy_pj"])
+    out["overflows"] = int(sum(r.overflows for r in layers))
+    out["host_layers"] = [r.name for r in layers if not r.on_accelerator]
+    return out
+
+
+def totals_of(layers: list[LayerReport], qg: QGraph, hw: Any, batch: int) -> dict[str, Any]:
+    """Whole-network totals for one inference (layers run one after another on the array)."""
+    return _with_counts(_static_totals(layers, qg, hw), layers, batch)
+
+
+@dataclass(frozen=True)
+class CostPlan:
+    """What every simulate of one (graph, hardware) pair reuses: the per-layer reports, the
+    totals no data changes, the tensor type spellings and each tensor's last reader."""
+
+    layers: tuple[LayerReport, ...]
+    static_totals: dict[str, Any]
+    types: dict[str, str]
+    last_use: dict[str, int]
+
+    def layer_copies(self, overflows: Mapping[str, int] | None = None) -> list[LayerReport]:
+        """Fresh reports (the plan's are shared) with this call's overflow counts."""
+        out = []
+        counts = overflows or {}
+        for r in self.layers:
+            c = object.__new__(LayerReport)          # a shallow copy, several times cheaper than copy.copy
+            c.__dict__.update(r.__dict__)
+            c.energy_pj = dict(r.energy_pj)
+            c.overflows = int(counts.get(r.name, 0))
+            out.append(c)
+        return out
 
 
 def layer_reports(qg: QGraph, hw: Any, overflows: Mapping[str, int] | None = None,
                   costs: list[LayerReport] | None = None) -> list[LayerReport]:
     """Every layer's cost for one inference on hw (computed once per layer, whatever the batch,
-    and once per (graph, hardware): later calls copy the cached reports, see `cached_costs`)."""
-    costs = cached_costs(qg, hw) if costs is None else costs
-    layers = [dataclasses.replace(r, energy_pj=dict(r.energy_pj)) for r in costs]
-    for r in layers:
-        r.overflows = int((overflows or {}).get(r.name, 0))
-    return layers
+    and once per (graph, hardware): later calls copy the cached reports, see `cost_plan`)."""
+    if costs is None:
+        return cost_plan(qg, hw).layer_copies(overflows)
+    return CostPlan(tuple(costs), {}, {}, {}).layer_copies(overflows)
 
 
 def _compute_costs(qg: QGraph, hw: Any) -> list[LayerReport]:
+    from .memory_policy import forget
     from .ops import get_op
 
+    forget(qg)                 # the graph may have changed in place since a policy was resolved
     layers: list[LayerReport] = []
     for n in qg.nodes:
         r = get_op(n.op).cost(n, qg, hw)
@@ -176,21 +210,22 @@ def _hashable(v: Any) -> Any:
 
 
 def _arrays(params: Mapping[str, Any]) -> tuple:
-    return tuple((k, id(v), np.shape(v)) for k, v in params.items())
+    return tuple((k, id(v), v.shape if isinstance(v, np.ndarray) else np.shape(v)) for k, v in params.items())
 
 
 def cost_fingerprint(qg: QGraph) -> tuple:
     """Everything a layer's cost reads, by value or by identity (parameter arrays by id: the
     cache freezes them, so an in-place edit raises instead of meeting a stale cost)."""
     g = qg.graph
+    qparams = qg.qparams
     nodes = tuple((id(n), n.name, n.op, n.activation, _hashable(n.attrs), tuple(n.inputs), tuple(n.outputs),
-                   qg.layer_types.get(n.name), _arrays(qg.qparams.get(n.name, {})), _arrays(n.params))
+                   qg.layer_types.get(n.name), _arrays(qparams.get(n.name, {})), _arrays(n.params))
                   for n in g.nodes)
-    return (nodes, tuple(qg.tensor_types.items()), tuple((t, tuple(s)) for t, s in g.shapes.items()),
-            tuple(qg.quant_overflows.items()))
+    return (nodes, tuple(g.inputs), tuple(g.outputs), tuple(qg.tensor_types.items()),
+            tuple(g.shapes.items()), tuple(qg.quant_overflows.items()))
 
 
-_COSTS: dict[int, tuple[weakref.ref, dict[Any, tuple[tuple, list[LayerReport]]]]] = {}
+_COSTS: dict[int, tuple[weakref.ref, dict[Any, tuple[tuple, CostPlan]]]] = {}
 _COSTS_LOCK = RLock()
 MAX_HARDWARE_PER_GRAPH = 64     # a sweep over more hardware points recomputes the oldest
 
@@ -200,10 +235,10 @@ def _drop_costs(key: int) -> None:
         _COSTS.pop(key, None)
 
 
-def cached_costs(qg: QGraph, hw: Any) -> list[LayerReport]:
-    """The per-layer reports of qg on hw, computed once per (graph, hardware) pair: the entry
-    lives while qg lives and is recomputed when anything the costs read has changed (nodes,
-    types, shapes, parameter arrays replaced).  Do not modify the returned reports."""
+def cost_plan(qg: QGraph, hw: Any) -> CostPlan:
+    """The `CostPlan` of qg on hw, computed once per (graph, hardware) pair: the entry lives
+    while qg lives and is recomputed when anything the costs read has changed (nodes, types,
+    shapes, graph inputs/outputs, parameter arrays replaced).  Do not modify what it holds."""
     fp = cost_fingerprint(qg)
     hkey = _hashable(hw)
     with _COSTS_LOCK:
@@ -217,16 +252,23 @@ def cached_costs(qg: QGraph, hw: Any) -> list[LayerReport]:
         for v in params.values():
             if isinstance(v, np.ndarray):
                 v.flags.writeable = False
+    plan = CostPlan(tuple(layers), _static_totals(layers, qg, hw),
+                    {t: str(ty) for t, ty in qg.tensor_types.items()}, _last_use(qg.graph))
     with _COSTS_LOCK:
         ent = _COSTS.get(id(qg))
         if ent is None or ent[0]() is not qg:
             ent = (weakref.ref(qg, lambda _, k=id(qg): _drop_costs(k)), {})
             _COSTS[id(qg)] = ent
         ent[1].pop(hkey, None)
-        ent[1][hkey] = (fp, layers)
+        ent[1][hkey] = (fp, plan)
         while len(ent[1]) > MAX_HARDWARE_PER_GRAPH:
             ent[1].pop(next(iter(ent[1])))
-    return layers
+    return plan
+
+
+def cached_costs(qg: QGraph, hw: Any) -> list[LayerReport]:
+    """The per-layer reports of qg on hw from its `cost_plan` (shared: do not modify them)."""
+    return list(cost_plan(qg, hw).layers)
 
 
 def cost_report(qg: QGraph, hardware: Any = None) -> SimResult:
@@ -235,8 +277,9 @@ def cost_report(qg: QGraph, hardware: Any = None) -> SimResult:
     from .hardware import Hardware
 
     hw = Hardware() if hardware is None else hardware
-    layers = layer_reports(qg, hw)
-    return SimResult({}, {}, layers, totals_of(layers, qg, hw, 0), types={t: str(ty) for t, ty in qg.tensor_types.items()})
+    plan = cost_plan(qg, hw)
+    layers = plan.layer_copies()
+    return SimResult({}, {}, layers, _with_counts(plan.static_totals, layers, 0), types=dict(plan.types))
 
 
 def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> SimResult:
@@ -254,7 +297,7 @@ def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> S
     feeds = _feeds(g, x)
     # costs first: caching them freezes the parameter arrays, so the kernels see them read-only
     # from the first call on (one Numba specialisation, not one per call's array flags)
-    costs = cached_costs(qg, hw)
+    plan = cost_plan(qg, hw)
     batch = next(iter(feeds.values())).shape[0]
     env: dict[str, np.ndarray] = {}
     input_overflows = 0
@@ -262,7 +305,7 @@ def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> S
         env[t], n_over = qg.tensor_types[t].quantize_counted(v)
         input_overflows += n_over
     keep = dict(env) if trace else {}
-    last = _last_use(g)
+    last = plan.last_use
     overflows: dict[str, int] = {}
     for i, n in enumerate(g.nodes):
         outs, n_over = get_op(n.op).run_fixed(n, [env[t] for t in n.inputs], qg)
@@ -273,8 +316,8 @@ def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> S
         for t in n.inputs:
             if last.get(t) == i and t not in g.outputs:
                 env.pop(t, None)
-    layers = layer_reports(qg, hw, overflows, costs)
-    totals = totals_of(layers, qg, hw, batch)
+    layers = plan.layer_copies(overflows)
+    totals = _with_counts(plan.static_totals, layers, batch)
     totals["input_overflows"] = input_overflows
     totals["overflows"] += input_overflows
     totals["param_overflows"] = int(sum(qg.quant_overflows.values()))
@@ -286,6 +329,5 @@ def simulate(qg: QGraph, x: Any, hardware: Any = None, trace: bool = False) -> S
         totals=totals,
         tensors={t: deq(t, v) for t, v in keep.items()},
         tensors_raw=keep,
-        types={t: str(ty) for t, ty in qg.tensor_types.items()},
+        types=dict(plan.types),
     )
-

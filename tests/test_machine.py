@@ -208,6 +208,27 @@ def test_steady_state_skip_is_exact():
         assert fast.notes == slow.notes
 
 
+def test_layers_equal_but_for_their_name_share_one_stepping():
+    from fpga_sim import machine
+
+    rng = random.Random(11)
+    for _ in range(60):
+        hw = Hardware(n_dsp=rng.randint(1, 64), fifo_depth=rng.choice([0, 2, 64]),
+                      dram_write_words_per_cycle=rng.choice([0.5, 1.0, 2.0]), weights=rng.choice(["dram", "on_chip"]),
+                      double_buffer=rng.random() < 0.5, sram_bytes=rng.choice([120_000, 500_000]))
+        k, cout = rng.randint(1, 80), rng.randint(1, 300)
+        w = work(cout * rng.randint(1, 30), k, i_words=rng.randint(100, 20_000), w_words=k * cout)
+        skip = rng.random() < 0.7
+        fresh = machine._cost_layer(w, hw, False, False, skip, None)          # never memoised
+        a = cost_layer(w, hw, skip_steady_state=skip)
+        b = cost_layer(LayerWork(**{**w.__dict__, "name": "other"}), hw, skip_steady_state=skip)
+        assert a.to_dict() == fresh.to_dict() and b.name == "other"
+        assert {**b.to_dict(), "name": a.name} == a.to_dict()
+        b.energy_pj["mult"] = -1.0
+        b.memory["tiles"] = -1
+        assert cost_layer(w, hw, skip_steady_state=skip).to_dict() == fresh.to_dict()
+
+
 @pytest.mark.parametrize("double_buffer,expected", [
     # 5 weight tiles of 4000 words at 8 words/cycle (500 cycles each), 200 outputs x 2 cycles per tile.
     # Serial: load 1..500, compute 501..900; the next load starts in the cycle the last issue

@@ -186,3 +186,26 @@ def test_costs_are_computed_once_per_graph_and_hardware(graph, monkeypatch):
     # mutating a returned report does not reach the cache
     first.layers[0].notes = "mine"
     assert simulate(qg, x, hw).layers[0].notes != "mine"
+
+
+def test_costs_follow_in_place_edits_of_the_graph(graph):
+    """The (graph, hardware) cost cache is keyed on what the costs read: a graph output added in
+    place (a tensor then written to DRAM) changes the cost, and equals a fresh graph's."""
+    import copy
+
+    from fpga_sim import Hardware
+    from fpga_sim.simulation import cost_report
+
+    rng = np.random.default_rng(0)
+    qg = quantize(graph, calibration=rng.uniform(-1, 1, (4, 1, 6, 6)), precision="ap_fixed<12,5>")
+    hw = Hardware(activations="on_chip")
+    before = cost_report(qg, hw)
+    inner = qg.nodes[0].outputs[0]
+    fresh = copy.deepcopy(qg)
+    fresh.graph.outputs.append(inner)
+    qg.graph.outputs.append(inner)                         # in place: same graph object
+    after = cost_report(qg, hw)
+    assert after.layer(qg.nodes[0].name).memory["output"] == "dram"
+    assert before.layer(qg.nodes[0].name).memory["output"] == "on_chip"
+    assert [r.to_dict() for r in after.layers] == [r.to_dict() for r in cost_report(fresh, hw).layers]
+    assert after.totals == cost_report(fresh, hw).totals
