@@ -167,8 +167,12 @@ class Requant(Op):
 
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
         """One multiply per output on the DSP array (K = 1, M as the weight), plus the rounding
-        add and the clamp's two compares; the multipliers are the layer's weight words."""
+        add and the clamp's two compares; the multipliers and shifts are the layer's weight words,
+        a ROM on chip whatever the policy says of MAC weights (they are per-channel constants)."""
+        from dataclasses import replace
+
         from ..machine import LayerWork, cost_layer
+        from ..memory_policy import layer_io
         from .common import out_size
 
         t_in, t_out = in_type(qg, node), result_type(qg, node)
@@ -177,7 +181,7 @@ class Requant(Op):
                          input_words=out_size(qg, node), weight_words=2 * n_mult, input_bits=t_in.width,
                          weight_bits=node.attrs.mult_bits, output_bits=t_out.width,
                          accum_bits=t_in.width + node.attrs.mult_bits, ops_per_output=3)
-        report = cost_layer(work, hw)
+        report = cost_layer(work, hw, io=replace(layer_io(node, qg, hw), weights_in_dram=False))
         report.notes = (f"requantiser: x * M >> shift, {node.attrs.mult_bits}-bit multiplier"
                         + (f", {n_mult} channels" if n_mult > 1 else ""))
         return report
