@@ -175,6 +175,13 @@ class ReduceOp(Op):
                           t_acc.frac + r_frac - t_out.frac, *t_out.codes, relu_flag(node), out)
         return [out.reshape((x.shape[0],) + shape)], int(n)
 
+    def rom(self, node: Node, qg: Any) -> tuple[tuple[int, int], ...]:
+        """(words, bits) of the on-chip constants: a mean's one reciprocal 1/M (quantize_params
+        keeps 1/m at index m; only that entry is stored)."""
+        if self.kind != "mean":
+            return ()
+        return ((1, reciprocal_type(node, qg.layer_types[node.name]).width),)
+
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
         """M - 1 adds or compares per output (plus the multiply by 1/M for a mean)."""
         m = node.attrs.m

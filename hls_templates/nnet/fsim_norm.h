@@ -112,18 +112,19 @@ inline long long softmax_exp(long long d, const es_t exp_table[]) {
 }
 
 // ops/softmax_lut.py: row max, exp table of x - max, exact sum, one reciprocal per row.  Outputs
-// issue in the simulator's element lanes; a row's max, exp sum and reciprocal are taken as its
-// first output issues, and each output reads its exp entry again (the same value).
+// issue in the simulator's element lanes; a row's max, exps (one exp-table read per element, kept
+// in a row buffer), sum and reciprocal are taken as its first output issues.
 template <class CONFIG_T, class in_t, class p_t, class out_t, class es_t, class rs_t>
 void softmax_lut(const in_t in[CONFIG_T::rows * CONFIG_T::m], out_t out[CONFIG_T::rows * CONFIG_T::m],
                  const es_t exp_table[], const rs_t recip_table[]) {
 #pragma HLS INLINE off
-    long long mx = 0, t = 0;
+    long long e[CONFIG_T::m];
+    long long t = 0;
     int s = 0;
     for_each_lane<CONFIG_T::rows * CONFIG_T::m, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned o) {
-        const in_t *row = in + (o / CONFIG_T::m) * CONFIG_T::m;
         if (o % CONFIG_T::m == 0) {
-            mx = get_raw<CONFIG_T::in_signed>(row[0]);
+            const in_t *row = in + o;
+            long long mx = get_raw<CONFIG_T::in_signed>(row[0]);
         MAX:
             for (unsigned j = 1; j < CONFIG_T::m; j++) {
                 const long long v = get_raw<CONFIG_T::in_signed>(row[j]);
@@ -131,14 +132,15 @@ void softmax_lut(const in_t in[CONFIG_T::rows * CONFIG_T::m], out_t out[CONFIG_T
             }
             long long s_sum = 0;
         EXP:
-            for (unsigned j = 0; j < CONFIG_T::m; j++)
-                s_sum += softmax_exp<CONFIG_T>(get_raw<CONFIG_T::in_signed>(row[j]) - mx, exp_table);
+            for (unsigned j = 0; j < CONFIG_T::m; j++) {
+                e[j] = softmax_exp<CONFIG_T>(get_raw<CONFIG_T::in_signed>(row[j]) - mx, exp_table);
+                s_sum += e[j];
+            }
             mantissa_parts<MANT_RECIP, CONFIG_T::recip_bits, 63>((unsigned long long)(s_sum < 1 ? 1 : s_sum),
                                                                 CONFIG_T::f_e, recip_table, t, s);
         }
-        const long long e = softmax_exp<CONFIG_T>(get_raw<CONFIG_T::in_signed>(row[o % CONFIG_T::m]) - mx, exp_table);
         p_t p;
-        set_raw(p, (e * t) << (s - CONFIG_T::s_min));
+        set_raw(p, (e[o % CONFIG_T::m] * t) << (s - CONFIG_T::s_min));
         out[o] = apply_fused<CONFIG_T::activation, out_t>(out_t(p));
     });
 }
