@@ -171,8 +171,8 @@ def resolve(qg: "QGraph", hw: "Hardware") -> Policy:
     reason += f"; network input {net} ({'preloaded' if net == 'on_chip' else 'read over m_axi'}), outputs to DRAM"
     need = fixed + (w_bytes if w == "on_chip" else 0) + (a_bytes if a == "on_chip" else 0)
     if need > budget:
-        raise ConfigError(f"memory policy weights={w}, activations={a} keeps {need:,} B on chip ({rom_bytes:,} B of "
-                          f"them the tables and constants of non-MAC layers), but {part} has "
+        tables = f" ({rom_bytes:,} B of them the tables and constants of non-MAC layers)" if rom_bytes else ""
+        raise ConfigError(f"memory policy weights={w}, activations={a} keeps {need:,} B on chip{tables}, but {part} has "
                           f"{budget:,} B beside sram_bytes={hw.sram_bytes:,}; put a class in DRAM, lower "
                           "sram_bytes or choose a larger part")
     pol = Policy(w, a, net, w_bytes, a_bytes, i_bytes, budget, reason, rom_bytes)
