@@ -134,6 +134,8 @@ def norm_kernel(x, g, b, k, e, v_frac, table, tb, z_base, z_width,
 class NormOp:
     """Mixin: quantisation, kernels and cost shared by LayerNormalization and InstanceNormalization."""
 
+    template = "layer"
+
     def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         return [tuple(in_shapes[0])]
 
@@ -215,9 +217,6 @@ class NormOp:
 @op("LayerNormalization")
 class LayerNormalization(NormOp, Op):
     onnx_ops = ("LayerNormalization",)
-    template = "layer"
-    keeps_input_type = False
-    relu_fusable = False
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         shape = tuple(ctx.shape(onnx_node.input[0]))

@@ -137,7 +137,8 @@ class LutOp:
     func: Callable[[np.ndarray], np.ndarray]
     default_range_log2: int = 3
     tails: tuple[str, str] = ("clamp", "clamp")     # (below, above): see the module docstring
-    op_name: str = ""
+    template = "layer"
+    name: str                                        # the registered op name (ops.base.op sets it)
 
     def default_attrs(self, onnx_attrs: dict[str, Any]) -> LutAttrs:
         """The table geometry from the ONNX node's attributes (ops with constants override this)."""
@@ -153,7 +154,7 @@ class LutOp:
 
     def make_node(self, name: str, x: str, y: str, attrs: LutAttrs) -> Node:
         """The op's node on tensor x."""
-        return Node(name, self.op_name, [x], [y], attrs,
+        return Node(name, self.name, [x], [y], attrs,
                     params={"table": build_table(lambda v: self.evaluate(v, attrs), attrs)})
 
     def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:

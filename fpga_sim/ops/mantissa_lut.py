@@ -143,12 +143,13 @@ class MantissaOp:
     """Mixin for ops that are one mantissa-table function of their input."""
 
     kind: str = "recip"
-    op_name: str = ""
+    template = "layer"
+    name: str                                        # the registered op name (ops.base.op sets it)
     func: Any = None
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         attrs = MantissaAttrs(self.kind)
-        return [Node(node_name(onnx_node), self.op_name, [onnx_node.input[0]], [onnx_node.output[0]], attrs,
+        return [Node(node_name(onnx_node), self.name, [onnx_node.input[0]], [onnx_node.output[0]], attrs,
                      params={"table": attrs.table()})]
 
     def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:

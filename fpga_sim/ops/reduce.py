@@ -190,25 +190,14 @@ class ReduceOp(Op):
                             accum_bits=acc.width if acc is not None else 0)
 
 
-@op("ReduceSum")
-class ReduceSum(ReduceOp):
-    onnx_ops = ("ReduceSum",)
-    kind = "sum"
-    axes_input_since = 13
-    keeps_input_type = False
+def _register(name: str, kind: str, axes_input_since: int) -> type[ReduceOp]:
+    """One registered reduction: its ONNX type, kind, and the opset whose axes became an input;
+    a max keeps its input's type (its result is one of the inputs)."""
+    cls = type(name, (ReduceOp,), {"onnx_ops": (name,), "kind": kind, "axes_input_since": axes_input_since,
+                                   "keeps_input_type": kind == "max", "__module__": __name__})
+    return op(name)(cls)
 
 
-@op("ReduceMean")
-class ReduceMean(ReduceOp):
-    onnx_ops = ("ReduceMean",)
-    kind = "mean"
-    axes_input_since = 18
-    keeps_input_type = False
-
-
-@op("ReduceMax")
-class ReduceMax(ReduceOp):
-    onnx_ops = ("ReduceMax",)
-    kind = "max"
-    axes_input_since = 18
-    keeps_input_type = True
+ReduceSum = _register("ReduceSum", "sum", 13)
+ReduceMean = _register("ReduceMean", "mean", 18)
+ReduceMax = _register("ReduceMax", "max", 18)

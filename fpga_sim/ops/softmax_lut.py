@@ -32,7 +32,6 @@ from ..fixed_kernels import requant
 from ..graph import LayerTypes, Node
 from .base import Op, op
 from .common import element_cost, in_type, out_size, relu_flag, result_type
-from .exp import exp
 from .lut import LutAttrs, build_table, lut_kernel
 from .mantissa_lut import MantissaAttrs, mantissa_parts
 from .reduce import moved
@@ -55,7 +54,7 @@ class SoftmaxLutAttrs:
 
     def tables(self) -> dict[str, np.ndarray]:
         """The float tables (the node's params; quantised in their own types)."""
-        return {"exp_table": build_table(exp, self.exp_table), "recip_table": self.recip.table()}
+        return {"exp_table": build_table(np.exp, self.exp_table), "recip_table": self.recip.table()}
 
     def plan(self, m: int) -> tuple[int, Fixed]:
         """(S_MIN, p_t) for rows of m values."""
