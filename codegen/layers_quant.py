@@ -45,4 +45,7 @@ def requant(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     t_s = Fixed(SHIFT_BITS, SHIFT_BITS, True)
     spec.types.update(mult=t_m, shift=t_s)
     spec.params += [("mult", mult, t_m), ("shift", shift, t_s)]
+    spec.config_base = "fsim::requant_config"
+    spec.call("fsim::requant", ["@config", "@in.type", "@types.mult", "@types.shift", "@out.type"],
+              ["@in", "@out", "@p.mult", "@p.shift"])
     return spec

@@ -113,7 +113,7 @@ class Requant(Op):
     """Integer requantiser between a QDQ model's integer domains (see the module docstring)."""
 
     onnx_ops = ("Requant",)        # written by passes/absorb_qdq.py (domain "fpga_sim")
-    template = "requant"
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         a = ctx.attrs(onnx_node)
