@@ -195,10 +195,10 @@ class NormOp:
         return [out.reshape(x.shape)], int(n)
 
     def rom(self, node: Node, qg: Any) -> tuple[tuple[int, int], ...]:
-        """(words, bits) of the on-chip ROMs: G and B as `row_params` lays them out, the rsqrt table."""
+        """(words, bits) of the on-chip ROMs: G and B (one per row's position; InstanceNorm: one
+        per row), the rsqrt table."""
         lt = qg.layer_types[node.name]
-        r, m = rows(node.attrs, tuple(qg.graph.shapes[node.inputs[0]]))
-        g_words = (r if node.attrs.per_channel else 1) * m
+        g_words = node.params["scale"].size
         return ((g_words, param_type(lt).width), (g_words, bias_type(lt).width),
                 (node.attrs.table.entries, node.attrs.table.table_type.width))
 

@@ -36,6 +36,7 @@ inline z_t round_sat(long long p, int shift) {
 struct norm_config {
     static const unsigned out_par = 1, ii = 1;           // element lanes: outputs per iteration, cycles each
     static const unsigned rows = 1, m = 1, g_rows = 1;   // rows per sample, values per row, rows of G/B
+    static const bool per_row = false;                   // one G/B value per row (InstanceNorm), else per position
     static const bool in_signed = true;
     static const unsigned k = 0;                         // shift before squaring
     static const long long e = 0;                        // epsilon's term of the variance
@@ -72,11 +73,11 @@ void normalise_rows(const in_t in[CONFIG_T::rows * CONFIG_T::m], out_t out[CONFI
             if (v < 1) v = 1;
             mantissa_parts<MANT_RSQRT, CONFIG_T::table_bits, 63>((unsigned long long)v, CONFIG_T::v_frac, table, t, s);
         }
-        const unsigned gr = r % CONFIG_T::g_rows;
+        const unsigned gi = CONFIG_T::per_row ? r : (r % CONFIG_T::g_rows) * CONFIG_T::m + i;
         const long long d = m * get_raw<CONFIG_T::in_signed>(row[i]) - s_sum;
         const z_t z = round_sat<z_t>(d * t, CONFIG_T::z_base - s);
-        acc_t acc = param<b_t>(b[gr * CONFIG_T::m + i]);
-        const acc_t prod = z * param<g_t>(g[gr * CONFIG_T::m + i]);
+        acc_t acc = param<b_t>(b[gi]);
+        const acc_t prod = z * param<g_t>(g[gi]);
         acc += prod;
         out[o] = apply_fused<CONFIG_T::activation, out_t>(out_t(acc));
     });
