@@ -10,11 +10,11 @@ import numpy as np
 from fpga_sim.errors import UnsupportedModelError
 from fpga_sim.fixed import Fixed
 from fpga_sim.graph import Node, QGraph
-from fpga_sim.ops.remap import IndexMap
+from fpga_sim.ops.remap import INDEX_BITS, IndexMap
 
 from .layers import LayerSpec, builder, op_of as get_op, size
 
-INDEX_TYPE = Fixed(32, 32)      # table entries: plain int32 addresses (FILL = -2^30)
+INDEX_TYPE = Fixed(INDEX_BITS, INDEX_BITS)      # table entries: plain int32 addresses (FILL = -2^30)
 
 
 def _act(node: Node) -> str:
@@ -92,17 +92,18 @@ for _op in ("Transpose", "Slice", "Gather", "Expand", "DepthToSpace", "ZeroInser
 
 @builder("Resize")
 def resize(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
-    from fpga_sim.ops.resize import LINEAR_WEIGHT_FRAC
+    from fpga_sim.ops.resize import LINEAR_RANK, LINEAR_WEIGHT_FRAC
 
     a = node.attrs
     if a.mode == "nearest":
         return _remap(node, qg, n_mult)
     rank = len(a.out_shape)
-    if rank > 4:
-        raise UnsupportedModelError(f"node {node.name!r} (Resize): linear on a per-sample rank {rank}; HLS generation supports up to 4")
+    if rank > LINEAR_RANK:
+        raise UnsupportedModelError(f"node {node.name!r} (Resize): linear on a per-sample rank {rank}; HLS generation "
+                                    f"supports up to {LINEAR_RANK}")
     from fpga_sim.ops.remap import strides
 
-    pad = 4 - rank
+    pad = LINEAR_RANK - rank
     st = strides(a.in_shapes[0])
     one = 1 << LINEAR_WEIGHT_FRAC
     tabs: dict[str, list[np.ndarray]] = {"i0": [], "i1": [], "w0": [], "w1": []}

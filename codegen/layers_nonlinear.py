@@ -69,16 +69,20 @@ def layer_norm(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     r, m = rows(attrs, shape)
     plan = RowPlan.make(attrs, t_in, m)
     op = op_of(node.op)
-    g, b = op.row_params(node, r, m, qg.qparams[node.name]["scale"], qg.qparams[node.name]["bias"])
+    qp = qg.qparams[node.name]
+    # InstanceNorm: one value per row (channel); LayerNorm: one per position of the row
+    g, b = (qp["scale"], qp["bias"]) if attrs.per_channel else op.row_params(node, r, m, qp["scale"], qp["bias"])
+    g, b = np.asarray(g).reshape(-1), np.asarray(b).reshape(-1)
     spec = LayerSpec("fsim_norm.h", summary=f"normalise {r} rows of {m} values: exact sums, one rsqrt table read per row")
-    for name, value, ctype in (("rows", r, None), ("m", m, None), ("g_rows", g.shape[0], None),
+    for name, value, ctype in (("rows", r, None), ("m", m, None), ("g_rows", max(1, g.size // m), None),
+                               ("per_row", bool(attrs.per_channel), None),
                                ("in_signed", bool(t_in.signed), None), ("k", plan.k, None),
                                ("e", f"{plan.e}LL", "long long"), ("v_frac", plan.v_frac, "int"),
                                ("table_bits", attrs.table_bits, None), ("z_base", plan.z_shift_base, "int")):
         spec.const(name, value, ctype)
     spec.const("activation", _act(node), "int")
     spec.types.update(z=attrs.z_type, g=t_g, b=t_b, accum=op.accum_type(node, qg), table=attrs.table.table_type)
-    spec.params += [("g", np.asarray(g).reshape(-1), t_g), ("b", np.asarray(b).reshape(-1), t_b),
+    spec.params += [("g", g, t_g), ("b", b, t_b),
                     ("table", np.asarray(qg.qparams[node.name]["table"]), attrs.table.table_type)]
     spec.config_base = "fsim::norm_config"
     spec.call("fsim::normalise_rows", ["@config", "@in.type", "@types.z", "@types.g", "@types.b", "@types.accum",

@@ -27,7 +27,7 @@ def quant(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
 @builder("Requant")
 def requant(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     """fsim::requant: x * M[c], rounded half to even by 2**shift[c], clamped (ops/requant.py)."""
-    from fpga_sim.ops.requant import clamp_bounds, requant_constants
+    from fpga_sim.ops.requant import SHIFT_BITS, clamp_bounds, requant_constants
 
     shape = tuple(qg.graph.shapes[node.inputs[0]])
     t_in, t_out = qg.tensor_types[node.inputs[0]], qg.layer_types[node.name].result
@@ -42,7 +42,10 @@ def requant(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     spec.const("lo", int(lo), "long long")
     spec.const("hi", int(hi), "long long")
     t_m = Fixed(node.attrs.mult_bits, node.attrs.mult_bits, False)
-    t_s = Fixed(8, 8, True)
+    t_s = Fixed(SHIFT_BITS, SHIFT_BITS, True)
     spec.types.update(mult=t_m, shift=t_s)
     spec.params += [("mult", mult, t_m), ("shift", shift, t_s)]
+    spec.config_base = "fsim::requant_config"
+    spec.call("fsim::requant", ["@config", "@in.type", "@types.mult", "@types.shift", "@out.type"],
+              ["@in", "@out", "@p.mult", "@p.shift"])
     return spec

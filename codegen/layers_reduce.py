@@ -39,14 +39,14 @@ def reduce(node: Node, qg: QGraph, n_mult: int) -> LayerSpec:
     acc = op_of(node.op).accum_type(node, qg) or t_in
     if node.attrs.kind == "mean":
         t_rc = reciprocal_type(node, qg.layer_types[node.name])
-        recip = np.asarray(qg.qparams[node.name]["recip"])[-1:]
-    else:                                   # never read; keeps the call uniform
-        t_rc, recip = Fixed(2, 1, False), np.zeros(1, np.int64)
+        spec.params.append(("recip", np.asarray(qg.qparams[node.name]["recip"])[-1:], t_rc))
+        recip = "@p.recip"
+    else:                                   # no reciprocal: a null ROM the kernel never reads
+        t_rc, recip = Fixed(2, 1, False), "static_cast<const unsigned char *>(0)"
     spec.types.update(accum=acc, recip=t_rc)
-    spec.params.append(("recip", recip, t_rc))
     spec.config_base = "fsim::reduce_config"
     spec.call("fsim::reduce", ["@config", "@in.type", "@types.accum", "@types.recip", "@out.type"],
-              ["@in", "@out", "@p.recip"])
+              ["@in", "@out", recip])
     return spec
 
 

@@ -130,6 +130,8 @@ def resources(ctx: dict[str, Any], hw: Any, reports: dict[str, Any]) -> dict[str
     """DSPs and on-chip bytes of the generated design beside the part's budget."""
     part = hw.part_info
     rom = sum(p["count"] * ((p["bits"] + 7) // 8) for p in ctx["params"] if p["on_chip"])
+    tables = sum(p["count"] * ((p["bits"] + 7) // 8) for layer in ctx["layers"] if layer["op"] not in MAC_OPS
+                 for p in layer["params"])
     act = sum(b["bytes"] for b in ctx["buffers"])
     pre = sum(word_bytes(a["size"], a["width"]) for a in ctx["top_args"] if a["iface"] == "bram")
     tiles, dsps, tile_max = 0, 0, 0
@@ -145,7 +147,8 @@ def resources(ctx: dict[str, Any], hw: Any, reports: dict[str, Any]) -> dict[str
     total = rom + act + pre + tiles
     return {
         "part": part.name, "dsp_used": dsps, "dsp_budget": part.dsp_slices, "dsp_array_simulated": hw.n_dsp,
-        "weight_rom_bytes": rom, "activation_buffer_bytes": act, "preloaded_input_bytes": pre,
+        "weight_rom_bytes": rom, "table_rom_bytes": tables, "table_rom_bytes_simulated": ctx["policy"]["rom_bytes"],
+        "activation_buffer_bytes": act, "preloaded_input_bytes": pre,
         "tile_buffer_bytes": tiles, "tile_buffer_bytes_largest_layer": tile_max, "sram_bytes": hw.sram_bytes,
         "onchip_bytes_used": total, "onchip_bytes_budget": part.onchip_bytes,
         "bram_bits_used": 8 * total, "bram_bits_budget": 8 * part.onchip_bytes,

@@ -92,7 +92,11 @@ class Advice:
 def resources(qg: QGraph, hw: Any) -> dict[str, float]:
     """Cycles and energy of one inference (the machine model), and the design's DSPs and BRAM:
     DSPs = the widest MAC layer's multipliers x DSP slices per multiply (half a slice when two
-    <=8-bit multiplies pack); BRAM = every parameter array in 36 Kb blocks, rounded up per array."""
+    <=8-bit multiplies pack); BRAM = every parameter array in 36 Kb blocks, rounded up per array:
+    the MAC layers' weights and biases at their types, and the other layers' on-chip ROMs
+    (function tables, scales, index tables) at the widths the HLS stores them
+    (`memory_policy.rom_arrays`; "rom_bits" of "param_bits")."""
+    from .memory_policy import param_arrays, rom_arrays
     from .simulation import cost_report
 
     rep = cost_report(qg, hw)
@@ -105,16 +109,19 @@ def resources(qg: QGraph, hw: Any) -> dict[str, float]:
         a, b = qg.tensor_types[node.inputs[0]].width, lt.weight.width
         per = 0.5 if (hw.pack_int8 and a <= 8 and b <= 8) else hw.dsps_per_multiply(a, b)
         dsps = max(dsps, math.ceil(r.multipliers * per))
-    bits = bram = 0
+    bits = bram = rom = 0
     for n in qg.nodes:
-        lt = qg.layer_types[n.name]
-        for pname, v in n.params.items():
-            t = lt.bias if pname == "bias" and lt.bias is not None else (lt.weight or lt.result)
-            b = int(np.size(v)) * t.width
+        op = get_op(n.op)
+        if not op.on_accelerator:
+            continue
+        mac = hasattr(op, "work")
+        for words, width in (param_arrays(n, qg) if mac else rom_arrays(n, qg)):
+            b = words * width
             bits += b
+            rom += 0 if mac else b
             bram += math.ceil(b / BRAM36_BITS)
     return {"cycles": float(rep.totals["cycles"]), "energy_pj": float(rep.totals["energy_total_pj"]),
-            "dsp": float(dsps), "bram36": float(bram), "param_bits": float(bits)}
+            "dsp": float(dsps), "bram36": float(bram), "param_bits": float(bits), "rom_bits": float(rom)}
 
 
 # ------------------------------------------------------------------------------ the search

@@ -85,6 +85,7 @@ class LayerWork:
     codebook_bits: int | None = None          # weights stored as indices of this many bits
     on_accelerator: bool = True
     bias_words: int = 0           # of weight_words, how many are biases (never skipped or shared)
+    rom_reads: tuple[tuple[int, int], ...] = ()   # (words, bits) read per inference from on-chip constant ROMs (tables)
 
 
 # ----------------------------------------------------------------------------- cost
@@ -180,11 +181,13 @@ def _cost_layer(work: LayerWork, hw: "Hardware", trace: bool, float32: bool, ski
     macs = work.outputs * streams.k_eff if is_mac else 0
     adds = macs if is_mac else work.outputs * work.ops_per_output
     sram_reads = 2 * macs if is_mac else work.outputs * max(work.ops_per_output, 1)
+    rom_reads = tuple((w, 32 if float32 else b) for w, b in work.rom_reads)
     w_factor = plan.weight_reads / w_words if w_words else 0.0
     widths = Widths(ibits, wbits, obits, abits, streams.weight_read_bits)
     energy = layer_energy(hw.energy, widths, is_mac=is_mac, float32=float32, macs=macs, adds=adds,
                           lane_reads=sram_reads, input_reads=plan.input_reads,
-                          weight_streams=streams.weight_streams, weight_factor=w_factor, dram_writes=writes)
+                          weight_streams=streams.weight_streams, weight_factor=w_factor, dram_writes=writes,
+                          rom_reads=rom_reads)
     bound, busy = label_bound(work.outputs, int(last), int(compute), int(stall_fifo), int(stall_read), c, p,
                               plan.tiles, writes, reads, hw)
     notes = (f"M={m} {'multipliers' if is_mac else 'lanes'}, {c} cycle(s)/output, {p} output(s)/cycle; "
@@ -201,7 +204,7 @@ def _cost_layer(work: LayerWork, hw: "Hardware", trace: bool, float32: bool, ski
         cycles=cycles, compute_cycles=int(compute), stall_cycles=int(stall_fifo + stall_read),
         mult_utilisation=(macs / (m * cycles)) if cycles and is_mac else 0.0,
         write_utilisation=min(1.0, writes / (hw.dram_write_words_per_cycle * cycles)) if cycles else 0.0,
-        sram_reads=sram_reads, sram_writes=reads, dram_reads=reads, dram_writes=writes,
+        sram_reads=sram_reads + sum(w for w, _ in rom_reads), sram_writes=reads, dram_reads=reads, dram_writes=writes,
         dram_read_bytes=word_bytes(plan.input_reads, ibits) + round(w_bytes * w_factor),
         dram_write_bytes=word_bytes(writes, obits),
         energy_pj=energy, latency_us=cycles / float(hw.clock_mhz), bound=bound, notes=notes, memory=memory,

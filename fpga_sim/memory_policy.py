@@ -3,7 +3,10 @@
 Tensor classes and their places ("on_chip" or "dram"):
 - MAC weights (conv/dense kernels and biases): `Hardware.weights`.  On chip they are ROMs in
   BRAM/URAM; in DRAM they are streamed through the read port, one output-channel tile at a time.
-  The small constants of other layers (biases, scales, reciprocal tables) are always on chip.
+- the constants of other layers (function tables of the LUT ops, LayerNorm's rsqrt table,
+  scales, biases, index tables): always on chip, ROMs initialised with the bitstream
+  (`rom_arrays`); a look-up is an on-chip read, never DRAM traffic.  They count against the
+  budget before either class above.
 - activations between accelerator layers: `Hardware.activations`.  On chip each is a buffer; in
   DRAM the producer writes it and every consumer reads it back.
 - the network's input: `Hardware.network_input` ("dram": read over m_axi by the layers that use
@@ -14,7 +17,8 @@ Tensor classes and their places ("on_chip" or "dram"):
   output, its source is written to that DRAM by its producer.
 
 "auto" keeps a class on chip when it fits: the part's BRAM/URAM less the tile SRAM
-(`sram_bytes`) must hold the on-chip weights, activation buffers and a preloaded input.
+(`sram_bytes`) must hold the constant ROMs, the on-chip weights, activation buffers and a
+preloaded input.
 Activations are preferred on chip (they would cost a write and a read each), then weights.
 Bytes are words at their widths rounded up to whole bytes, as the machine counts them.
 """
@@ -44,6 +48,7 @@ class Policy:
     input_bytes: int             # the network's accelerator inputs
     resident_budget: int         # part BRAM/URAM less the tile SRAM, bytes
     reason: str
+    rom_bytes: int = 0           # constant ROMs of the non-MAC layers (always on chip)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -76,6 +81,25 @@ def network_input(hw: "Hardware") -> str:
 
 def resident_budget(hw: "Hardware") -> int:
     return max(0, hw.part_info.onchip_bytes - hw.sram_bytes)
+
+
+def rom_arrays(node: "Node", qg: "QGraph") -> tuple[tuple[int, int], ...]:
+    """(words, bits) of each constant array a non-MAC layer keeps on chip: the op's `rom(node,
+    qg)` where it states one (tables at their own widths, as the HLS stores them), else its
+    parameters at the layer's types (biases in the bias type, the rest in the weight type, else
+    the result type)."""
+    from .ops import get_op
+
+    rom = getattr(get_op(node.op), "rom", None)
+    arrays = rom(node, qg) if rom is not None else None
+    return tuple(arrays) if arrays is not None else param_arrays(node, qg)
+
+
+def param_arrays(node: "Node", qg: "QGraph") -> tuple[tuple[int, int], ...]:
+    """(words, bits) of each of a layer's quantised parameters at the layer's types."""
+    lt = qg.layer_types[node.name]
+    return tuple((int(v.size), (lt.bias if p == "bias" and lt.bias is not None else (lt.weight or lt.result)).width)
+                 for p, v in qg.qparams.get(node.name, {}).items())
 
 
 def _tensor_bytes(qg: "QGraph", t: str) -> int:
@@ -130,17 +154,19 @@ def _resolved(qg: "QGraph", hw: "Hardware") -> tuple[Policy, tuple]:
 
     tensors = accelerator_tensors(qg)
     acc, outs, inter, _ = tensors
-    w_bytes = 0
+    w_bytes = rom_bytes = 0
     for n in acc:
         op = get_op(n.op)
         if hasattr(op, "work"):
             work = op.work(n, qg, hw)
             w_bytes += sum(word_bytes(w, b) for w, b in weight_streams(work, hw, work.weight_bits).weight_streams)
+        else:
+            rom_bytes += sum(word_bytes(w, b) for w, b in rom_arrays(n, qg))
     a_bytes = sum(_tensor_bytes(qg, t) for t in inter)
     net = network_input(hw)
     i_bytes = sum(_tensor_bytes(qg, t) for t in qg.graph.inputs if any(t in n.inputs for n in acc))
     budget = resident_budget(hw)
-    fixed = i_bytes if net == "on_chip" else 0
+    fixed = rom_bytes + (i_bytes if net == "on_chip" else 0)
     part = hw.part_info.name
     w, a = hw.weights, hw.activations
     if w == "auto" or a == "auto":
@@ -151,16 +177,17 @@ def _resolved(qg: "QGraph", hw: "Hardware") -> tuple[Policy, tuple]:
                 break
         w, a = wp, ap
         reason = (f"auto: {part} has {budget:,} B of BRAM/URAM beside the {hw.sram_bytes:,} B tile SRAM; "
-                  f"weights {w_bytes:,} B -> {w}, activations {a_bytes:,} B -> {a}")
+                  f"tables and constants {rom_bytes:,} B on chip; weights {w_bytes:,} B -> {w}, activations {a_bytes:,} B -> {a}")
     else:
         reason = f"explicit: weights {w}, activations {a}"
     reason += f"; network input {net} ({'preloaded' if net == 'on_chip' else 'read over m_axi'}), outputs to DRAM"
     need = fixed + (w_bytes if w == "on_chip" else 0) + (a_bytes if a == "on_chip" else 0)
     if need > budget:
-        raise ConfigError(f"memory policy weights={w}, activations={a} keeps {need:,} B on chip, but {part} has "
+        tables = f" ({rom_bytes:,} B of them the tables and constants of non-MAC layers)" if rom_bytes else ""
+        raise ConfigError(f"memory policy weights={w}, activations={a} keeps {need:,} B on chip{tables}, but {part} has "
                           f"{budget:,} B beside sram_bytes={hw.sram_bytes:,}; put a class in DRAM, lower "
                           "sram_bytes or choose a larger part")
-    pol = Policy(w, a, net, w_bytes, a_bytes, i_bytes, budget, reason)
+    pol = Policy(w, a, net, w_bytes, a_bytes, i_bytes, budget, reason, rom_bytes)
     if len(_CACHE) > 64:
         _CACHE.clear()
     _CACHE[key] = (weakref.ref(qg), pol, tensors)

@@ -122,8 +122,10 @@ def element_cost(
     weight_bits: int = 0,
     accum_bits: int = 0,
     notes: str = "",
+    rom_reads: tuple[tuple[int, int], ...] = (),
 ) -> "LayerReport":
-    """Describe a non-MAC layer (K = 0) to the machine and cost it with `machine.cost_layer`."""
+    """Describe a non-MAC layer (K = 0) to the machine and cost it with `machine.cost_layer`;
+    `rom_reads`: (words, bits) the layer reads from its on-chip tables per inference."""
     from ..machine import LayerWork, cost_layer
     from ..memory_policy import layer_io
 
@@ -142,6 +144,7 @@ def element_cost(
         accum_bits=int(accum_bits),
         ops_per_output=int(ops_per_output),
         on_accelerator=bool(op.on_accelerator),
+        rom_reads=tuple((int(w), int(b)) for w, b in rom_reads),
     )
     report = cost_layer(work, hw, io=layer_io(node, qg, hw))
     if notes:

@@ -52,6 +52,7 @@ class ConcatAttrs:
 class Concat(RemapOp):
     onnx_ops = ("Concat",)
     template = "concat"          # one loop over the output at the element lanes (not an index map per input)
+    index_tables = False         # so no index tables in ROM: its constants are its parameters
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         a = ctx.attrs(onnx_node)

@@ -19,9 +19,5 @@ def erf(x: np.ndarray) -> np.ndarray:
 @op("Erf")
 class Erf(LutOp, Op):
     onnx_ops = ("Erf",)
-    template = "layer"
-    keeps_input_type = False
-    relu_fusable = False
     func = staticmethod(erf)
     default_range_log2 = 2
-    op_name = "Erf"

@@ -37,12 +37,8 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
 @op("Gelu")
 class Gelu(LutOp, Op):
     onnx_ops = ("Gelu",)
-    template = "layer"
-    keeps_input_type = False
-    relu_fusable = False
     tails = ("zero", "identity")
     default_range_log2 = 2
-    op_name = "Gelu"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         form = _form(ctx.attrs(onnx_node))

@@ -31,10 +31,6 @@ def ramp_range_log2(alpha: float, beta: float) -> int:
 @op("HardSigmoid")
 class HardSigmoid(LutOp, Op):
     onnx_ops = ("HardSigmoid",)
-    template = "layer"
-    keeps_input_type = False
-    relu_fusable = False
-    op_name = "HardSigmoid"
 
     def default_attrs(self, onnx_attrs: dict[str, Any]) -> LutAttrs:
         alpha, beta = float(onnx_attrs.get("alpha", 0.2)), float(onnx_attrs.get("beta", 0.5))

@@ -20,10 +20,6 @@ def hard_swish(x: np.ndarray) -> np.ndarray:
 @op("HardSwish")
 class HardSwish(LutOp, Op):
     onnx_ops = ("HardSwish",)
-    template = "layer"
-    keeps_input_type = False
-    relu_fusable = False
     func = staticmethod(hard_swish)
     default_range_log2 = 2
     tails = ("zero", "identity")
-    op_name = "HardSwish"

@@ -17,9 +17,6 @@ from .layer_norm import NormAttrs, NormOp
 @op("InstanceNormalization")
 class InstanceNormalization(NormOp, Op):
     onnx_ops = ("InstanceNormalization",)
-    template = "layer"
-    keeps_input_type = False
-    relu_fusable = False
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         shape = tuple(ctx.shape(onnx_node.input[0]))

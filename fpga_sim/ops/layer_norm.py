@@ -36,8 +36,8 @@ from ..fixed import Fixed
 from ..fixed_kernels import requant
 from ..graph import LayerTypes, Node
 from .base import Op, op
-from .common import bias_type, check_product_width, element_cost, in_type, node_name, param_type, relu_flag, \
-    result_type, unsupported
+from .common import bias_type, check_product_width, element_cost, in_type, node_name, out_size, param_type, \
+    relu_flag, result_type, unsupported
 from .mantissa_lut import MantissaAttrs, mantissa_parts
 
 RND, SAT = 2, 1   # codes of AP_RND and AP_SAT (Fixed.codes order), for z_t
@@ -134,6 +134,8 @@ def norm_kernel(x, g, b, k, e, v_frac, table, tb, z_base, z_width,
 class NormOp:
     """Mixin: quantisation, kernels and cost shared by LayerNormalization and InstanceNormalization."""
 
+    template = "layer"
+
     def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         return [tuple(in_shapes[0])]
 
@@ -192,21 +194,29 @@ class NormOp:
                         *t_acc.codes, t_acc.frac - t_out.frac, *t_out.codes, relu_flag(node), out)
         return [out.reshape(x.shape)], int(n)
 
+    def rom(self, node: Node, qg: Any) -> tuple[tuple[int, int], ...]:
+        """(words, bits) of the on-chip ROMs: G and B (one per row's position; InstanceNorm: one
+        per row), the rsqrt table."""
+        lt = qg.layer_types[node.name]
+        g_words = node.params["scale"].size
+        return ((g_words, param_type(lt).width), (g_words, bias_type(lt).width),
+                (node.attrs.table.entries, node.attrs.table.table_type.width))
+
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
         """Per element: the sum, M*x - S, its square and sum, Z's multiply and the multiply-add
-        (6 ops); per row one rsqrt table read.  Scale, bias and table are parameter words."""
-        words = node.params["scale"].size + node.params["bias"].size + node.attrs.table.entries
-        return element_cost(self, node, qg, hw, ops_per_output=6, weight_words=words,
-                            weight_bits=param_type(qg.layer_types[node.name]).width,
-                            accum_bits=self.accum_type(node, qg).width)
+        (6 ops) and a read of G and of B; per row one rsqrt table read.  G, B and the table are
+        on-chip ROMs."""
+        (gw, gb), (bw, bb), (tw, tb) = self.rom(node, qg)
+        n = out_size(qg, node)
+        _, m = rows(node.attrs, tuple(qg.graph.shapes[node.inputs[0]]))
+        return element_cost(self, node, qg, hw, ops_per_output=6, weight_words=gw + bw + tw, weight_bits=max(gb, bb, tb),
+                            accum_bits=self.accum_type(node, qg).width,
+                            rom_reads=((n, gb), (n, bb), (n // m, tb)))
 
 
 @op("LayerNormalization")
 class LayerNormalization(NormOp, Op):
     onnx_ops = ("LayerNormalization",)
-    template = "layer"
-    keeps_input_type = False
-    relu_fusable = False
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         shape = tuple(ctx.shape(onnx_node.input[0]))

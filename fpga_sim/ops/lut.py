@@ -43,7 +43,7 @@ from ..errors import FpgaSimError
 from ..fixed import Fixed
 from ..fixed_kernels import requant
 from ..graph import LayerTypes, Node
-from .common import element_cost, in_type, node_name, relu_flag, result_type
+from .common import element_cost, in_type, node_name, out_size, relu_flag, result_type
 
 
 TAILS = ("clamp", "zero", "identity")
@@ -137,7 +137,8 @@ class LutOp:
     func: Callable[[np.ndarray], np.ndarray]
     default_range_log2: int = 3
     tails: tuple[str, str] = ("clamp", "clamp")     # (below, above): see the module docstring
-    op_name: str = ""
+    template = "layer"
+    name: str                                        # the registered op name (ops.base.op sets it)
 
     def default_attrs(self, onnx_attrs: dict[str, Any]) -> LutAttrs:
         """The table geometry from the ONNX node's attributes (ops with constants override this)."""
@@ -153,7 +154,7 @@ class LutOp:
 
     def make_node(self, name: str, x: str, y: str, attrs: LutAttrs) -> Node:
         """The op's node on tensor x."""
-        return Node(name, self.op_name, [x], [y], attrs,
+        return Node(name, self.name, [x], [y], attrs,
                     params={"table": build_table(lambda v: self.evaluate(v, attrs), attrs)})
 
     def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
@@ -184,10 +185,15 @@ class LutOp:
                        t_in.frac - t_out.frac, *t_out.codes, relu_flag(node), out)
         return [out.reshape(x.shape)], int(n)
 
+    def rom(self, node: Node, qg: Any) -> tuple[tuple[int, int], ...]:
+        """(words, bits) of the on-chip table: a ROM initialised with the bitstream."""
+        return ((node.attrs.entries, table_type(qg.layer_types[node.name]).width),)
+
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
-        """One table read per output; the table is parameter memory."""
-        return element_cost(self, node, qg, hw, ops_per_output=1, weight_words=node.attrs.entries,
-                            weight_bits=result_type(qg, node).width)
+        """One table read per output, from the on-chip ROM (no DRAM traffic)."""
+        ((words, bits),) = self.rom(node, qg)
+        return element_cost(self, node, qg, hw, ops_per_output=1, weight_words=words, weight_bits=bits,
+                            rom_reads=((out_size(qg, node), bits),))
 
 
 def set_tables(graph: Any, table_bits: int | None = None, range_log2: int | None = None,

@@ -31,7 +31,7 @@ from ..errors import FpgaSimError
 from ..fixed import Fixed
 from ..fixed_kernels import requant
 from ..graph import LayerTypes, Node
-from .common import element_cost, in_type, node_name, relu_flag, result_type
+from .common import element_cost, in_type, node_name, out_size, relu_flag, result_type
 
 KINDS = ("recip", "sqrt", "rsqrt")
 
@@ -143,12 +143,13 @@ class MantissaOp:
     """Mixin for ops that are one mantissa-table function of their input."""
 
     kind: str = "recip"
-    op_name: str = ""
+    template = "layer"
+    name: str                                        # the registered op name (ops.base.op sets it)
     func: Any = None
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         attrs = MantissaAttrs(self.kind)
-        return [Node(node_name(onnx_node), self.op_name, [onnx_node.input[0]], [onnx_node.output[0]], attrs,
+        return [Node(node_name(onnx_node), self.name, [onnx_node.input[0]], [onnx_node.output[0]], attrs,
                      params={"table": attrs.table()})]
 
     def infer_shapes(self, node: Node, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
@@ -171,7 +172,12 @@ class MantissaOp:
                              result_type(qg, node), relu_flag(node))
         return [y], n
 
+    def rom(self, node: Node, qg: Any) -> tuple[tuple[int, int], ...]:
+        """(words, bits) of the on-chip mantissa table."""
+        return ((node.attrs.entries, node.attrs.table_width),)
+
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
-        """A leading-one search, a table read and a shift per output; the table is parameter memory."""
-        return element_cost(self, node, qg, hw, ops_per_output=3, weight_words=node.attrs.entries,
-                            weight_bits=node.attrs.table_width)
+        """A leading-one search, a table read (on-chip ROM) and a shift per output."""
+        ((words, bits),) = self.rom(node, qg)
+        return element_cost(self, node, qg, hw, ops_per_output=3, weight_words=words, weight_bits=bits,
+                            rom_reads=((out_size(qg, node), bits),))

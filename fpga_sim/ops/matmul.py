@@ -117,6 +117,7 @@ class MatMul(Op):
     def cost(self, node: Node, qg: Any, hw: Any, float32: bool = False) -> Any:
         """A MAC layer with K = k and both operands read as activations (no weights)."""
         from ..machine import LayerWork, cost_layer
+        from ..memory_policy import layer_io
 
         shapes = [tuple(qg.graph.shapes[t]) for t in node.inputs]
         outputs = int(np.prod(qg.graph.shapes[node.outputs[0]]))
@@ -125,7 +126,7 @@ class MatMul(Op):
         work = LayerWork(name=node.name, op=node.op, outputs=outputs, macs_per_output=node.attrs.k,
                          input_words=words, weight_words=0, input_bits=ta.width, weight_bits=tb.width,
                          output_bits=result_type(qg, node).width, accum_bits=self.accum_type(node, qg).width)
-        return cost_layer(work, hw, float32=float32)
+        return cost_layer(work, hw, float32=float32, io=layer_io(node, qg, hw))
 
     def cost_float32(self, node: Node, qg: Any, hw: Any) -> Any:
         """The same products with float32 operands and words."""

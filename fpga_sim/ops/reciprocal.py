@@ -9,16 +9,8 @@ from .base import Op, op
 from .mantissa_lut import MantissaOp
 
 
-def reciprocal(x: np.ndarray) -> np.ndarray:
-    return 1.0 / np.asarray(x, dtype=np.float64)
-
-
 @op("Reciprocal")
 class Reciprocal(MantissaOp, Op):
     onnx_ops = ("Reciprocal",)
-    template = "layer"
-    keeps_input_type = False
-    relu_fusable = False
     kind = "recip"
-    op_name = "Reciprocal"
-    func = staticmethod(reciprocal)
+    func = staticmethod(np.reciprocal)      # applied to float64 arrays

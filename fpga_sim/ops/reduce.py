@@ -175,6 +175,13 @@ class ReduceOp(Op):
                           t_acc.frac + r_frac - t_out.frac, *t_out.codes, relu_flag(node), out)
         return [out.reshape((x.shape[0],) + shape)], int(n)
 
+    def rom(self, node: Node, qg: Any) -> tuple[tuple[int, int], ...]:
+        """(words, bits) of the on-chip constants: a mean's one reciprocal 1/M (quantize_params
+        keeps 1/m at index m; only that entry is stored)."""
+        if self.kind != "mean":
+            return ()
+        return ((1, reciprocal_type(node, qg.layer_types[node.name]).width),)
+
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
         """M - 1 adds or compares per output (plus the multiply by 1/M for a mean)."""
         m = node.attrs.m
@@ -183,25 +190,14 @@ class ReduceOp(Op):
                             accum_bits=acc.width if acc is not None else 0)
 
 
-@op("ReduceSum")
-class ReduceSum(ReduceOp):
-    onnx_ops = ("ReduceSum",)
-    kind = "sum"
-    axes_input_since = 13
-    keeps_input_type = False
+def _register(name: str, kind: str, axes_input_since: int) -> type[ReduceOp]:
+    """One registered reduction: its ONNX type, kind, and the opset whose axes became an input;
+    a max keeps its input's type (its result is one of the inputs)."""
+    cls = type(name, (ReduceOp,), {"onnx_ops": (name,), "kind": kind, "axes_input_since": axes_input_since,
+                                   "keeps_input_type": kind == "max", "__module__": __name__})
+    return op(name)(cls)
 
 
-@op("ReduceMean")
-class ReduceMean(ReduceOp):
-    onnx_ops = ("ReduceMean",)
-    kind = "mean"
-    axes_input_since = 18
-    keeps_input_type = False
-
-
-@op("ReduceMax")
-class ReduceMax(ReduceOp):
-    onnx_ops = ("ReduceMax",)
-    kind = "max"
-    axes_input_since = 18
-    keeps_input_type = True
+ReduceSum = _register("ReduceSum", "sum", 13)
+ReduceMean = _register("ReduceMean", "mean", 18)
+ReduceMax = _register("ReduceMax", "max", 18)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from .common import cast, element_cost, in_type, result_type, unsupported
 
 FILL = -(1 << 30)        # a source table entry: "no input element here" (any sum with it is < 0)
 MAX_RANK = 8             # loop axes the HLS kernel has counters for
+INDEX_BITS = 32          # a table entry: a plain signed address
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class RemapOp(Op):
     keeps_input_type = True
     template = "layer"
     fill_value: float = 0.0        # the value FILL entries produce (result type, exact for 0)
+    index_tables: ClassVar[bool] = True   # the HLS kernel (fsim::remap) holds the source tables in ROM
 
     def maps(self, node: Node) -> list[IndexMap]:
         raise NotImplementedError
@@ -156,6 +158,17 @@ class RemapOp(Op):
         y, n = self._run(node, xs, fill, np.int64, lambda k, v: cast(v, in_type(qg, node, k), t_out))
         return [y], n
 
+    def rom(self, node: Node, qg: Any) -> tuple[tuple[int, int], ...] | None:
+        """(words, bits) of the on-chip ROMs of a one-input map: its source tables, padded to
+        MAX_RANK axes of one entry as the HLS kernel holds them, and the fill value; None (the
+        parameters as stored) for several inputs."""
+        maps = self.maps(node) if self.index_tables else []
+        if len(maps) != 1:
+            return None
+        (m,) = maps
+        return ((MAX_RANK - len(m.loop) + sum(len(t) for t in m.src), INDEX_BITS), (1, result_type(qg, node).width))
+
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
-        """A copy (and cast) per output: `rank` table reads and adds form each address."""
+        """A copy (and cast) per output: `rank` table reads and adds form each address (address
+        generation: a counter's work in hardware, not charged as memory reads)."""
         return element_cost(self, node, qg, hw, ops_per_output=1, notes="data movement: one read and one write per output")

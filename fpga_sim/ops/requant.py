@@ -34,6 +34,8 @@ from .common import in_type, node_name, result_type, unsupported
 DOMAIN = "fpga_sim"
 MULTIPLIER_BITS = 24   # bits of the requantiser's multiplier M (float32 carries 24 significant bits)
 
+SHIFT_BITS = 8      # a stored per-channel shift: a signed 8-bit integer (|shift| < 128)
+
 
 @dataclass(frozen=True)
 class RequantAttrs:
@@ -111,7 +113,7 @@ class Requant(Op):
     """Integer requantiser between a QDQ model's integer domains (see the module docstring)."""
 
     onnx_ops = ("Requant",)        # written by passes/absorb_qdq.py (domain "fpga_sim")
-    template = "requant"
+    template = "layer"
 
     def lower(self, onnx_node: Any, ctx: Any) -> list[Node]:
         a = ctx.attrs(onnx_node)
@@ -165,19 +167,30 @@ class Requant(Op):
         n = requant_kernel(np.ascontiguousarray(x3), mult, shift, lo, hi, out)
         return [out.reshape(x.shape)], int(n) if node.attrs.out_scale is None else 0
 
+    def rom(self, node: Node, qg: Any) -> tuple[tuple[int, int], ...]:
+        """(words, bits) of the on-chip ROMs: one multiplier and one shift per channel."""
+        n_mult = 1 if node.attrs.in_scale is None else len(node.attrs.in_scale)
+        return ((n_mult, node.attrs.mult_bits), (n_mult, SHIFT_BITS))
+
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
         """One multiply per output on the DSP array (K = 1, M as the weight), plus the rounding
-        add and the clamp's two compares; the multipliers are the layer's weight words."""
+        add and the clamp's two compares; the multipliers and shifts are the layer's weight words,
+        a ROM on chip whatever the policy says of MAC weights (they are per-channel constants)."""
+        from dataclasses import replace
+
         from ..machine import LayerWork, cost_layer
+        from ..memory_policy import layer_io
         from .common import out_size
 
         t_in, t_out = in_type(qg, node), result_type(qg, node)
-        n_mult = 1 if node.attrs.in_scale is None else len(node.attrs.in_scale)
-        work = LayerWork(name=node.name, op=node.op, outputs=out_size(qg, node), macs_per_output=1,
-                         input_words=out_size(qg, node), weight_words=2 * n_mult, input_bits=t_in.width,
-                         weight_bits=node.attrs.mult_bits, output_bits=t_out.width,
-                         accum_bits=t_in.width + node.attrs.mult_bits, ops_per_output=3)
-        report = cost_layer(work, hw)
+        (n_mult, m_bits), (_, s_bits) = self.rom(node, qg)
+        n = out_size(qg, node)
+        work = LayerWork(name=node.name, op=node.op, outputs=n, macs_per_output=1,
+                         input_words=n, weight_words=2 * n_mult, input_bits=t_in.width,
+                         weight_bits=m_bits, output_bits=t_out.width,
+                         accum_bits=t_in.width + m_bits, ops_per_output=3,
+                         rom_reads=((n, s_bits),))     # M is read as the multiply's weight word
+        report = cost_layer(work, hw, io=replace(layer_io(node, qg, hw), weights_in_dram=False))
         report.notes = (f"requantiser: x * M >> shift, {node.attrs.mult_bits}-bit multiplier"
                         + (f", {n_mult} channels" if n_mult > 1 else ""))
         return report

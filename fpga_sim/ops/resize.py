@@ -41,10 +41,11 @@ from ..fixed import Fixed
 from ..graph import Node
 from .base import op
 from .common import element_cost, in_type, node_name, result_type, unsupported
-from .remap import IndexMap, RemapOp, axis_table, flat_indices, strides
+from .remap import INDEX_BITS, IndexMap, RemapOp, axis_table, flat_indices, strides
 
 LINEAR_WEIGHT_FRAC = 12
 MAX_LINEAR_AXES = 3
+LINEAR_RANK = 4          # per-sample axes the HLS kernel of a linear resize has counters for
 COORD_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric")
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
@@ -262,6 +263,14 @@ class Resize(RemapOp):
             acc += flat[:, src].reshape(acc.shape) * w
         y, n_over = t_out.cast_counted(acc, acc_t)
         return [y], int(n_over)
+
+    def rom(self, node: Node, qg: Any) -> tuple[tuple[int, int], ...] | None:
+        """Nearest: the index map's; linear: four tables (two source offsets, two weights) per
+        axis, padded to LINEAR_RANK axes as the HLS kernel holds them."""
+        if node.attrs.mode == "nearest":
+            return super().rom(node, qg)
+        words = LINEAR_RANK - len(node.attrs.out_shape) + sum(node.attrs.out_shape)
+        return ((words, INDEX_BITS),) * 4
 
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
         """Nearest: a copy per output; linear: one multiply-add per corner (2^R) per output."""

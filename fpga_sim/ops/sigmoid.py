@@ -17,7 +17,5 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 @op("Sigmoid")
 class Sigmoid(LutOp, Op):
     onnx_ops = ("Sigmoid",)
-    template = "layer"
     func = staticmethod(sigmoid)
     default_range_log2 = 3
-    op_name = "Sigmoid"

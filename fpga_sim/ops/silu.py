@@ -26,11 +26,7 @@ def silu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
 @op("Silu")
 class Silu(LutOp, Op):
     onnx_ops = ("Swish",)
-    template = "layer"
-    keeps_input_type = False
-    relu_fusable = False
     tails = ("zero", "identity")
-    op_name = "Silu"
 
     def default_attrs(self, onnx_attrs: dict[str, Any]) -> LutAttrs:
         alpha = float(onnx_attrs.get("alpha", 1.0))

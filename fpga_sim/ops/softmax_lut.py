@@ -31,8 +31,7 @@ from ..fixed import Fixed
 from ..fixed_kernels import requant
 from ..graph import LayerTypes, Node
 from .base import Op, op
-from .common import element_cost, in_type, relu_flag, result_type
-from .exp import exp
+from .common import element_cost, in_type, out_size, relu_flag, result_type
 from .lut import LutAttrs, build_table, lut_kernel
 from .mantissa_lut import MantissaAttrs, mantissa_parts
 from .reduce import moved
@@ -55,7 +54,7 @@ class SoftmaxLutAttrs:
 
     def tables(self) -> dict[str, np.ndarray]:
         """The float tables (the node's params; quantised in their own types)."""
-        return {"exp_table": build_table(exp, self.exp_table), "recip_table": self.recip.table()}
+        return {"exp_table": build_table(np.exp, self.exp_table), "recip_table": self.recip.table()}
 
     def plan(self, m: int) -> tuple[int, Fixed]:
         """(S_MIN, p_t) for rows of m values."""
@@ -138,9 +137,16 @@ class SoftmaxLut(Op):
         y = out.reshape([x.shape[k] for k in order]).transpose(np.argsort(order))
         return [np.ascontiguousarray(y)], int(n)
 
-    def cost(self, node: Node, qg: Any, hw: Any) -> Any:
-        """Per element a compare, a subtract, an exp-table read, an add and a multiply; the tables
-        are parameter words."""
+    def rom(self, node: Node, qg: Any) -> tuple[tuple[int, int], ...]:
+        """(words, bits) of the on-chip exp and reciprocal tables."""
         a = node.attrs
-        return element_cost(self, node, qg, hw, ops_per_output=5,
-                            weight_words=a.exp_table.entries + a.recip.entries, weight_bits=a.exp_width)
+        return ((a.exp_table.entries, a.exp_type.width), (a.recip.entries, a.recip.table_type.width))
+
+    def cost(self, node: Node, qg: Any, hw: Any) -> Any:
+        """Per element a compare, a subtract, an exp-table read, an add and a multiply; per row one
+        reciprocal-table read (both tables on-chip ROMs)."""
+        (ew, eb), (rw, rb) = self.rom(node, qg)
+        _, m = row_shape(node.attrs, tuple(qg.graph.shapes[node.inputs[0]]))
+        n = out_size(qg, node)
+        return element_cost(self, node, qg, hw, ops_per_output=5, weight_words=ew + rw, weight_bits=max(eb, rb),
+                            rom_reads=((n, eb), (n // m, rb)))

@@ -8,16 +8,8 @@ from .base import Op, op
 from .mantissa_lut import MantissaOp
 
 
-def sqrt(x: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.asarray(x, dtype=np.float64))
-
-
 @op("Sqrt")
 class Sqrt(MantissaOp, Op):
     onnx_ops = ("Sqrt",)
-    template = "layer"
-    keeps_input_type = False
-    relu_fusable = False
     kind = "sqrt"
-    op_name = "Sqrt"
-    func = staticmethod(sqrt)
+    func = staticmethod(np.sqrt)      # applied to float64 arrays

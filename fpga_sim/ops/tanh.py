@@ -14,7 +14,5 @@ def tanh(x: np.ndarray) -> np.ndarray:
 @op("Tanh")
 class Tanh(LutOp, Op):
     onnx_ops = ("Tanh",)
-    template = "layer"
     func = staticmethod(tanh)
     default_range_log2 = 2
-    op_name = "Tanh"

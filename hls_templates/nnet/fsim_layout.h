@@ -42,7 +42,9 @@ void copy_rows(const in_t in[OUTER * ROW_IN], out_t *out) {
 // An index map (fpga_sim/ops/remap.py): a loop of up to 8 axes (d0..d7) in output order; the
 // source address is the sum of one table entry per axis (entry o_k + c_k of `src`); a negative
 // sum means "no input element": the fill value.  Counters step like an odometer: no division.
+// Outputs issue in the simulator's element lanes (OUT_PAR an iteration, II cycles each, counted).
 struct remap_config {
+    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
     static const unsigned n_loop = 1;
     static const unsigned d0 = 1, d1 = 1, d2 = 1, d3 = 1, d4 = 1, d5 = 1, d6 = 1, d7 = 1;
     static const unsigned o0 = 0, o1 = 0, o2 = 0, o3 = 0, o4 = 0, o5 = 0, o6 = 0, o7 = 0;
@@ -61,9 +63,8 @@ void remap(const in_t *in, out_t *out, const tab_t src[], const fs_t fill[1]) {
     unsigned c[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma HLS ARRAY_PARTITION variable=c complete
     const out_t f = param<out_t>(fill[0]);
-REMAP:
-    for (unsigned i = 0; i < CONFIG_T::n_loop; i++) {
-#pragma HLS PIPELINE II=1
+    // remap: the simulator's element lanes, outputs in order (the odometer follows i)
+    for_each_lane<CONFIG_T::n_loop, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned i) {
         long long s = 0;
         for (unsigned k = 0; k < 8; k++) {
 #pragma HLS UNROLL
@@ -72,7 +73,7 @@ REMAP:
         const out_t v = s < 0 ? f : out_t(in[s]);
         out[i] = apply_fused<CONFIG_T::activation, out_t>(v);
         odometer_step<8>(c, dims);
-    }
+    });
 }
 
 // Linear Resize (fpga_sim/ops/resize.py): per output, the 2^R taps of the interpolated axes
@@ -80,6 +81,7 @@ REMAP:
 // each raw input times the product of its raw weights, summed exactly in 64 bits; the sum (FRAC
 // fractional bits, acc_t) is cast once to out_t.  Up to 4 per-sample axes.
 struct resize_linear_config {
+    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
     static const unsigned n_loop = 1;
     static const unsigned d0 = 1, d1 = 1, d2 = 1, d3 = 1;
     static const unsigned o0 = 0, o1 = 0, o2 = 0, o3 = 0;
@@ -94,9 +96,8 @@ void resize_linear(const in_t *in, out_t *out, const it_t i0[], const it_t i1[],
     const unsigned offs[4] = {CONFIG_T::o0, CONFIG_T::o1, CONFIG_T::o2, CONFIG_T::o3};
     unsigned c[4] = {0, 0, 0, 0};
 #pragma HLS ARRAY_PARTITION variable=c complete
-RESIZE:
-    for (unsigned i = 0; i < CONFIG_T::n_loop; i++) {
-#pragma HLS PIPELINE II=1
+    // resize: the simulator's element lanes, outputs in order (the odometer follows i)
+    for_each_lane<CONFIG_T::n_loop, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned i) {
         long long acc = 0;
     TAPS:
         for (unsigned m = 0; m < 16; m++) {
@@ -115,7 +116,7 @@ RESIZE:
         set_raw(a, acc);
         out[i] = apply_fused<CONFIG_T::activation, out_t>(out_t(a));
         odometer_step<4>(c, dims);
-    }
+    });
 }
 
 struct pad_config {

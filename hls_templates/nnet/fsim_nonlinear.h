@@ -4,12 +4,14 @@
 #define FSIM_NONLINEAR_H_
 
 #include "fsim_common.h"
+#include "fsim_memory.h"
 
 namespace fsim {
 
 enum mantissa_kind { MANT_RECIP = 0, MANT_SQRT = 1, MANT_RSQRT = 2 };
 
 struct mantissa_config {
+    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
     static const unsigned n = 1;
     static const int kind = MANT_RECIP;
     static const unsigned table_bits = 10;
@@ -69,16 +71,15 @@ inline p_t mantissa_value(long long v, const ts_t *table) {
 template <class CONFIG_T, class in_t, class p_t, class out_t, class ts_t>
 void mantissa_function(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const ts_t *table) {
 #pragma HLS INLINE off
-ELEMENTS:
-    for (unsigned i = 0; i < CONFIG_T::n; i++) {
-#pragma HLS PIPELINE II=1
+    // elements: the simulator's element lanes
+    for_each_lane<CONFIG_T::n, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned i) {
         const long long v = get_raw<CONFIG_T::in_signed>(in[i]);
         out_t y = 0;
         if (CONFIG_T::kind == MANT_RECIP || v > 0) {
             y = out_t(mantissa_value<CONFIG_T, p_t>(v, table));
         }
         out[i] = apply_fused<CONFIG_T::activation, out_t>(y);
-    }
+    });
 }
 
 }  // namespace fsim

@@ -3,10 +3,12 @@
 #define FSIM_REQUANT_H_
 
 #include "fsim_common.h"
+#include "fsim_memory.h"
 
 namespace fsim {
 
 struct requant_config {
+    static const unsigned out_par = 1, ii = 1;   // element lanes: outputs per iteration, cycles per iteration
     static const unsigned n = 1;
     static const unsigned m_div = 1, m_mod = 1;           // element i uses channel (i / m_div) % m_mod
     static const bool in_signed = true;
@@ -18,9 +20,8 @@ struct requant_config {
 template <class CONFIG_T, class in_t, class m_t, class s_t, class out_t, class ms_t, class ss_t>
 void requant(const in_t in[CONFIG_T::n], out_t out[CONFIG_T::n], const ms_t mult[], const ss_t shift[]) {
 #pragma HLS INLINE off
-ELEMENTS:
-    for (unsigned i = 0; i < CONFIG_T::n; i++) {
-#pragma HLS PIPELINE II=1
+    // elements: the simulator's element lanes
+    for_each_lane<CONFIG_T::n, CONFIG_T::out_par, CONFIG_T::ii>([&](unsigned i) {
         const unsigned c = (i / CONFIG_T::m_div) % CONFIG_T::m_mod;
         const long long m = param<m_t>(mult[c]).to_int64();
         const int s = param<s_t>(shift[c]).to_int();
@@ -37,7 +38,7 @@ ELEMENTS:
         if (t < CONFIG_T::lo) t = CONFIG_T::lo;
         if (t > CONFIG_T::hi) t = CONFIG_T::hi;
         set_raw(out[i], t);
-    }
+    });
 }
 
 }  // namespace fsim
