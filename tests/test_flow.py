@@ -168,6 +168,28 @@ def test_a_csim_mismatch_exits_1_with_the_report_written(tiny, tmp_path, monkeyp
     assert "1 of 6 output values differ" in (out / "report.html").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.gxx
+def test_counted_cycles_that_differ_from_the_simulator_fail_the_flow(tiny, tmp_path, monkeypatch, capsys):
+    """The generated HLS must be the machine the simulator costs: a counted loop off by one fails."""
+    import codegen
+
+    real = codegen.count_csim
+
+    def one_cycle_more(project, x, **kwargs):
+        got, counts = real(project, x, **kwargs)
+        counts[0] = {**counts[0], "cycles": counts[0]["cycles"] + 1}
+        return got, counts
+
+    monkeypatch.setattr(codegen, "count_csim", one_cycle_more)
+    out = tmp_path / "out"
+    assert main(["flow", "--model", str(tiny), "--out", str(out), "--samples", "4", "--csim-samples", "2",
+                 "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "counting C-simulation (-DFPGA_SIM_COUNT) differs from the simulator on" in err, err
+    assert not json.loads((out / "report.json").read_text())["csim"]["counts"]["equal"]
+
+
 def test_a_csim_that_does_not_compile_keeps_the_project_for_debugging(tiny, tmp_path, monkeypatch, capsys):
     from fpga_sim.errors import CheckFailed
 
