@@ -206,25 +206,45 @@ def cast_params(shift: int, width: int, signed: bool, rnd: int, ovf: int) -> np.
 
 @njit(cache=True, nogil=True)
 def fast_terms(p):
-    """cast_params' vector as the locals `fast_cast` takes, read once before a loop."""
+    """cast_params' vector as the tuple `fast_cast` takes, read once before a loop."""
     s = p[_SHIFT]
     return (max(s, 0), max(-s, 0), p[_C0], p[_CNEG], p[_CODD], p[_VLO], p[_VHI], p[_LOW], p[_HI], p[_LO],
             p[_MASK], p[_OVF] == WRAP, p[_OVF] == SAT_ZERO)
 
 
 @njit(cache=True, nogil=True)
-def fast_cast(v, sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero):
-    """(raw, overflowed) of v cast by the fast formulas (the terms of `fast_terms`), branch-free;
-    sr/k: right/left shift (one is 0), [vlo, vhi]: the range of (v + c) >> sr that fits.
+def fast_cast(v, t):
+    """(raw, overflowed) of v cast by the fast formulas, branch-free; t = fast_terms(p) (sr/k:
+    right/left shift, one of them 0; [vlo, vhi]: the range of (v + c) >> sr that fits).
     Small enough for LLVM to inline into a caller's loop."""
-    t = (v + c0 + ((v >> 63) & cneg) + ((v >> sr) & 1) * codd) >> sr
-    over = t > vhi
-    under = t < vlo
-    q = t << k
+    sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero = t
+    u = (v + c0 + ((v >> 63) & cneg) + ((v >> sr) & 1) * codd) >> sr
+    over = u > vhi
+    under = u < vlo
+    q = u << k
     y_wrap = ((q - lo) & mask) + lo
     y_sat = hi if over else (lo_eff if under else q)
     y_zero = np.int64(0) if over | under else q
     return y_wrap if wrap else (y_zero if zero else y_sat), over | under
+
+
+def wide_codes(p: np.ndarray) -> tuple[int, int, bool, int, int] | None:
+    """None when cast_params' vector p takes the fast formulas, else the (shift, width, signed,
+    rnd, ovf) that `requant` needs: the `wide` argument of `cast_by`."""
+    if p[_FAST]:
+        return None
+    return int(p[_SHIFT]), int(p[_W]), bool(p[_SG]), int(p[_RND]), int(p[_OVF])
+
+
+@njit(cache=True, nogil=True)
+def cast_by(v, t, wide):
+    """(raw, overflowed) of v cast to cast_params' type: fast_cast by the terms t when wide is
+    None (the branch on it is pruned at compile time: a kernel called with None never compiles
+    `requant`), else requant by the codes in wide."""
+    if wide is None:
+        return fast_cast(v, t)
+    s, width, signed, rnd, ovf = wide
+    return requant(v, s, width, signed, rnd, ovf)
 
 
 @njit(cache=True, nogil=True)
@@ -232,12 +252,12 @@ def cast_array(src, p, out):
     """out[i] = fast_cast(src[i]) by cast_params' vector p (1-d int64 arrays).  Returns (the
     number of overflowed values, whether some |src[i]| >= 2**62, outside the formulas' domain:
     then out is meaningless and the caller casts with `requant_array`)."""
-    sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero = fast_terms(p)
+    t = fast_terms(p)
     n = 0
     big = np.int64(0)
     for i in range(src.size):
         v = src[i]
-        y, o = fast_cast(v, sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero)
+        y, o = fast_cast(v, t)
         out[i] = y
         n += o
         big |= (v >> 62) ^ (v >> 63)
@@ -272,7 +292,7 @@ def quantize_array(x, scale: float, p, out):
     anything was dropped.  Returns (overflow count, number of values outside that domain: huge,
     tiny, denormal, NaN, infinite); those outputs are meaningless and `quantize_exact` redoes
     them, so this loop has no data-dependent branch and is all a common model compiles."""
-    sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero = fast_terms(p)
+    tm = fast_terms(p)
     n = 0
     bad = 0
     for i in range(x.size):
@@ -282,7 +302,7 @@ def quantize_array(x, scale: float, p, out):
         y2 = (y + y) if ok else 0.0
         t = math.floor(y2)
         v = (np.int64(t) << 1) | np.int64(y2 != t)
-        r, o = fast_cast(v, sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero)
+        r, o = fast_cast(v, tm)
         out[i] = r
         n += o & ok
         bad += not ok
