@@ -205,8 +205,9 @@ class Fixed:
         out = np.empty(flat.shape, dtype=np.int64)
         w, s, r, o = self.codes
         p = K.cast_params(src.frac - self.frac, w, s, r, o)
-        n, big = K.cast_array(flat, p, out) if p[0] else (0, True)
-        if big:                     # a type or a value too wide for the fast formulas
+        if p[0]:                    # the fast formulas take the type
+            n = K.cast_array(flat, p, out)
+        else:                       # wider than 62 bits, or a shift beyond 62: compiled when first needed
             n = K.requant_array(flat, src.frac - self.frac, w, s, r, o, out)
         return out.reshape(ra.shape), int(n)
 

@@ -167,7 +167,7 @@ def quantize_scalar(x: float, frac: int, width: int, signed: bool, rnd: int, ovf
 # - overflow: flag = q outside [lo', hi] (lo' = lo + 1 for AP_SAT_SYM on a signed type, which
 #   also flags the most negative code, as `_finish` does); WRAP wraps, SAT/SAT_SYM clip, SAT_ZERO
 #   zeroes.  A left shift (shift < 0) is checked on v against [ceil(lo'/2**k), floor(hi/2**k)].
-# Exact while v + c stays inside int64: |v| < 2**62 (any source of at most 63 bits).
+# Exact for every int64 v (see fast_cast).
 # tests/test_mac_routes.py checks it against `requant` for every mode at the edges.
 
 # parameter vector of the fast cast (int64, built once per call by `cast_params`)
@@ -208,17 +208,20 @@ def cast_params(shift: int, width: int, signed: bool, rnd: int, ovf: int) -> np.
 def fast_terms(p):
     """cast_params' vector as the tuple `fast_cast` takes, read once before a loop."""
     s = p[_SHIFT]
-    return (max(s, 0), max(-s, 0), p[_C0], p[_CNEG], p[_CODD], p[_VLO], p[_VHI], p[_LOW], p[_HI], p[_LO],
-            p[_MASK], p[_OVF] == WRAP, p[_OVF] == SAT_ZERO)
+    sr = max(s, 0)
+    return (sr, max(-s, 0), (np.int64(1) << sr) - 1, p[_C0], p[_CNEG], p[_CODD], p[_VLO], p[_VHI], p[_LOW], p[_HI],
+            p[_LO], p[_MASK], p[_OVF] == WRAP, p[_OVF] == SAT_ZERO)
 
 
 @njit(cache=True, nogil=True)
 def fast_cast(v, t):
-    """(raw, overflowed) of v cast by the fast formulas, branch-free; t = fast_terms(p) (sr/k:
-    right/left shift, one of them 0; [vlo, vhi]: the range of (v + c) >> sr that fits).
-    Small enough for LLVM to inline into a caller's loop."""
-    sr, k, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero = t
-    u = (v + c0 + ((v >> 63) & cneg) + ((v >> sr) & 1) * codd) >> sr
+    """(raw, overflowed) of any int64 v cast by the fast formulas, branch-free; t = fast_terms(p)
+    (sr/k: right/left shift, one of them 0; [vlo, vhi]: the range of (v + c) >> sr that fits).
+    (v + c) >> sr is taken as (v >> sr) + ((low bits of v + c) >> sr), so nothing leaves int64
+    (c < 2**sr).  Small enough for LLVM to inline into a caller's loop."""
+    sr, k, low_bits, c0, cneg, codd, vlo, vhi, lo, hi, lo_eff, mask, wrap, zero = t
+    c = c0 + ((v >> 63) & cneg) + ((v >> sr) & 1) * codd
+    u = (v >> sr) + (((v & low_bits) + c) >> sr)
     over = u > vhi
     under = u < vlo
     q = u << k
@@ -248,20 +251,16 @@ def cast_by(v, t, wide):
 
 
 @njit(cache=True, nogil=True)
-def cast_array(src, p, out):
-    """out[i] = fast_cast(src[i]) by cast_params' vector p (1-d int64 arrays).  Returns (the
-    number of overflowed values, whether some |src[i]| >= 2**62, outside the formulas' domain:
-    then out is meaningless and the caller casts with `requant_array`)."""
+def cast_array(src, p, out) -> int:
+    """out[i] = fast_cast(src[i]) by cast_params' vector p (1-d int64 arrays); returns the
+    number of overflowed values."""
     t = fast_terms(p)
     n = 0
-    big = np.int64(0)
     for i in range(src.size):
-        v = src[i]
-        y, o = fast_cast(v, t)
+        y, o = fast_cast(src[i], t)
         out[i] = y
         n += o
-        big |= (v >> 62) ^ (v >> 63)
-    return n, big != 0
+    return n
 
 
 @njit(cache=True, nogil=True)

@@ -8,7 +8,8 @@ import numpy as np
 from numba import njit
 
 from fpga_sim.fixed import Fixed, product_type
-from fpga_sim.fixed_kernels import OVERFLOW, ROUNDING, cast_params, quantize_array, quantize_exact, quantize_scalar, requant
+from fpga_sim.fixed_kernels import (OVERFLOW, ROUNDING, cast_array, cast_params, quantize_array, quantize_exact,
+                                    quantize_scalar, requant, requant_array)
 
 from .ops_support import apply_overflow, ref_cast, ref_from_value, ref_quantize, round_to_integer
 
@@ -138,3 +139,20 @@ def test_reference_rounding_definitions_on_halves():
     }
     for mode, want in table.items():
         assert [round_to_integer(h, mode) for h in halves] == want, mode
+
+
+def test_fast_cast_equals_requant_over_all_of_int64():
+    """cast_array's branch-free formulas against requant_array on values at the int64 extremes
+    (where v + rounding constant would leave int64), every mode, widths and shifts to 62."""
+    rng = np.random.default_rng(5)
+    edges = [0, 1, -1, 2**62 - 1, 2**62, -(2**62), -(2**62) - 1, INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1]
+    v = np.concatenate([np.array(edges, np.int64), rng.integers(INT64_MIN, INT64_MAX, 300, endpoint=True),
+                        rng.integers(-(2**20), 2**20, 300)])
+    for width, signed in ((62, True), (62, False), (16, True), (1, True), (1, False)):
+        for shift in (-62, -3, 0, 1, 5, 40, 61, 62):
+            for q in range(7):
+                for o in range(4):
+                    fast, want = np.empty_like(v), np.empty_like(v)
+                    n = cast_array(v, cast_params(shift, width, signed, q, o), fast)
+                    assert n == requant_array(v, shift, width, signed, q, o, want), (width, shift, q, o)
+                    assert np.array_equal(fast, want), (width, signed, shift, q, o)
