@@ -25,22 +25,18 @@ from .pooling import PoolAttrs, as_chw, lower_pool, out_shape, window, window_ta
 
 @njit(cache=True, nogil=True)
 def maxpool_kernel(x, starts, offs, out) -> None:
-    """x (N, C, H, W) raw -> out (N, C, OH, OW): the largest input of each window, whose flat
+    """x (N*C, H*W) raw -> out (N*C, OH*OW): the largest input of each window, whose flat
     offsets are offs[starts[p]:starts[p+1]] (`pooling.window_taps`; a window wholly in the
     padding gives 0).  The cast to the result type is left to the caller (the shared cast
-    kernel: no requant compiled into this loop)."""
-    nb, nc, h, w = x.shape
-    oh_n, ow_n = out.shape[2], out.shape[3]
-    xf = x.reshape(nb * nc, h * w)
-    of = out.reshape(nb * nc, oh_n * ow_n)
-    for bc in range(nb * nc):
-        xr = xf[bc]
-        for p in range(oh_n * ow_n):
+    kernel: no requant compiled into this loop; 2-d arrays: no reshape either)."""
+    for bc in range(x.shape[0]):
+        xr = x[bc]
+        for p in range(out.shape[1]):
             t0, t1 = starts[p], starts[p + 1]
             best = xr[offs[t0]] if t1 > t0 else np.int64(0)
             for t in range(t0 + 1, t1):
                 best = max(best, xr[offs[t]])
-            of[bc, p] = best
+            out[bc, p] = best
 
 
 def as_nchw(x: np.ndarray) -> np.ndarray:
@@ -87,7 +83,8 @@ class MaxPool(Op):
         shape = out_shape(node.attrs, x.shape[1:])
         _, oh, ow = as_chw(shape)
         out = np.empty((x.shape[0], x4.shape[1], oh, ow), dtype=np.int64)
-        maxpool_kernel(x4, *window_taps(a, x4.shape[2], x4.shape[3], oh, ow), out)
+        nb, nc, h, w = x4.shape
+        maxpool_kernel(x4.reshape(nb * nc, h * w), *window_taps(a, h, w, oh, ow), out.reshape(nb * nc, oh * ow))
         n = 0
         if not (t_in.frac == t_out.frac and t_out.min_raw <= t_in.min_raw and t_in.max_raw <= t_out.max_raw):
             out, n = t_out.cast_counted(out, t_in)      # not the identity: the shared cast kernel
