@@ -186,7 +186,7 @@ class Fixed:
             n, rare = K.quantize_array(flat, 2.0 ** self.frac, p, out)
             if rare:                # huge, tiny, denormal or non-finite values: the exact path redoes them
                 n += K.quantize_exact(flat, self.frac, w, s, r, o, True, out)
-        else:                       # wider than the fast cast, or beyond a double's scale
+        else:                       # beyond a double's scale
             n = K.quantize_exact(flat, self.frac, w, s, r, o, False, out)
         return out.reshape(xa.shape), int(n)
 
@@ -207,7 +207,7 @@ class Fixed:
         p = K.cast_params(src.frac - self.frac, w, s, r, o)
         if p[0]:                    # the fast formulas take the type
             n = K.cast_array(flat, p, out)
-        else:                       # wider than 62 bits, or a shift beyond 62: compiled when first needed
+        else:                       # a shift beyond 62 bits: compiled when first needed
             n = K.requant_array(flat, src.frac - self.frac, w, s, r, o, out)
         return out.reshape(ra.shape), int(n)
 

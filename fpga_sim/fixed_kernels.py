@@ -172,7 +172,7 @@ def quantize_scalar(x: float, frac: int, width: int, signed: bool, rnd: int, ovf
 
 # parameter vector of the fast cast (int64, built once per call by `cast_params`)
 _FAST, _SHIFT, _C0, _CNEG, _CODD, _LO, _HI, _VLO, _VHI, _MASK, _OVF, _W, _SG, _RND, _LOW = range(15)
-FAST_MAX_BITS = 62      # widths and shifts the fast formulas take
+FAST_MAX_SHIFT = 62     # the shifts the fast formulas take (any type whose raw values fit int64)
 _QUANT_LIMIT = 4503599627370496.0   # 2**52: below it 2 * x * 2**frac and its floor are exact integers
 
 
@@ -186,11 +186,11 @@ def round_terms(shift: int, rnd: int) -> tuple[int, int, int]:
 
 def cast_params(shift: int, width: int, signed: bool, rnd: int, ovf: int) -> np.ndarray:
     """The constants of the fast cast to a (width, signed, rnd, ovf) type from `shift` more
-    fractional bits; element _FAST is 0 when the type is too wide for the fast formulas (a
-    kernel then calls `requant`, which is exact for any type)."""
+    fractional bits; element _FAST is 0 when the fast formulas do not take the cast (a type
+    wider than int64, |shift| > 62: a kernel then calls `requant`, exact for any type)."""
     p = np.zeros(15, np.int64)
     p[_SHIFT], p[_OVF], p[_W], p[_SG], p[_RND] = shift, ovf, width, signed, rnd
-    if width > FAST_MAX_BITS or abs(shift) > FAST_MAX_BITS:
+    if width > (64 if signed else 63) or abs(shift) > FAST_MAX_SHIFT:
         return p
     lo = -(1 << (width - 1)) if signed else 0
     hi = (1 << (width - 1)) - 1 if signed else (1 << width) - 1
@@ -199,7 +199,7 @@ def cast_params(shift: int, width: int, signed: bool, rnd: int, ovf: int) -> np.
         p[_C0], p[_CNEG], p[_CODD] = round_terms(shift, rnd)
     k = max(-shift, 0)
     p[_LO], p[_HI], p[_VLO], p[_VHI], p[_LOW] = lo_eff, hi, -((-lo_eff) >> k), hi >> k, lo
-    p[_MASK] = (1 << width) - 1
+    p[_MASK] = (1 << width) - 1 if width < 64 else -1     # -1: all 64 bits, wrapping is int64's own
     p[_FAST] = 1
     return p
 

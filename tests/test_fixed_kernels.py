@@ -71,7 +71,7 @@ def test_array_fast_path_equals_exact_scalar_path():
                         -rng.uniform(0, 1 / 32, 500), rng.normal(0, 1e4, 500) * 2.0 ** rng.integers(-60, 60, 500),
                         [-0.49999999999999994 / 32, 2.0**-1022, -(2.0**-1022), 0.0, -0.0, 1.5, -1.5, 2.5, -2.5]])
     for frac in (-3, 0, 5, 20, 60):
-        for width, signed in ((16, True), (7, False), (62, True)):
+        for width, signed in ((16, True), (7, False), (62, True), (64, True), (63, False)):
             for q in range(7):
                 for o in range(4):
                     fast, slow = np.empty(x.size, np.int64), np.empty(x.size, np.int64)
@@ -143,13 +143,13 @@ def test_reference_rounding_definitions_on_halves():
 
 def test_fast_cast_equals_requant_over_all_of_int64():
     """cast_array's branch-free formulas against requant_array on values at the int64 extremes
-    (where v + rounding constant would leave int64), every mode, widths and shifts to 62."""
+    (where v + rounding constant would leave int64), every mode, widths to 64, shifts to 62."""
     rng = np.random.default_rng(5)
     edges = [0, 1, -1, 2**62 - 1, 2**62, -(2**62), -(2**62) - 1, INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1]
     v = np.concatenate([np.array(edges, np.int64), rng.integers(INT64_MIN, INT64_MAX, 300, endpoint=True),
                         rng.integers(-(2**20), 2**20, 300)])
-    for width, signed in ((62, True), (62, False), (16, True), (1, True), (1, False)):
-        for shift in (-62, -3, 0, 1, 5, 40, 61, 62):
+    for width, signed in ((64, True), (63, False), (63, True), (62, True), (62, False), (16, True), (1, True), (1, False)):
+        for shift in (-62, -40, -3, -1, 0, 1, 5, 40, 61, 62):
             for q in range(7):
                 for o in range(4):
                     fast, want = np.empty_like(v), np.empty_like(v)
