@@ -26,6 +26,7 @@ branch-free kernels (`fast_cast`, `cast_array`, `quantize_array`) and the exact 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
@@ -184,13 +185,16 @@ def round_terms(shift: int, rnd: int) -> tuple[int, int, int]:
             RND_CONV: (half - 1, 0, 1)}[rnd]
 
 
+@lru_cache(maxsize=4096)
 def cast_params(shift: int, width: int, signed: bool, rnd: int, ovf: int) -> np.ndarray:
     """The constants of the fast cast to a (width, signed, rnd, ovf) type from `shift` more
     fractional bits; element _FAST is 0 when the fast formulas do not take the cast (a type
-    wider than int64, |shift| > 62: a kernel then calls `requant`, exact for any type)."""
+    wider than int64, |shift| > 62: a kernel then calls `requant`, exact for any type).
+    Made once per cast and read-only (a call per layer call: building it costs 4 us)."""
     p = np.zeros(15, np.int64)
     p[_SHIFT], p[_OVF], p[_W], p[_SG], p[_RND] = shift, ovf, width, signed, rnd
     if width > (64 if signed else 63) or abs(shift) > FAST_MAX_SHIFT:
+        p.flags.writeable = False
         return p
     lo = -(1 << (width - 1)) if signed else 0
     hi = (1 << (width - 1)) - 1 if signed else (1 << width) - 1
@@ -201,6 +205,7 @@ def cast_params(shift: int, width: int, signed: bool, rnd: int, ovf: int) -> np.
     p[_LO], p[_HI], p[_VLO], p[_VHI], p[_LOW] = lo_eff, hi, -((-lo_eff) >> k), hi >> k, lo
     p[_MASK] = (1 << width) - 1 if width < 64 else -1     # -1: all 64 bits, wrapping is int64's own
     p[_FAST] = 1
+    p.flags.writeable = False
     return p
 
 
