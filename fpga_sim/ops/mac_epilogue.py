@@ -24,14 +24,14 @@ def fused_epilogue(acc: np.ndarray, part_shift: np.ndarray, s_left: int, bias: n
     partial sums of one output, from split inputs (K slices or limbs), cast by cast_params'
     vector p.  out is (N, A*B, HW) int64; the caller's bound keeps every value inside int64.
     Returns the number of overflowed final casts."""
-    return _fused_epilogue(acc, part_shift, s_left, bias, p, wide_codes(p), relu, out)
+    row = np.empty(acc.shape[4], np.int64)      # allocated here: no np.empty compiled into the kernel
+    return _fused_epilogue(acc, part_shift, s_left, bias, p, wide_codes(p), relu, out, row)
 
 
 @njit(cache=True, nogil=True)
-def _fused_epilogue(acc, part_shift, s_left, bias, p, wide, relu, out):
+def _fused_epilogue(acc, part_shift, s_left, bias, p, wide, relu, out, row):
     n_b, na, nj, nb, hw = acc.shape
     t = fast_terms(p)
-    row = np.empty(hw, np.int64)
     cnt = 0
     for n in range(n_b):
         for a in range(na):
