@@ -198,9 +198,10 @@ def _first_run(con: Console, sec: Any) -> None:
     con.print(f"[bold]{title}[/], Numba cache {sec.get('cache')}: import {_s(sec['import_s'])}, quantise "
               f"{_s(sec['quantize_s'])}, simulate (trace, chunks of 64) {_s(sec['simulate_s'])}, compare "
               f"{_s(sec['compare_s'])}, one more simulate {_s(sec['one_sample_simulate_s'])}; compiling "
-              f"{_s(sec['flow_compile_s'])} in total (process CPU {_s(sec['flow_cpu_s'])})")
+              f"{_s(sec.get('flow_compile_cpu_s', sec['flow_compile_s']))} CPU in total (wall {_s(sec['flow_compile_s'])}; "
+              f"the phases' process CPU {_s(sec['flow_cpu_s'])})")
     for k in ("import", "quantize", "simulate", "one_sample"):
-        top = ", ".join(f"{n.rsplit('.', 1)[-1]} {s:.2f} s x{c}" for n, s, c in sec.get(f"{k}_top", [])[:6])
+        top = ", ".join(f"{n.rsplit('.', 1)[-1]} {s:.2f} s x{c}" for n, s, c in sec.get(f"{k}_top", [])[:8])
         if top:
             con.print(f"  compiled during {k}: {top}")
     for r in sec.get("rows", []):

@@ -181,7 +181,13 @@ class Fixed:
         flat = np.ascontiguousarray(xa).reshape(-1)
         out = np.empty(flat.shape, dtype=np.int64)
         w, s, r, o = self.codes
-        n = K.quantize_array(flat, self.frac, w, s, r, o, out)
+        p = K.cast_params(2, w, s, r, o)
+        if -1000 < self.frac < 1000 and p[0]:
+            n, rare = K.quantize_array(flat, 2.0 ** self.frac, p, out)
+            if rare:                # huge, tiny, denormal or non-finite values: the exact path redoes them
+                n += K.quantize_exact(flat, self.frac, w, s, r, o, True, out)
+        else:                       # beyond a double's scale
+            n = K.quantize_exact(flat, self.frac, w, s, r, o, False, out)
         return out.reshape(xa.shape), int(n)
 
     def quantize(self, x) -> np.ndarray:
@@ -198,7 +204,11 @@ class Fixed:
         flat = np.ascontiguousarray(ra).reshape(-1)
         out = np.empty(flat.shape, dtype=np.int64)
         w, s, r, o = self.codes
-        n = K.requant_array(flat, src.frac - self.frac, w, s, r, o, out)
+        p = K.cast_params(src.frac - self.frac, w, s, r, o)
+        if p[0]:                    # the fast formulas take the type
+            n = K.cast_array(flat, p, out)
+        else:                       # a shift beyond 62 bits: compiled when first needed
+            n = K.requant_array(flat, src.frac - self.frac, w, s, r, o, out)
         return out.reshape(ra.shape), int(n)
 
     def cast(self, raw, src: "Fixed") -> np.ndarray:

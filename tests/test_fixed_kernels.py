@@ -8,7 +8,8 @@ import numpy as np
 from numba import njit
 
 from fpga_sim.fixed import Fixed, product_type
-from fpga_sim.fixed_kernels import OVERFLOW, ROUNDING, quantize_array, quantize_scalar, requant
+from fpga_sim.fixed_kernels import (OVERFLOW, ROUNDING, cast_array, cast_params, quantize_array, quantize_exact,
+                                    quantize_scalar, requant, requant_array)
 
 from .ops_support import apply_overflow, ref_cast, ref_from_value, ref_quantize, round_to_integer
 
@@ -63,17 +64,40 @@ def test_requant_at_int64_and_shift_extremes():
 
 
 def test_array_fast_path_equals_exact_scalar_path():
-    """quantize_array's float fast path against quantize_scalar's integer path, every mode."""
+    """quantize_array's float fast path (and the rare values it leaves to quantize_exact) against
+    quantize_scalar's integer path, every mode, with the overflow counts."""
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.normal(0, 4, 3000), (rng.integers(-2000, 2000, 3000) + 0.5) / 64,
-                        -rng.uniform(0, 1 / 32, 500), [-0.49999999999999994 / 32, 2.0**-1022, -(2.0**-1022)]])
+                        -rng.uniform(0, 1 / 32, 500), rng.normal(0, 1e4, 500) * 2.0 ** rng.integers(-60, 60, 500),
+                        [-0.49999999999999994 / 32, 2.0**-1022, -(2.0**-1022), 0.0, -0.0, 1.5, -1.5, 2.5, -2.5]])
     for frac in (-3, 0, 5, 20, 60):
-        for q in range(7):
-            for o in range(4):
-                fast, slow = np.empty(x.size, np.int64), np.empty(x.size, np.int64)
-                quantize_array(x, frac, 16, True, q, o, fast)
-                _quantize_each(x, frac, 16, True, q, o, slow)
-                assert np.array_equal(fast, slow), (frac, q, o)
+        for width, signed in ((16, True), (7, False), (62, True), (64, True), (63, False)):
+            for q in range(7):
+                for o in range(4):
+                    fast, slow = np.empty(x.size, np.int64), np.empty(x.size, np.int64)
+                    p = cast_params(2, width, signed, q, o)
+                    n, rare = quantize_array(x, 2.0**frac, p, fast)
+                    if rare:
+                        n += quantize_exact(x, frac, width, signed, q, o, True, fast)
+                    _quantize_each(x, frac, width, signed, q, o, slow)
+                    n_slow = sum(quantize_scalar(v, frac, width, signed, q, o)[1] for v in x[:50])
+                    assert np.array_equal(fast, slow), (frac, width, q, o)
+                    assert n == Fixed(width, width - frac, signed, ROUNDING[q], OVERFLOW[o]).quantize_counted(x)[1]
+                    assert quantize_exact(x[:50], frac, width, signed, q, o, False, slow[:50]) == n_slow
+
+
+def test_rare_values_take_the_exact_path_inside_an_array():
+    """Values outside quantize_array's domain (NaN, infinities, huge, denormal, tiny products)
+    mixed with common ones, against the Fraction reference, every mode."""
+    x = np.array([1.25, np.nan, -np.nan, np.inf, -np.inf, 1e300, -1e300, 5e-324, -5e-324, 2.0**-1030,
+                  -(2.0**-1040), 2.0**60, -(2.0**60), 3.0, -0.75])
+    for q in ROUNDING:
+        for o in OVERFLOW:
+            for t in (Fixed(16, 6, True, q, o), Fixed(8, 8, False, q, o), Fixed(64, 40, True, q, o)):
+                raw, n = t.quantize_counted(x)
+                want = [ref_quantize(v, t) for v in x]
+                assert raw.tolist() == [w[0] for w in want], t
+                assert n == sum(w[1] for w in want), t
 
 
 def test_quantize_with_huge_fractional_bits_takes_the_exact_path():
@@ -115,3 +139,20 @@ def test_reference_rounding_definitions_on_halves():
     }
     for mode, want in table.items():
         assert [round_to_integer(h, mode) for h in halves] == want, mode
+
+
+def test_fast_cast_equals_requant_over_all_of_int64():
+    """cast_array's branch-free formulas against requant_array on values at the int64 extremes
+    (where v + rounding constant would leave int64), every mode, widths to 64, shifts to 62."""
+    rng = np.random.default_rng(5)
+    edges = [0, 1, -1, 2**62 - 1, 2**62, -(2**62), -(2**62) - 1, INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1]
+    v = np.concatenate([np.array(edges, np.int64), rng.integers(INT64_MIN, INT64_MAX, 300, endpoint=True),
+                        rng.integers(-(2**20), 2**20, 300)])
+    for width, signed in ((64, True), (63, False), (63, True), (62, True), (62, False), (16, True), (1, True), (1, False)):
+        for shift in (-62, -40, -3, -1, 0, 1, 5, 40, 61, 62):
+            for q in range(7):
+                for o in range(4):
+                    fast, want = np.empty_like(v), np.empty_like(v)
+                    n = cast_array(v, cast_params(shift, width, signed, q, o), fast)
+                    assert n == requant_array(v, shift, width, signed, q, o, want), (width, shift, q, o)
+                    assert np.array_equal(fast, want), (width, signed, shift, q, o)

@@ -115,3 +115,22 @@ def test_cost_is_one_compare_per_window_element():
     op, node, _ = lower(one_node_model("GlobalMaxPool", [("x", (1, 2, 8, 8))]))
     rep = check_element_cost(op, node, qgraph_for(op, node, [(2, 8, 8)], [t], t), 64)
     assert rep.cycles == 2 * 3 and rep.bound == "compute"   # ceil(64 / 25) cycles per output
+
+
+def test_window_taps_are_the_tap_table_of_the_numba_kernels():
+    """pooling.window_taps (NumPy, for MaxPool) lists the same taps as windows.tap_table (the
+    Numba table the conv kernels use), padding, strides and dilations included."""
+    from fpga_sim.ops.pooling import PoolAttrs, out_len, window_taps
+    from fpga_sim.ops.windows import tap_table
+
+    for (kh, kw), (sh, sw), pads, (dh, dw), (h, w) in [((2, 2), (2, 2), (0, 0, 0, 0), (1, 1), (6, 6)),
+                                                       ((3, 3), (2, 2), (1, 1, 1, 1), (1, 1), (7, 5)),
+                                                       ((3, 2), (1, 3), (2, 0, 1, 1), (2, 1), (9, 8)),
+                                                       ((5, 5), (1, 1), (0, 0, 0, 0), (1, 1), (5, 5))]:
+        a = PoolAttrs((kh, kw), (sh, sw), pads, (dh, dw))
+        oh = out_len(h, kh, sh, pads[0], pads[2], dh, False)
+        ow = out_len(w, kw, sw, pads[1], pads[3], dw, False)
+        starts, offs = window_taps(a, h, w, oh, ow)
+        want_starts, want_offs, _ = tap_table(1, kh, kw, h, w, oh, ow, sh, sw, pads[0], pads[1], dh, dw)
+        assert starts.tolist() == want_starts.tolist()
+        assert offs.tolist() == want_offs[:want_starts[-1]].tolist()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..fixed_kernels import requant
+from ..fixed_kernels import cast_by, cast_params, fast_terms, requant, wide_codes
 from .mac_bounds import MAX_SLICES
 
 
@@ -49,49 +49,56 @@ def conv_exact(xp, w, bias, sh, sw, dh, dw, groups, ho, wo, s_left, fshift, rw, 
     return counts.sum()
 
 
-@njit(cache=True, nogil=True)
-def dense_exact(x, w, bias, s_left, fshift, rw, rsg, rr, ro, relu, out):
+def dense_exact(x: np.ndarray, w: np.ndarray, bias: np.ndarray, s_left: int, fshift: int, rw: int, rsg: bool,
+                rr: int, ro: int, relu: bool, out: np.ndarray) -> int:
     """out[n, o] = ReLU?(cast((sum_i x[n,i]*w[o,i]) << s_left + bias[o])): the exact int64 path
-    of a dense layer (a bound proved the per-term casts are identities).  Returns overflows.
-    Serial: it reads each weight once per sample (memory-bound), and a parallel region costs
-    seconds of compilation on a cold cache and waits for descheduled threads on a shared machine."""
+    of a dense layer (a bound proved the per-term casts are identities), cast by fshift and the
+    result codes (rw, rsg, rr, ro).  Returns overflows.  Serial: it reads each weight once per
+    sample (memory-bound), and a parallel region costs seconds of compilation on a cold cache
+    and waits for descheduled threads on a shared machine."""
+    p = cast_params(fshift, rw, rsg, rr, ro)
+    return int(_dense_exact(x, w, bias, s_left, p, wide_codes(p), relu, out))
+
+
+@njit(cache=True, nogil=True)
+def _dense_exact(x, w, bias, s_left, p, wide, relu, out):
     n_b, n_in = x.shape
-    n_out = w.shape[0]
-    counts = np.zeros(n_out, np.int64)
-    for o in range(n_out):
-        cnt = 0
+    t = fast_terms(p)
+    cnt = 0
+    for o in range(w.shape[0]):
         for n in range(n_b):
             acc = np.int64(0)
             for i in range(n_in):
                 acc += x[n, i] * w[o, i]
-            y, f = requant((acc << s_left) + bias[o], fshift, rw, rsg, rr, ro)
+            y, f = cast_by((acc << s_left) + bias[o], t, wide)
             cnt += f
-            if relu and y < 0:
-                y = 0
-            out[n, o] = y
-        counts[o] = cnt
-    return counts.sum()
+            out[n, o] = max(y, np.int64(0)) if relu else y
+    return cnt
 
 
-@njit(cache=True, nogil=True)
-def dense_int32(x, w, bias, s_left, fshift, rw, rsg, rr, ro, relu, out):
+def dense_int32(x: np.ndarray, w: np.ndarray, bias: np.ndarray, s_left: int, fshift: int, rw: int, rsg: bool,
+                rr: int, ro: int, relu: bool, out: np.ndarray) -> int:
     """dense_exact for int32 x and narrow (int8/16/32) weights when a bound keeps every partial
     sum inside int32: int32 sums vectorise (4096x4096 int16: 2.1 ms, int8: 1.6 ms; int64 sums
     3.6-3.9 ms).  Serial: a parallel region on the shared 2-core machine waits for a
     descheduled thread (measured 2.8 ms best, 20-24 ms while one other process runs)."""
+    p = cast_params(fshift, rw, rsg, rr, ro)
+    return int(_dense_int32(x, w, bias, s_left, p, wide_codes(p), relu, out))
+
+
+@njit(cache=True, nogil=True)
+def _dense_int32(x, w, bias, s_left, p, wide, relu, out):
     n_b, n_in = x.shape
-    n_out = w.shape[0]
+    t = fast_terms(p)
     cnt = 0
     for n in range(n_b):
-        for o in range(n_out):
+        for o in range(w.shape[0]):
             acc = np.int32(0)
             for i in range(n_in):
                 acc = np.int32(acc + np.int32(x[n, i] * np.int32(w[o, i])))
-            y, f = requant((np.int64(acc) << s_left) + bias[o], fshift, rw, rsg, rr, ro)
+            y, f = cast_by((np.int64(acc) << s_left) + bias[o], t, wide)
             cnt += f
-            if relu and y < 0:
-                y = 0
-            out[n, o] = y
+            out[n, o] = max(y, np.int64(0)) if relu else y
     return cnt
 
 
@@ -125,63 +132,23 @@ def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols):
     return 0
 
 
-@njit(cache=True, nogil=True)
-def channel_abs_max(x):
-    """max |x[:, c, :]| per channel of an (N, C, HW) int64 array, without a temporary."""
-    n_b, c_in, hw = x.shape
-    out = np.zeros(c_in, np.int64)
-    for n in range(n_b):
-        for c in range(c_in):
-            m = out[c]
-            for i in range(hw):
-                v = x[n, c, i]
-                m = max(m, v if v >= 0 else -v)
-            out[c] = m
-    return out
-
-
-@njit(cache=True, nogil=True)
-def slice_abs_sums(w, parts, out):
-    """out[oc, off_J + j] = sum |w[oc, c, :]| over slice j of J equal slices of the Cg input
-    channels, for each J in `parts` (off_J: the sum of the earlier J), in one pass over a
-    (Cout, Cg, taps) int64 array."""
-    cout, cg, taps = w.shape
-    per_channel = np.empty(cg, np.int64)
-    for oc in range(cout):
-        for c in range(cg):
-            s = np.int64(0)
-            for t in range(taps):
-                v = w[oc, c, t]
-                s += v if v >= 0 else -v
-            per_channel[c] = s
-        off = 0
-        for j in parts:
-            size = cg // j
-            for sl in range(j):
-                s = np.int64(0)
-                for c in range(sl * size, (sl + 1) * size):
-                    s += per_channel[c]
-                out[oc, off + sl] = s
-            off += j
+def channel_abs_max(x: np.ndarray) -> np.ndarray:
+    """max |x[:, c, :]| per channel of an (N, C, HW) int64 array, without a temporary: the
+    larger of max and -min (two NumPy reductions; a Numba loop cost 0.3-0.5 s of compilation
+    on a first run for no speed)."""
+    if x.size == 0:
+        return np.zeros(x.shape[1], np.int64)
+    return np.maximum(x.max(axis=(0, 2)), -x.min(axis=(0, 2)))
 
 
 def abs_sums(w: np.ndarray) -> dict[int, np.ndarray]:
     """{J: sum |w| over each of J equal slices of the input channels (Cout, J)} for every
     J <= MAX_SLICES dividing the channels per group: the weight side of the bounds (J = 1:
-    sum |w| per output channel)."""
+    sum |w| per output channel).  NumPy: computed once per weight array (cached by the caller)."""
     cout, cg = w.shape[:2]
-    parts = np.array([j for j in range(1, min(cg, MAX_SLICES) + 1) if cg % j == 0], np.int64)
-    out = np.zeros((cout, int(parts.sum())), np.int64)
-    slice_abs_sums(w.reshape(cout, cg, -1), parts, out)
-    offs = np.cumsum(parts) - parts
-    return {int(j): out[:, o:o + j] for j, o in zip(parts, offs)}
-
-
-@njit(cache=True, nogil=True)
-def cast_flags(src, shift, w, sg, r, o, out, flags):
-    """out[i], flags[i] = requant(src[i]) (per-channel bias casts)."""
-    for i in range(src.size):
-        out[i], flags[i] = requant(src[i], shift, w, sg, r, o)
+    per_channel = np.abs(w.reshape(cout, cg, -1)).sum(axis=2)
+    return {j: per_channel.reshape(cout, j, cg // j).sum(axis=2)
+            for j in range(1, min(cg, MAX_SLICES) + 1) if cg % j == 0}
 
 
 def narrowest(w: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ from ..errors import ConfigError
 from ..fixed import Fixed, product_type
 from .mac_bounds import F32_EXACT, F64_EXACT, INT32_EXACT, MAX_SLICES, gemm_plan, limb_bits, limb_bound, slice_plan
 from .mac_epilogue import cast_params, fused_epilogue
-from .mac_int64 import abs_sums, cast_flags, channel_abs_max, conv_exact, dense_exact, dense_int32, im2col, narrowest
+from .mac_int64 import abs_sums, channel_abs_max, conv_exact, dense_exact, dense_int32, im2col, narrowest
 from .mac_narrow import BATCH_LANES_MAX_COUT, BATCH_LANES_MIN_N, run_mac_narrow
 from .mac_per_term import conv_direct
 from .mac_wide import run_wide
@@ -89,12 +89,8 @@ class MacCall:
         if b is not None and self.tb is None:
             raise ConfigError(f"node {node.name!r} ({node.op}) has a bias but no bias type")
         if self.int64 and b is not None:
-            flags = np.zeros(self.cout, np.bool_)
-            src = np.ascontiguousarray(b, dtype=np.int64).reshape(-1).view()
-            src.flags.writeable = False             # one kernel specialisation, frozen parameters or not
-            cast_flags(src, self.tb.frac - self.acc.frac,
-                       *self.acc.codes, self.bias, flags)
-            self.bias_overflows = int(flags.sum()) * self.n_b * self.ho * self.wo
+            self.bias, n = self.acc.cast_counted(np.asarray(b, dtype=np.int64).reshape(-1), self.tb)
+            self.bias_overflows = n * self.n_b * self.ho * self.wo
         self.cache = derived(self.w)
         self.plans: dict[tuple, Any] = {}
 

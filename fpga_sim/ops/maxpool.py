@@ -17,37 +17,26 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from ..fixed_kernels import requant
 from ..graph import Node
 from .base import Op, op
 from .common import element_cost, in_type, node_name, relu_flag, result_type
-from .pooling import PoolAttrs, as_chw, lower_pool, out_shape, window
-from .windows import tap_table
+from .pooling import PoolAttrs, as_chw, lower_pool, out_shape, window, window_taps
 
 
 @njit(cache=True, nogil=True)
-def maxpool_kernel(x, kh, kw, sh, sw, pt, pl, dh, dw, cast, shift, width, signed, rnd, ovf, relu, out) -> int:
-    """x (N, C, H, W) raw -> out (N, C, OH, OW) raw; returns the overflow count.  cast=False:
-    the result type holds every input value exactly (the cast is the identity, ~10 ns saved an output)."""
-    nb, nc, h, w = x.shape
-    oh_n, ow_n = out.shape[2], out.shape[3]
-    starts, offs, _ = tap_table(1, kh, kw, h, w, oh_n, ow_n, sh, sw, pt, pl, dh, dw)
-    xf = x.reshape(nb * nc, h * w)
-    of = out.reshape(nb * nc, oh_n * ow_n)
-    n_ovf = 0
-    for bc in range(nb * nc):
-        xr = xf[bc]
-        for p in range(oh_n * ow_n):
+def maxpool_kernel(x, starts, offs, out) -> None:
+    """x (N*C, H*W) raw -> out (N*C, OH*OW): the largest input of each window, whose flat
+    offsets are offs[starts[p]:starts[p+1]] (`pooling.window_taps`; a window wholly in the
+    padding gives 0).  The cast to the result type is left to the caller (the shared cast
+    kernel: no requant compiled into this loop; 2-d arrays: no reshape either)."""
+    for bc in range(x.shape[0]):
+        xr = x[bc]
+        for p in range(out.shape[1]):
             t0, t1 = starts[p], starts[p + 1]
             best = xr[offs[t0]] if t1 > t0 else np.int64(0)
             for t in range(t0 + 1, t1):
                 best = max(best, xr[offs[t]])
-            r, o = requant(best, shift, width, signed, rnd, ovf) if cast else (best, False)
-            if relu and r < 0:
-                r = 0
-            of[bc, p] = r
-            n_ovf += o
-    return n_ovf
+            out[bc, p] = best
 
 
 def as_nchw(x: np.ndarray) -> np.ndarray:
@@ -94,11 +83,14 @@ class MaxPool(Op):
         shape = out_shape(node.attrs, x.shape[1:])
         _, oh, ow = as_chw(shape)
         out = np.empty((x.shape[0], x4.shape[1], oh, ow), dtype=np.int64)
-        w, s, r, o = t_out.codes
-        cast = not (t_in.frac == t_out.frac and t_out.min_raw <= t_in.min_raw and t_in.max_raw <= t_out.max_raw)
-        n = maxpool_kernel(x4, a.kernel[0], a.kernel[1], a.strides[0], a.strides[1], a.pads[0], a.pads[1],
-                           a.dilations[0], a.dilations[1], cast, t_in.frac - t_out.frac, w, s, r, o, relu_flag(node), out)
-        return [out.reshape((x.shape[0],) + shape)], int(n)
+        nb, nc, h, w = x4.shape
+        maxpool_kernel(x4.reshape(nb * nc, h * w), *window_taps(a, h, w, oh, ow), out.reshape(nb * nc, oh * ow))
+        n = 0
+        if not (t_in.frac == t_out.frac and t_out.min_raw <= t_in.min_raw and t_in.max_raw <= t_out.max_raw):
+            out, n = t_out.cast_counted(out, t_in)      # not the identity: the shared cast kernel
+        if relu_flag(node):
+            np.maximum(out, 0, out=out)
+        return [out.reshape((x.shape[0],) + shape)], n
 
     def cost(self, node: Node, qg: Any, hw: Any) -> Any:
         """One compare per window element (kh*kw per output)."""

@@ -8,6 +8,7 @@ one when the last window would start beyond the input and its leading pad.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -87,6 +88,22 @@ def window_counts(a: PoolAttrs, h: int, w: int) -> tuple[np.ndarray, np.ndarray]
     vh, ih = axis_counts(h, a.kernel[0], a.strides[0], a.pads[0], a.pads[2], a.dilations[0], oh)
     vw, iw = axis_counts(w, a.kernel[1], a.strides[1], a.pads[1], a.pads[3], a.dilations[1], ow)
     return (ih, iw) if a.count_include_pad else (vh, vw)
+
+
+@lru_cache(maxsize=64)
+def window_taps(a: PoolAttrs, h: int, w: int, oh: int, ow: int) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, offs): output p = oh*OW + ow reads the inputs at flat offsets ih*W + iw listed
+    in offs[starts[p]:starts[p+1]] (row by row; positions in the padding left out), computed in
+    NumPy once per geometry so a pooling kernel's loops carry no bounds tests and nothing more
+    is compiled (ops/windows.py's tap_table is the same table for Numba callers)."""
+    (kh, kw), (sh, sw), (dh, dw) = a.kernel, a.strides, a.dilations
+    ih = (np.arange(oh) * sh - a.pads[0])[:, None] + np.arange(kh) * dh          # (OH, KH)
+    iw = (np.arange(ow) * sw - a.pads[1])[:, None] + np.arange(kw) * dw          # (OW, KW)
+    inside = ((0 <= ih) & (ih < h))[:, None, :, None] & ((0 <= iw) & (iw < w))[None, :, None, :]
+    offs = (ih * w)[:, None, :, None] + iw[None, :, None, :]                     # (OH, OW, KH, KW)
+    starts = np.zeros(oh * ow + 1, np.int64)
+    np.cumsum(inside.sum(axis=(2, 3)).reshape(-1), out=starts[1:])
+    return starts, np.ascontiguousarray(offs[inside], dtype=np.int64)
 
 
 def _ints(value: Any, n: int, default: int) -> list[int]:
