@@ -87,7 +87,7 @@ def spy():
     """Counts of the kinds of MAC route taken (mac_routes' names, recorded by the engine)."""
     kinds = {"ort": ("ort_int8",), "ort_limbs": ("ort_int8_limbs",), "ort_f32": ("ort_f32", "ort_f32_slices", "ort_f32_limbs"),
              "im2col": ("blas_f32", "blas_f32_limbs", "blas_f64", "blas_f64_limbs"), "conv_exact": ("conv_int64",),
-             "direct_cast": ("narrow_batch", "narrow_channels", "per_term")}
+             "direct_cast": ("narrow_batch", "narrow_channels", "per_term"), "depthwise": ("depthwise",)}
 
     class Spy(dict):
         def __getitem__(self, kind):
@@ -120,10 +120,14 @@ def test_wide_accumulator_matches_reference(case, use_ort, spy, monkeypatch):
     node, qg, x = make(np.random.default_rng(len(str(case))), **case)
     check(node, qg, x)
     assert spy["direct_cast"] == 0      # the safe accumulator never needs per-term casts
-    # small bounds: one onnxruntime float32 Conv (depthwise too); without it BLAS on im2col
-    # when weights are reused enough, else the exact row-wise int64 loop
+    # one input channel per output: the direct depthwise pass; else small bounds: one
+    # onnxruntime float32 Conv; without it BLAS on im2col when weights are reused enough,
+    # else the exact row-wise int64 loop
     groups = case.get("groups", 1)
     big = case["cout"] // groups >= 4
+    if case["c"] == groups:
+        assert spy["depthwise"] == 1 and (spy["ort_f32"], spy["im2col"], spy["conv_exact"]) == (0, 0, 0)
+        return
     assert (spy["ort_f32"], spy["im2col"], spy["conv_exact"]) == (
         (1, 0, 0) if use_ort else (0, groups, 0) if big else (0, 0, 1))
 

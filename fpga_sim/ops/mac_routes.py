@@ -17,6 +17,7 @@ layer is an integer GEMM, which any arithmetic exact on those integers computes
 
 | route | computes the exact sums with | exact when | chosen when |
 |---|---|---|---|
+| depthwise | a Numba pass per channel plane, float32/float64/int64 lanes along the width (mac_depthwise) | bound; the lanes' limit per channel (below 2**24: f32, 2**53: f64, else int64) | one input channel per output (Cin/groups == 1) |
 | ort_f32 | one float32 Conv in onnxruntime | bound; max|x|*sum|w| < 2**24 | >= 16 outputs per channel |
 | ort_int8 | onnxruntime ConvInteger (u8 x u8 -> i32) | bound; values fit 8 bits; sum < 2**31 | as ort_f32 |
 | ort_f32_slices | float32 Conv on J channel slices | bound; each slice's bound < 2**24 | as ort_f32 |
@@ -46,6 +47,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..fixed import Fixed, product_type
 from .mac_bounds import F32_EXACT, F64_EXACT, INT32_EXACT, MAX_SLICES, gemm_plan, limb_bits, limb_bound, slice_plan
+from .mac_depthwise import depthwise_conv, lane_zero
 from .mac_epilogue import cast_params, fused_epilogue
 from .mac_int64 import abs_sums, cast_flags, channel_abs_max, conv_exact, dense_exact, dense_int32, im2col, narrowest
 from .mac_narrow import BATCH_LANES_MAX_COUT, BATCH_LANES_MIN_N, run_mac_narrow
@@ -173,6 +175,23 @@ class Route:
     exact: Callable[[MacCall], str | None]
     preferred: Callable[[MacCall], bool]
     run: Callable[[MacCall], int | None]
+
+
+# ----------------------------------------------------------------------------- depthwise
+def _exact_depthwise(c: MacCall) -> str | None:
+    if c.bound_reason:
+        return c.bound_reason
+    return None if c.cg == 1 else f"{c.cg} input channels per output (depthwise reads one)"
+
+
+def _run_depthwise(c: MacCall) -> int:
+    ic = np.arange(c.cout) // (c.cout // c.x.shape[1])
+    bound = float((c.xmax_ch[ic].astype(np.float64) * c.sums[1][:, 0]).max(initial=0))
+    zero = lane_zero(bound)
+    wl = c.cached(("lanes", zero.dtype.str), lambda: c.w.astype(zero.dtype))
+    (sh, sw), (pt, pl, pb, pr), (dh, dw) = c.attrs.strides, c.attrs.pads, c.attrs.dilations
+    return int(depthwise_conv(c.x, wl, c.bias, sh, sw, pt, pl, pb, pr, dh, dw, c.ho, c.wo, -c.pshift,
+                              cast_params(c.fshift, *c.res.codes), c.relu, zero, c.out))
 
 
 # ----------------------------------------------------------------------------- onnxruntime
@@ -397,6 +416,8 @@ def _no_reason(_: MacCall) -> str | None:
 _BLAS = {(d, lb): _blas_route(d, lb) for d in (np.float32, np.float64) for lb in (False, True)}
 
 ROUTES: tuple[Route, ...] = (
+    Route("depthwise", "a direct pass per channel plane in exact float32/float64/int64 lanes", _exact_depthwise,
+          lambda c: c.cg == 1, _run_depthwise),
     Route("ort_f32", "one float32 Conv in onnxruntime", _exact_f32, _ort_preferred, _run_f32),
     Route("ort_int8", "onnxruntime ConvInteger on values offset into uint8", _exact_int8, _ort_preferred, _run_int8),
     Route("ort_f32_slices", "a float32 Conv on J channel slices, parts added in int64", _exact_slices, _ort_preferred,
