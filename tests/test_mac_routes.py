@@ -224,6 +224,16 @@ def test_depthwise_refuses_two_input_channels_per_output():
         CONV.run_fixed(node, [x], qg)
 
 
+def test_channel_stats_is_numpy_min_and_max_per_channel():
+    from fpga_sim.ops.mac_stats import channel_stats
+    x = np.random.default_rng(6).integers(-2**40, 2**40, (3, 4, 5, 6))
+    x[:, 1] = -7                                     # one negative-only channel: its max is -7, not 0
+    lo, hi = channel_stats(x)
+    np.testing.assert_array_equal(lo, x.min(axis=(0, 2, 3)))
+    np.testing.assert_array_equal(hi, x.max(axis=(0, 2, 3)))
+    assert [v.tolist() for v in channel_stats(np.zeros((0, 4, 5, 6), np.int64))] == [[0] * 4, [0] * 4]
+
+
 # ----------------------------------------------------------------------------- bounds at the edge
 def test_split_plan_edges():
     def plan(xmax, wsum):

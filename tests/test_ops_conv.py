@@ -197,9 +197,10 @@ def test_ort_int8_refuses_what_it_cannot_do_exactly():
     a = ConvAttrs((1, 1))
     x = np.full((1, 2, 2, 2), 200)
     w = np.ones((2, 2, 1, 1), np.int64)
-    assert conv_integer(x, w, a, 200, 400, {}) is not None     # unsigned 8-bit values: zero point 0
-    assert conv_integer(x - 400, w, a, 200, 400, {}) is None   # needs 9 bits
-    assert conv_integer(x, w, a, 200, 1 << 31, {}) is None     # could leave int32
+    rng = (int(x.min()), int(x.max()))
+    assert conv_integer(x, w, a, rng, 400, {}) is not None     # unsigned 8-bit values: zero point 0
+    assert conv_integer(x - 400, w, a, (rng[0] - 400, rng[1] - 400), 400, {}) is None   # needs 9 bits
+    assert conv_integer(x, w, a, rng, 1 << 31, {}) is None     # could leave int32
 
 
 def test_safe_accum_never_overflows_at_the_type_extremes():

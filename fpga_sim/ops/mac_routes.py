@@ -49,9 +49,10 @@ from ..fixed import Fixed, product_type
 from .mac_bounds import F32_EXACT, F64_EXACT, INT32_EXACT, MAX_SLICES, gemm_plan, limb_bits, limb_bound, slice_plan
 from .mac_depthwise import depthwise_conv, lane_zero
 from .mac_epilogue import cast_params, fused_epilogue
-from .mac_int64 import abs_sums, cast_flags, channel_abs_max, conv_exact, dense_exact, dense_int32, im2col, narrowest
+from .mac_int64 import abs_sums, cast_flags, conv_exact, dense_exact, dense_int32, im2col, narrowest
 from .mac_narrow import BATCH_LANES_MAX_COUT, BATCH_LANES_MIN_N, run_mac_narrow
 from .mac_per_term import conv_direct
+from .mac_stats import channel_stats
 from .mac_wide import run_wide
 from .ort_int8 import conv_float32, conv_integer, conv_integer_limbs
 from .weight_cache import derived
@@ -123,9 +124,19 @@ class MacCall:
         return int(self.sums[1][:, 0].max(initial=0))
 
     @cached_property
+    def x_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """(min, max) of x per input channel: one pass serves every bound below."""
+        return channel_stats(self.x)
+
+    @cached_property
+    def x_range(self) -> tuple[int, int]:
+        lo, hi = self.x_stats
+        return int(lo.min(initial=0)), int(hi.max(initial=0))
+
+    @cached_property
     def xmax_ch(self) -> np.ndarray:
-        x = self.x
-        return channel_abs_max(x.reshape(self.n_b, x.shape[1], x.shape[2] * x.shape[3]))
+        lo, hi = self.x_stats
+        return np.maximum(-lo, hi)
 
     @cached_property
     def xmax(self) -> int:
@@ -146,7 +157,7 @@ class MacCall:
                                                          default=0)
         if bound > acc.max_raw:
             return f"|bias| + max|x| * sum|w| = {bound} exceeds the accumulator {acc}"
-        if not acc.signed and (self.x.min(initial=0) < 0 or self.w_range[0] < 0 or bias.min(initial=0) < 0):
+        if not acc.signed and (self.x_range[0] < 0 or self.w_range[0] < 0 or bias.min(initial=0) < 0):
             return f"negative terms in the unsigned accumulator {acc}"
         return None
 
@@ -221,7 +232,7 @@ def _exact_f32(c: MacCall) -> str | None:
 def _exact_int8(c: MacCall) -> str | None:
     if _ort_ok(c):
         return _ort_ok(c)
-    lo, hi = int(c.x.min(initial=0)), int(c.x.max(initial=0))
+    lo, hi = c.x_range
     wlo, whi = c.w_range
     if not ((-128 <= lo and hi <= 127) or (0 <= lo and hi <= 255)) or not (
             (-128 <= wlo and whi <= 127) or (0 <= wlo and whi <= 255)):
@@ -253,7 +264,7 @@ def _run_f32(c: MacCall) -> int | None:
 
 
 def _run_int8(c: MacCall) -> int | None:
-    got = conv_integer(c.x, c.w, c.attrs, c.xmax, float(c.xmax) * float(c.wsum_max), c.cache)
+    got = conv_integer(c.x, c.w, c.attrs, c.x_range, float(c.xmax) * float(c.wsum_max), c.cache)
     return _ort_parts(c, got, [0])
 
 
@@ -270,7 +281,7 @@ def _run_ort_limbs(c: MacCall) -> int | None:
 def _exact_int8_limbs(c: MacCall) -> str | None:
     if _ort_ok(c):
         return _ort_ok(c)
-    for what, (lo, hi) in (("inputs", (int(c.x.min(initial=0)), int(c.x.max(initial=0)))), ("weights", c.w_range)):
+    for what, (lo, hi) in (("inputs", c.x_range), ("weights", c.w_range)):
         if lo < -(1 << 15) or hi >= (1 << 16) or (lo < 0 and hi >= (1 << 15)):
             return f"the {what} need more than 16 bits"
     # each part: max |x limb| (<= 255) times sum |w limb| (<= 255 per term) below 2**31
@@ -278,7 +289,7 @@ def _exact_int8_limbs(c: MacCall) -> str | None:
 
 
 def _run_int8_limbs(c: MacCall) -> int | None:
-    got = conv_integer_limbs(c.x, c.w, c.attrs, c.cache)
+    got = conv_integer_limbs(c.x, c.w, c.attrs, c.cache, c.x_range)
     if got is None:
         return None
     return c.epilogue(got[0], got[1], c.bias, c.out3)
