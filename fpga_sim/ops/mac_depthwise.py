@@ -3,12 +3,13 @@ whose outputs each read one input channel (Cin/groups == 1, any channel multipli
 
 A depthwise layer does few MACs per output (kh * kw), so what it costs is memory passes: the
 onnxruntime routes convert x to float32, run a grouped Conv and cast its output in a third
-pass.  Here each input channel plane is converted once into a small buffer (it stays in L1),
-the kh * kw taps are accumulated along output rows in a lane type that holds the exact sums
-(float32 when every partial sum of the channel is below 2**24, float64 below 2**53, else int64:
-`lane_zero`), and each row is cast to the result type right away by mac_epilogue's fused
-formulas.  Exact under the route's bound (mac_bounds.py): |partial sum| <= max|x| over the
-channel * sum|w| of the output, below the lane type's limit.
+pass.  Here each input channel is converted once into a small zero-padded plane (it stays in
+L1), the taps are summed in a lane type that holds the exact sums (float32 when every partial
+sum of the channel is below 2**24, float64 below 2**53, else int64: `lane_zero`), and the
+channel's outputs are cast to the result type right away by mac_epilogue's fused formulas.
+Exact under the route's bound (mac_bounds.py): |partial sum| <= max|x| over the channel *
+sum|w| of the output, below the lane type's limit.  Serial: it is memory-bound, and a parallel
+region on the shared 2-core machine waited 40 ms for a descheduled thread (measured).
 """
 from __future__ import annotations
 
