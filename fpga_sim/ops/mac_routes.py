@@ -142,19 +142,33 @@ class MacCall:
     def xmax(self) -> int:
         return int(self.xmax_ch.max(initial=0))
 
+    @property
+    def type_xmax(self) -> int:
+        """max |x| the input type allows: a bound that needs no pass over the data."""
+        return max(-self.tin.min_raw, self.tin.max_raw)
+
+    def acc_bound(self, xmax: int) -> int:
+        """max over outputs of |bias| + xmax * sum|w| << -pshift: one scalar bound first (Python
+        ints: no overflow), per output channel only if it exceeds the accumulator."""
+        acc, s, bias = self.acc, -self.pshift, self.bias
+        coarse = int(np.abs(bias).max(initial=0)) + (xmax * self.wsum_max << s)
+        if coarse <= acc.max_raw:
+            return coarse
+        return max(np.abs(bias) + (xmax * self.sums[1][:, 0].astype(object) << s), default=0)
+
     @cached_property
     def bound_reason(self) -> str | None:
-        """None when the bound proves the per-term casts are identities, else why not."""
+        """None when the bound proves the per-term casts are identities, else why not (the
+        input type's range first: when it proves the bound, x is not read)."""
         if not self.int64:
             return "the types leave int64"
         if self.pshift > 0:
             return f"products drop {self.pshift} fraction bits in the accumulator {self.acc}"
-        acc, s, bias = self.acc, -self.pshift, self.bias
-        wsum = self.sums[1][:, 0]
-        # one scalar bound first (Python ints: no overflow); per output channel only if it fails
-        coarse = int(np.abs(bias).max(initial=0)) + (self.xmax * self.wsum_max << s)
-        bound = coarse if coarse <= acc.max_raw else max(np.abs(bias) + (self.xmax * wsum.astype(object) << s),
-                                                         default=0)
+        acc, bias = self.acc, self.bias
+        if self.acc_bound(self.type_xmax) <= acc.max_raw and (
+                acc.signed or (not self.tin.signed and self.w_range[0] >= 0 and bias.min(initial=0) >= 0)):
+            return None
+        bound = self.acc_bound(self.xmax)
         if bound > acc.max_raw:
             return f"|bias| + max|x| * sum|w| = {bound} exceeds the accumulator {acc}"
         if not acc.signed and (self.x_range[0] < 0 or self.w_range[0] < 0 or bias.min(initial=0) < 0):
@@ -195,10 +209,18 @@ def _exact_depthwise(c: MacCall) -> str | None:
     return None if c.cg == 1 else f"{c.cg} input channels per output (depthwise reads one)"
 
 
-def _run_depthwise(c: MacCall) -> int:
+def _depthwise_bound(c: MacCall) -> float:
+    """The partial-sum bound the lanes are chosen by: the input type's when it already admits
+    float32 (no pass over x), else max over outputs of max|x| over its channel * sum|w|."""
+    by_type = float(c.type_xmax) * float(c.wsum_max)
+    if by_type < F32_EXACT:
+        return by_type
     ic = np.arange(c.cout) // (c.cout // c.x.shape[1])
-    bound = float((c.xmax_ch[ic].astype(np.float64) * c.sums[1][:, 0]).max(initial=0))
-    zero = lane_zero(bound)
+    return float((c.xmax_ch[ic].astype(np.float64) * c.sums[1][:, 0]).max(initial=0))
+
+
+def _run_depthwise(c: MacCall) -> int:
+    zero = lane_zero(_depthwise_bound(c))
     wl = c.cached(("lanes", zero.dtype.str), lambda: c.w.astype(zero.dtype))
     (sh, sw), (pt, pl, pb, pr), (dh, dw) = c.attrs.strides, c.attrs.pads, c.attrs.dilations
     return int(depthwise_conv(c.x, wl, c.bias, sh, sw, pt, pl, pb, pr, dh, dw, c.ho, c.wo, -c.pshift,
