@@ -17,7 +17,7 @@ layer is an integer GEMM, which any arithmetic exact on those integers computes
 
 | route | computes the exact sums with | exact when | chosen when |
 |---|---|---|---|
-| depthwise | a Numba pass per channel plane, float32/float64/int64 lanes along the width (mac_depthwise) | bound; the lanes' limit per channel (below 2**24: f32, 2**53: f64, else int64) | one input channel per output (Cin/groups == 1) |
+| depthwise | a Numba pass per channel plane (mac_depthwise), in float32, float64 or int64 lanes | bound; the lane type by max|x| of the channel * sum|w| (< 2**24: f32, < 2**53: f64, else int64; the input type's range first) | one input channel per output (Cin/groups == 1) |
 | ort_f32 | one float32 Conv in onnxruntime | bound; max|x|*sum|w| < 2**24 | >= 16 outputs per channel |
 | ort_int8 | onnxruntime ConvInteger (u8 x u8 -> i32) | bound; values fit 8 bits; sum < 2**31 | as ort_f32 |
 | ort_f32_slices | float32 Conv on J channel slices | bound; each slice's bound < 2**24 | as ort_f32 |
