@@ -151,7 +151,7 @@ def _simulate(con: Console, rows: Any) -> None:
 
 
 def _elementwise(con: Console, rows: Any) -> None:
-    title = "Element-wise layers: bit-accurate kernel vs a NumPy pass over the same raw data (batch 1)"
+    title = "Element-wise layers: bit-accurate kernel vs a NumPy pass over the same raw data"
     if _err(con, title, rows):
         return
     t = _table(title, ("op", "shape", "numpy", "engine", "speed vs numpy", "target"), left=("op", "shape"))

@@ -158,7 +158,7 @@ def test_quick_other_sections_report_or_say_why_not(quick_result):
     # issue 18's user-facing sections: every row measured beside its peer, with a target
     for sec in ("simulate", "elementwise", "whole_networks"):
         assert s[sec] and all(r["measured"] > 0 and isinstance(r["target_met"], bool) for r in s[sec]), s[sec]
-    assert {r["op"] for r in s["elementwise"]} == {"Add", "Mul", "Concat", "MaxPool", "AveragePool"}
+    assert {r["op"] for r in s["elementwise"]} == {"Relu", "Clip", "Add", "Mul", "Concat", "MaxPool", "AveragePool"}
     assert s["cost_model"]["computed_s"] > 0 and s["cost_model"]["reused_s"] > 0
     assert s["first_run"]["simulate_s"] > 0 and len(s["first_run"]["rows"]) == 2
 

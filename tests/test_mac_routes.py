@@ -69,6 +69,7 @@ def random_layer(rng, c=8, cout=8, k=3, hw=6, groups=1, tin="ap_fixed<16,6>", tw
 # ----------------------------------------------------------------------------- every route, forced
 SMALL = dict(full=False)                                            # every bound holds
 FORCED = [
+    ("depthwise", dict(SMALL, groups=8)), ("depthwise", dict(groups=8, tw="ap_fixed<16,2>")),
     ("ort_f32", SMALL), ("ort_f32", dict(SMALL, groups=2)),
     ("ort_int8", dict(tin="ap_fixed<8,3>", tw="ap_fixed<8,2>")),
     ("ort_int8", dict(tin="ap_ufixed<8,3>", tw="ap_fixed<8,2>")),    # unsigned 8-bit values: zero point 0
@@ -116,7 +117,7 @@ def test_a_route_that_is_not_exact_refuses(route, kw, why):
 
 
 def test_unknown_route_names_the_accepted_ones():
-    with pytest.raises(ConfigError, match="unknown MAC route 'fast'.*accepted: ort_f32, "):
+    with pytest.raises(ConfigError, match="unknown MAC route 'fast'.*accepted: depthwise, ort_f32, "):
         with forced_route("fast"):
             pass
 
@@ -127,7 +128,8 @@ def test_unknown_route_names_the_accepted_ones():
     (dict(tw="ap_fixed<6,2>"), "ort_f32_slices"),
     (dict(), "ort_f32_limbs"),
     (dict(tin="ap_fixed<8,3>", tw="ap_fixed<8,2>"), "ort_f32"),      # 8-bit values, sums below 2**24
-    (dict(c=6, cout=6, groups=6, tw="ap_fixed<6,2>"), "ort_f32"),     # depthwise: one grouped Conv
+    (dict(c=6, cout=6, groups=6, tw="ap_fixed<6,2>"), "depthwise"),   # one input channel per output
+    (dict(c=6, cout=12, groups=3, tw="ap_fixed<6,2>"), "ort_f32"),     # two per output: one grouped Conv
 ])
 def test_default_route(kw, want):
     (node, qg), x = random_layer(np.random.default_rng(9), **kw)
@@ -171,6 +173,65 @@ def test_dense_at_batch_one_reads_narrow_weights(tw, extreme, second, monkeypatc
         np.testing.assert_array_equal(got, hls_layer(x, ti, w, None, tw, None, acc, res, True))
         assert taken == [route] and calls[-1] == dtype
         assert n == res.cast_counted(hls_layer(x, ti, w, None, tw, None, acc, acc, False), acc)[1]
+
+
+# ----------------------------------------------------------------------------- depthwise geometry
+DEPTHWISE = [
+    dict(),                                                              # 3x3, stride 1: the fused nine taps
+    dict(stride=(2, 2), pads=(1, 1, 1, 1), res="ap_fixed<9,2,AP_TRN_ZERO,AP_SAT>"),
+    dict(pads=(2, 0, 1, 3), dil=(2, 2)),
+    dict(stride=(2, 1), pads=(0, 1, 2, 1), dil=(1, 2), k=(3, 2)),
+    dict(mult=2, k=(5, 5), stride=(2, 2), pads=(2, 2, 2, 2)),            # channel multiplier 2
+    dict(c=1, mult=5, k=(1, 3), pads=(0, 1, 0, 1), relu=False),          # one input channel, groups 1
+    dict(tin="ap_fixed<16,6>", tw="ap_fixed<16,2>"),                     # full range: float64 lanes
+    dict(tin="ap_fixed<32,10>", tw="ap_fixed<24,2>", res="ap_fixed<40,12,AP_RND_CONV,AP_SAT_SYM>"),  # int64 lanes
+    dict(tin="ap_fixed<32,10>", tw="ap_fixed<24,2>", res="ap_fixed<63,30,AP_RND_INF,AP_SAT>"),  # requant's cast
+]
+LANES = [np.float32, np.float32, np.float32, np.float32, np.float32, np.float32, np.float64, np.int64, np.int64]
+
+
+@pytest.mark.parametrize("kw,lane", list(zip(DEPTHWISE, LANES)), ids=[str(i) for i in range(len(DEPTHWISE))])
+def test_depthwise_geometry_and_lanes(kw, lane, monkeypatch):
+    """The depthwise pass on strides, dilations, asymmetric pads, multipliers and each lane type,
+    against the term-by-term reference (values and overflow count), chosen by default."""
+    lanes = []
+    real = routes_mod.lane_zero
+    monkeypatch.setattr(routes_mod, "lane_zero", lambda b: lanes.append(real(b)) or lanes[-1])
+    rng = np.random.default_rng(len(str(kw)))
+    c, mult, (kh, kw_) = kw.get("c", 5), kw.get("mult", 1), kw.get("k", (3, 3))
+    ti, tw = Fixed.parse(kw.get("tin", "ap_fixed<8,3>")), Fixed.parse(kw.get("tw", "ap_fixed<8,2>"))
+    res = Fixed.parse(kw.get("res", "ap_fixed<10,3,AP_RND_CONV,AP_WRAP>"))
+    x = rng.integers(ti.min_raw, ti.max_raw + 1, (2, c, 9, 11))
+    x[0, :, 0, 0] = ti.min_raw
+    w = rng.integers(tw.min_raw, tw.max_raw + 1, (c * mult, 1, kh, kw_))
+    b = rng.integers(-(1 << 14), 1 << 14, c * mult)
+    attrs = ConvAttrs((kh, kw_), kw.get("stride", (1, 1)), kw.get("pads", (1, 1, 1, 1)), kw.get("dil", (1, 1)), c)
+    node = Node("c", "Conv", ["x"], ["y"], attrs, {"weight": w.astype(float), "bias": np.zeros(c * mult)},
+                "relu" if kw.get("relu", True) else None)
+    tb = Fixed.parse("ap_fixed<24,12>")
+    acc = CONV.safe_accum(node, [ti], tw)
+    qg = single_layer_qgraph(node, x.shape[1:], ti, LayerTypes(res, tw, tb, acc), {"weight": w, "bias": b})
+    with recording_routes() as taken:
+        (got,), n = CONV.run_fixed(node, [x], qg)
+    want, n_want = ref_conv_fixed(x, w, b, attrs, ti, tw, tb, acc, res, node.activation == "relu")
+    np.testing.assert_array_equal(got, want)
+    assert (n, taken, [type(z) for z in lanes]) == (n_want, ["depthwise"], [lane])
+
+
+def test_depthwise_refuses_two_input_channels_per_output():
+    (node, qg), x = random_layer(np.random.default_rng(4), c=8, cout=8, groups=4, full=False)
+    with pytest.raises(ConfigError, match="2 input channels per output"), forced_route("depthwise"):
+        CONV.run_fixed(node, [x], qg)
+
+
+def test_channel_stats_is_numpy_min_and_max_per_channel():
+    from fpga_sim.ops.mac_stats import channel_stats
+    x = np.random.default_rng(6).integers(-2**40, 2**40, (3, 4, 5, 6))
+    x[:, 1] = -7                                     # one negative-only channel: its max is -7, not 0
+    lo, hi = channel_stats(x)
+    np.testing.assert_array_equal(lo, x.min(axis=(0, 2, 3)))
+    np.testing.assert_array_equal(hi, x.max(axis=(0, 2, 3)))
+    assert [v.tolist() for v in channel_stats(np.zeros((0, 4, 5, 6), np.int64))] == [[0] * 4, [0] * 4]
 
 
 # ----------------------------------------------------------------------------- bounds at the edge

@@ -87,7 +87,7 @@ def spy():
     """Counts of the kinds of MAC route taken (mac_routes' names, recorded by the engine)."""
     kinds = {"ort": ("ort_int8",), "ort_limbs": ("ort_int8_limbs",), "ort_f32": ("ort_f32", "ort_f32_slices", "ort_f32_limbs"),
              "im2col": ("blas_f32", "blas_f32_limbs", "blas_f64", "blas_f64_limbs"), "conv_exact": ("conv_int64",),
-             "direct_cast": ("narrow_batch", "narrow_channels", "per_term")}
+             "direct_cast": ("narrow_batch", "narrow_channels", "per_term"), "depthwise": ("depthwise",)}
 
     class Spy(dict):
         def __getitem__(self, kind):
@@ -120,10 +120,14 @@ def test_wide_accumulator_matches_reference(case, use_ort, spy, monkeypatch):
     node, qg, x = make(np.random.default_rng(len(str(case))), **case)
     check(node, qg, x)
     assert spy["direct_cast"] == 0      # the safe accumulator never needs per-term casts
-    # small bounds: one onnxruntime float32 Conv (depthwise too); without it BLAS on im2col
-    # when weights are reused enough, else the exact row-wise int64 loop
+    # one input channel per output: the direct depthwise pass; else small bounds: one
+    # onnxruntime float32 Conv; without it BLAS on im2col when weights are reused enough,
+    # else the exact row-wise int64 loop
     groups = case.get("groups", 1)
     big = case["cout"] // groups >= 4
+    if case["c"] == groups:
+        assert spy["depthwise"] == 1 and (spy["ort_f32"], spy["im2col"], spy["conv_exact"]) == (0, 0, 0)
+        return
     assert (spy["ort_f32"], spy["im2col"], spy["conv_exact"]) == (
         (1, 0, 0) if use_ort else (0, groups, 0) if big else (0, 0, 1))
 
@@ -193,9 +197,10 @@ def test_ort_int8_refuses_what_it_cannot_do_exactly():
     a = ConvAttrs((1, 1))
     x = np.full((1, 2, 2, 2), 200)
     w = np.ones((2, 2, 1, 1), np.int64)
-    assert conv_integer(x, w, a, 200, 400, {}) is not None     # unsigned 8-bit values: zero point 0
-    assert conv_integer(x - 400, w, a, 200, 400, {}) is None   # needs 9 bits
-    assert conv_integer(x, w, a, 200, 1 << 31, {}) is None     # could leave int32
+    rng = (int(x.min()), int(x.max()))
+    assert conv_integer(x, w, a, rng, 400, {}) is not None     # unsigned 8-bit values: zero point 0
+    assert conv_integer(x - 400, w, a, (rng[0] - 400, rng[1] - 400), 400, {}) is None   # needs 9 bits
+    assert conv_integer(x, w, a, rng, 1 << 31, {}) is None     # could leave int32
 
 
 def test_safe_accum_never_overflows_at_the_type_extremes():

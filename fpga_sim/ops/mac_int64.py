@@ -132,15 +132,6 @@ def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols):
     return 0
 
 
-def channel_abs_max(x: np.ndarray) -> np.ndarray:
-    """max |x[:, c, :]| per channel of an (N, C, HW) int64 array, without a temporary: the
-    larger of max and -min (two NumPy reductions; a Numba loop cost 0.3-0.5 s of compilation
-    on a first run for no speed)."""
-    if x.size == 0:
-        return np.zeros(x.shape[1], np.int64)
-    return np.maximum(x.max(axis=(0, 2)), -x.min(axis=(0, 2)))
-
-
 def abs_sums(w: np.ndarray) -> dict[int, np.ndarray]:
     """{J: sum |w| over each of J equal slices of the input channels (Cout, J)} for every
     J <= MAX_SLICES dividing the channels per group: the weight side of the bounds (J = 1:

@@ -17,6 +17,7 @@ layer is an integer GEMM, which any arithmetic exact on those integers computes
 
 | route | computes the exact sums with | exact when | chosen when |
 |---|---|---|---|
+| depthwise | a Numba pass per channel plane (mac_depthwise), in float32, float64 or int64 lanes | bound; the lane type by max|x| of the channel * sum|w| (< 2**24: f32, < 2**53: f64, else int64; the input type's range first) | one input channel per output (Cin/groups == 1) |
 | ort_f32 | one float32 Conv in onnxruntime | bound; max|x|*sum|w| < 2**24 | >= 16 outputs per channel |
 | ort_int8 | onnxruntime ConvInteger (u8 x u8 -> i32) | bound; values fit 8 bits; sum < 2**31 | as ort_f32 |
 | ort_f32_slices | float32 Conv on J channel slices | bound; each slice's bound < 2**24 | as ort_f32 |
@@ -46,10 +47,12 @@ import numpy as np
 from ..errors import ConfigError
 from ..fixed import Fixed, product_type
 from .mac_bounds import F32_EXACT, F64_EXACT, INT32_EXACT, MAX_SLICES, gemm_plan, limb_bits, limb_bound, slice_plan
+from .mac_depthwise import depthwise_conv, lane_zero
 from .mac_epilogue import cast_params, fused_epilogue
-from .mac_int64 import abs_sums, channel_abs_max, conv_exact, dense_exact, dense_int32, im2col, narrowest
+from .mac_int64 import abs_sums, conv_exact, dense_exact, dense_int32, im2col, narrowest
 from .mac_narrow import BATCH_LANES_MAX_COUT, BATCH_LANES_MIN_N, run_mac_narrow
 from .mac_per_term import conv_direct
+from .mac_stats import channel_stats
 from .mac_wide import run_wide
 from .ort_int8 import conv_float32, conv_integer, conv_integer_limbs
 from .weight_cache import derived
@@ -117,30 +120,54 @@ class MacCall:
         return int(self.sums[1][:, 0].max(initial=0))
 
     @cached_property
+    def x_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """(min, max) of x per input channel: one pass serves every bound below."""
+        return channel_stats(self.x)
+
+    @cached_property
+    def x_range(self) -> tuple[int, int]:
+        lo, hi = self.x_stats
+        return int(lo.min(initial=0)), int(hi.max(initial=0))
+
+    @cached_property
     def xmax_ch(self) -> np.ndarray:
-        x = self.x
-        return channel_abs_max(x.reshape(self.n_b, x.shape[1], x.shape[2] * x.shape[3]))
+        lo, hi = self.x_stats
+        return np.maximum(-lo, hi)
 
     @cached_property
     def xmax(self) -> int:
         return int(self.xmax_ch.max(initial=0))
 
+    @property
+    def type_xmax(self) -> int:
+        """max |x| the input type allows: a bound that needs no pass over the data."""
+        return max(-self.tin.min_raw, self.tin.max_raw)
+
+    def acc_bound(self, xmax: int) -> int:
+        """max over outputs of |bias| + xmax * sum|w| << -pshift: one scalar bound first (Python
+        ints: no overflow), per output channel only if it exceeds the accumulator."""
+        acc, s, bias = self.acc, -self.pshift, self.bias
+        coarse = int(np.abs(bias).max(initial=0)) + (xmax * self.wsum_max << s)
+        if coarse <= acc.max_raw:
+            return coarse
+        return max(np.abs(bias) + (xmax * self.sums[1][:, 0].astype(object) << s), default=0)
+
     @cached_property
     def bound_reason(self) -> str | None:
-        """None when the bound proves the per-term casts are identities, else why not."""
+        """None when the bound proves the per-term casts are identities, else why not (the
+        input type's range first: when it proves the bound, x is not read)."""
         if not self.int64:
             return "the types leave int64"
         if self.pshift > 0:
             return f"products drop {self.pshift} fraction bits in the accumulator {self.acc}"
-        acc, s, bias = self.acc, -self.pshift, self.bias
-        wsum = self.sums[1][:, 0]
-        # one scalar bound first (Python ints: no overflow); per output channel only if it fails
-        coarse = int(np.abs(bias).max(initial=0)) + (self.xmax * self.wsum_max << s)
-        bound = coarse if coarse <= acc.max_raw else max(np.abs(bias) + (self.xmax * wsum.astype(object) << s),
-                                                         default=0)
+        acc, bias = self.acc, self.bias
+        if self.acc_bound(self.type_xmax) <= acc.max_raw and (
+                acc.signed or (not self.tin.signed and self.w_range[0] >= 0 and bias.min(initial=0) >= 0)):
+            return None
+        bound = self.acc_bound(self.xmax)
         if bound > acc.max_raw:
             return f"|bias| + max|x| * sum|w| = {bound} exceeds the accumulator {acc}"
-        if not acc.signed and (self.x.min(initial=0) < 0 or self.w_range[0] < 0 or bias.min(initial=0) < 0):
+        if not acc.signed and (self.x_range[0] < 0 or self.w_range[0] < 0 or bias.min(initial=0) < 0):
             return f"negative terms in the unsigned accumulator {acc}"
         return None
 
@@ -171,6 +198,31 @@ class Route:
     run: Callable[[MacCall], int | None]
 
 
+# ----------------------------------------------------------------------------- depthwise
+def _exact_depthwise(c: MacCall) -> str | None:
+    if c.bound_reason:
+        return c.bound_reason
+    return None if c.cg == 1 else f"{c.cg} input channels per output (depthwise reads one)"
+
+
+def _depthwise_bound(c: MacCall) -> float:
+    """The partial-sum bound the lanes are chosen by: the input type's when it already admits
+    float32 (no pass over x), else max over outputs of max|x| over its channel * sum|w|."""
+    by_type = float(c.type_xmax) * float(c.wsum_max)
+    if by_type < F32_EXACT:
+        return by_type
+    ic = np.arange(c.cout) // (c.cout // c.x.shape[1])
+    return float((c.xmax_ch[ic].astype(np.float64) * c.sums[1][:, 0]).max(initial=0))
+
+
+def _run_depthwise(c: MacCall) -> int:
+    zero = lane_zero(_depthwise_bound(c))
+    wl = c.cached(("lanes", zero.dtype.str), lambda: c.w.astype(zero.dtype))
+    (sh, sw), (pt, pl, pb, pr), (dh, dw) = c.attrs.strides, c.attrs.pads, c.attrs.dilations
+    return int(depthwise_conv(c.x, wl, c.bias, sh, sw, pt, pl, pb, pr, dh, dw, c.ho, c.wo, -c.pshift,
+                              cast_params(c.fshift, *c.res.codes), c.relu, zero, c.out))
+
+
 # ----------------------------------------------------------------------------- onnxruntime
 def _ort_ok(c: MacCall) -> str | None:
     if c.bound_reason:
@@ -198,7 +250,7 @@ def _exact_f32(c: MacCall) -> str | None:
 def _exact_int8(c: MacCall) -> str | None:
     if _ort_ok(c):
         return _ort_ok(c)
-    lo, hi = int(c.x.min(initial=0)), int(c.x.max(initial=0))
+    lo, hi = c.x_range
     wlo, whi = c.w_range
     if not ((-128 <= lo and hi <= 127) or (0 <= lo and hi <= 255)) or not (
             (-128 <= wlo and whi <= 127) or (0 <= wlo and whi <= 255)):
@@ -230,7 +282,7 @@ def _run_f32(c: MacCall) -> int | None:
 
 
 def _run_int8(c: MacCall) -> int | None:
-    got = conv_integer(c.x, c.w, c.attrs, c.xmax, float(c.xmax) * float(c.wsum_max), c.cache)
+    got = conv_integer(c.x, c.w, c.attrs, c.x_range, float(c.xmax) * float(c.wsum_max), c.cache)
     return _ort_parts(c, got, [0])
 
 
@@ -247,7 +299,7 @@ def _run_ort_limbs(c: MacCall) -> int | None:
 def _exact_int8_limbs(c: MacCall) -> str | None:
     if _ort_ok(c):
         return _ort_ok(c)
-    for what, (lo, hi) in (("inputs", (int(c.x.min(initial=0)), int(c.x.max(initial=0)))), ("weights", c.w_range)):
+    for what, (lo, hi) in (("inputs", c.x_range), ("weights", c.w_range)):
         if lo < -(1 << 15) or hi >= (1 << 16) or (lo < 0 and hi >= (1 << 15)):
             return f"the {what} need more than 16 bits"
     # each part: max |x limb| (<= 255) times sum |w limb| (<= 255 per term) below 2**31
@@ -255,7 +307,7 @@ def _exact_int8_limbs(c: MacCall) -> str | None:
 
 
 def _run_int8_limbs(c: MacCall) -> int | None:
-    got = conv_integer_limbs(c.x, c.w, c.attrs, c.cache)
+    got = conv_integer_limbs(c.x, c.w, c.attrs, c.cache, c.x_range)
     if got is None:
         return None
     return c.epilogue(got[0], got[1], c.bias, c.out3)
@@ -393,6 +445,8 @@ def _no_reason(_: MacCall) -> str | None:
 _BLAS = {(d, lb): _blas_route(d, lb) for d in (np.float32, np.float64) for lb in (False, True)}
 
 ROUTES: tuple[Route, ...] = (
+    Route("depthwise", "a direct pass per channel plane in exact float32/float64/int64 lanes", _exact_depthwise,
+          lambda c: c.cg == 1, _run_depthwise),
     Route("ort_f32", "one float32 Conv in onnxruntime", _exact_f32, _ort_preferred, _run_f32),
     Route("ort_int8", "onnxruntime ConvInteger on values offset into uint8", _exact_int8, _ort_preferred, _run_int8),
     Route("ort_f32_slices", "a float32 Conv on J channel slices, parts added in int64", _exact_slices, _ort_preferred,

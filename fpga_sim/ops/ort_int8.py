@@ -62,13 +62,14 @@ def to_uint8(x, zero, out):
         out[i] = np.uint8(x[i] + zero)
 
 
-def conv_integer(x: np.ndarray, w: np.ndarray, attrs: Any, xmax: int, bound: float, cache: dict) -> np.ndarray | None:
+def conv_integer(x: np.ndarray, w: np.ndarray, attrs: Any, x_range: tuple[int, int], bound: float,
+                 cache: dict) -> np.ndarray | None:
     """Exact int32 sum_k x*w (N, Cout, Ho, Wo) for raw int64 x (N,C,H,W) and w (Cout,Cg,kh,kw),
     or None when the values need more than 8 bits, the sum bound reaches 2**31, or onnxruntime
-    refuses.  xmax: max |x|; `cache`: the weights' derived-data dict."""
-    if bound >= INT32_EXACT or xmax > 255 or x.size == 0:
+    refuses.  x_range: (min, max) of x; `cache`: the weights' derived-data dict."""
+    if bound >= INT32_EXACT or x.size == 0:
         return None
-    xz = _zero_point(int(x.min()), int(x.max()))
+    xz = _zero_point(*x_range)
     if ("w_range",) not in cache:              # once per weight array, not per call
         cache[("w_range",)] = (int(w.min(initial=0)), int(w.max(initial=0)))
     wz = _zero_point(*cache[("w_range",)])
@@ -146,11 +147,12 @@ def split_bytes(x, hi_zero, lo, hi):
         hi[i] = np.uint8((v >> 8) + hi_zero)
 
 
-def byte_limbs(a: np.ndarray) -> tuple[list[tuple[np.ndarray, int, int]], int] | None:
+def byte_limbs(a: np.ndarray, a_range: tuple[int, int] | None = None) -> tuple[list[tuple[np.ndarray, int, int]], int] | None:
     """a (int64, values within 16 bits) as 8-bit limbs [(uint8 array, zero point, shift)]:
     a itself when it fits 8 bits, else lo = a & 255 (zero point 0) and hi = a >> 8 (zero point
-    128 when a has negative values, else 0); with the largest |limb value|.  None beyond 16 bits."""
-    lo_v, hi_v = int(a.min(initial=0)), int(a.max(initial=0))
+    128 when a has negative values, else 0); with the largest |limb value|.  None beyond 16 bits.
+    a_range: (min, max) of a when the caller knows it (else computed)."""
+    lo_v, hi_v = a_range if a_range is not None else (int(a.min(initial=0)), int(a.max(initial=0)))
     z = _zero_point(lo_v, hi_v)
     if z is not None:
         u = np.empty(a.shape, np.uint8)
@@ -167,12 +169,14 @@ def byte_limbs(a: np.ndarray) -> tuple[list[tuple[np.ndarray, int, int]], int] |
     return [(lo, 0, 0), (hi, hz, 8)], max(255, -(lo_v >> 8), hi_v >> 8)
 
 
-def conv_integer_limbs(x: np.ndarray, w: np.ndarray, attrs: Any, cache: dict) -> tuple[np.ndarray, np.ndarray] | None:
+def conv_integer_limbs(x: np.ndarray, w: np.ndarray, attrs: Any, cache: dict,
+                       x_range: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Exact sums of a convolution whose inputs and weights fit 16 bits, as ConvIntegers on their
     8-bit limbs: (parts (N, groups, J, Cout/groups, Ho*Wo) int32, left shift of each part), or
     None when a value needs more than 16 bits, a part's sum bound reaches 2**31, or onnxruntime
     refuses.  x = sum_a x_a << 8a and w = sum_b w_b << 8b, so the sum is sum_ab P_ab << 8(a+b),
-    each P_ab one u8 x u8 ConvInteger with int32 sums (J = up to 4 parts)."""
+    each P_ab one u8 x u8 ConvInteger with int32 sums (J = up to 4 parts).  x_range: (min, max)
+    of x when known."""
     key = ("ConvInteger limbs", attrs, x.shape[1])
     try:
         if key not in cache:
@@ -187,7 +191,7 @@ def conv_integer_limbs(x: np.ndarray, w: np.ndarray, attrs: Any, cache: dict) ->
         if cache[key] is None:
             return None
         wl, wsums, sessions = cache[key]
-        got = byte_limbs(x)
+        got = byte_limbs(x, x_range)
         if got is None:
             return None
         xl, xmax = got

@@ -101,10 +101,8 @@ class Relu(Op):
         t_in, t_out = in_type(qg, node), result_type(qg, node)
         lo, hi = bounds_raw(node.attrs, t_in)
         v = np.asarray(inputs[0], dtype=np.int64)
-        if lo is not None:
-            v = np.maximum(v, lo)
-        if hi is not None:
-            v = np.minimum(v, hi)
+        if lo is not None or hi is not None:
+            v = np.clip(v, lo, hi)          # one pass for both bounds (ReLU6 would take two)
         y, n = cast(v, t_in, t_out)
         return [apply_activation(node, y)], n
 
