@@ -59,7 +59,7 @@ def _depthwise_conv(x, wl, bias, sh, sw, pt, pl, pb, pr, dh, dw, ho, wo, s_left,
     cout, _, kh, kw = wl.shape
     mult = cout // c_in
     taps = kh * kw
-    t = fast_terms(p)
+    terms = fast_terms(p)
     hp, wp = h + pt + pb, wdt + pl + pr
     span = (wo - 1) * sw + 1
     n_acc = (ho - 1) * wp + span
@@ -105,7 +105,7 @@ def _depthwise_conv(x, wl, bias, sh, sw, pt, pl, pb, pr, dh, dw, ho, wo, s_left,
                         row[_u(g0 + ow)] = np.int64(acc[_u(a0 + ow * sw)])
                 bb, o0 = bias[oc], (n * cout + oc) * ho * wo
                 for q in range(ho * wo):
-                    y, f = cast_by((row[q] << s_left) + bb, t, wide)
+                    y, f = cast_by((row[q] << s_left) + bb, terms, wide)
                     cnt += f
                     of[_u(o0 + q)] = max(y, np.int64(0)) if relu else y
     return cnt
