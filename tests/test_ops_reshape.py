@@ -58,7 +58,7 @@ def test_type_change_is_one_cast():
 
 
 @pytest.mark.parametrize("op_type,shape,attrs,target,match", [
-    ("Transpose", (1, 3, 4), {}, None, "moves the batch axis 0"),
+    ("Transpose", (1, 3, 4), {}, None, r"brings axis 2 \(size 4\) to the front"),
     ("Flatten", (1, 3, 4), {"axis": 0}, None, "mix the batch"),
     ("Flatten", (1, 3, 4), {"axis": 2}, None, "mix the batch"),
     ("Reshape", (1, 3, 4), {}, [-1], "keep the batch axis first"),
