@@ -25,7 +25,6 @@ TRACE_CAP = 100_000          # cycles kept in a per-cycle trace
 RING = 8                     # earlier output completions compared when looking for a steady state
 
 
-@njit(cache=True, nogil=True)
 def step_machine(tile_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, tile_reads,
                  double_buffer, trace_busy, trace_fifo, trace_written, allow_skip=True):
     """Step the machine until every output is written: tile t computes tile_out[t] outputs after
@@ -39,9 +38,16 @@ def step_machine(tile_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, t
     accumulation counter, output register, FIFO, port credits, tiles loaded) equals the state
     at an earlier completion, the cycles in between repeat; as many whole periods as keep the
     thresholds untouched are applied at once, then stepping resumes."""
+    ring = np.zeros((RING, 16), np.int64)
+    return _step_machine(tile_out, int(tile_out.sum()), c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den,
+                         tile_reads, bool(double_buffer), trace_busy, trace_fifo, trace_written, bool(allow_skip), ring)
+
+
+@njit(cache=True, nogil=True)
+def _step_machine(tile_out, n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, tile_reads,
+                  double_buffer, trace_busy, trace_fifo, trace_written, allow_skip, ring):
     cap = trace_busy.size
     n_tiles = tile_out.size
-    n_out = tile_out.sum()
     cp = 0                                   # tile the array works on
     left = tile_out[0]
     loaded = 0                               # tiles fully on chip
@@ -64,7 +70,6 @@ def step_machine(tile_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, t
     stall_read = 0
     read_busy = 0
     cycle = 0
-    ring = np.zeros((RING, 16), np.int64)
     n_ring = 0
     while written < n_out:
         cycle += 1
@@ -100,7 +105,9 @@ def step_machine(tile_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, t
                 stall_read += 1
         # 2. DRAM read port
         if loaded < n_tiles and (loaded <= cp + 1 if double_buffer else loaded <= cp):
-            rcredit = min(rcredit + r_num, rcap)
+            rcredit += r_num
+            if rcredit > rcap:
+                rcredit = rcap
             take = rcredit // r_den
             if take > tile_left:
                 take = tile_left
@@ -114,7 +121,9 @@ def step_machine(tile_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, t
                 loaded += 1
                 tile_left = tile_reads[loaded] if loaded < n_tiles else 0
         # 3. DRAM write port
-        wcredit = min(wcredit + w_num, wcap)
+        wcredit += w_num
+        if wcredit > wcap:
+            wcredit = wcap
         total = occ + pending
         w = wcredit // w_den
         if w > total:
@@ -132,7 +141,7 @@ def step_machine(tile_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, t
             trace_written[cycle - 1] = w
         if completed and allow_skip and cycle >= cap and cp < n_tiles:
             skipped = False
-            for e in range(min(n_ring, RING)):
+            for e in range(n_ring if n_ring < RING else RING):
                 r = ring[e]
                 if (r[0] == cp and r[1] == counter and r[2] == pending and r[3] == occ and r[4] == wcredit
                         and r[5] == rcredit and r[6] == loaded):
