@@ -1,4 +1,4 @@
-"""Cycle stepping of the machine: one Numba kernel, `step_machine`, and the port rates.
+"""Cycle stepping of the machine: `step_machine` (a thin wrapper of one Numba kernel) and the port rates.
 
 Schedule (see `machine.py` for the whole model).  Each cycle, in order:
 1. compute: the array issues if its tile is on chip; a cycle that completes an output (group)
@@ -25,8 +25,10 @@ TRACE_CAP = 100_000          # cycles kept in a per-cycle trace
 RING = 8                     # earlier output completions compared when looking for a steady state
 
 
-def step_machine(tile_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, tile_reads,
-                 double_buffer, trace_busy, trace_fifo, trace_written, allow_skip=True):
+def step_machine(tile_out: np.ndarray, c: int, p: int, k: int, m: int, fifo_depth: int, w_num: int, w_den: int,
+                 r_num: int, r_den: int, tile_reads: np.ndarray, double_buffer: bool, trace_busy: np.ndarray,
+                 trace_fifo: np.ndarray, trace_written: np.ndarray,
+                 allow_skip: bool = True) -> tuple[int, int, int, int, int]:
     """Step the machine until every output is written: tile t computes tile_out[t] outputs after
     its tile_reads[t] DRAM words are loaded (int64 arrays, one entry per tile).  Returns (last write cycle, compute
     cycles, FIFO-stall cycles, read-stall cycles, cycles the read port moved data).
@@ -37,15 +39,22 @@ def step_machine(tile_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, t
     cycle can move`.  When, at the cycle an output completes, the rest of the state (tile,
     accumulation counter, output register, FIFO, port credits, tiles loaded) equals the state
     at an earlier completion, the cycles in between repeat; as many whole periods as keep the
-    thresholds untouched are applied at once, then stepping resumes."""
+    thresholds untouched are applied at once, then stepping resumes (`allow_skip=False` steps
+    every cycle; the trace arrays' first cycles are always stepped and recorded).
+
+    The wrapper exists for the first run's compile time: the ring buffer and the output total
+    are made here (np.zeros and .sum() compiled into the kernel cost ~1 s of its ~2.5 s), and
+    every scalar goes in as a Python int or bool, so the kernel has exactly one signature."""
     ring = np.zeros((RING, 16), np.int64)
-    return _step_machine(tile_out, int(tile_out.sum()), c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den,
-                         tile_reads, bool(double_buffer), trace_busy, trace_fifo, trace_written, bool(allow_skip), ring)
+    ints = (int(v) for v in (tile_out.sum(), c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den))
+    return _step_machine(tile_out, *ints, tile_reads, bool(double_buffer), trace_busy, trace_fifo, trace_written,
+                         bool(allow_skip), ring)
 
 
 @njit(cache=True, nogil=True)
 def _step_machine(tile_out, n_out, c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den, tile_reads,
                   double_buffer, trace_busy, trace_fifo, trace_written, allow_skip, ring):
+    """step_machine's kernel; n_out = tile_out.sum(), ring an int64 (RING, 16) scratch array."""
     cap = trace_busy.size
     n_tiles = tile_out.size
     cp = 0                                   # tile the array works on
