@@ -44,8 +44,9 @@ def step_machine(tile_out: np.ndarray, c: int, p: int, k: int, m: int, fifo_dept
 
     The wrapper exists for the first run's compile time: the ring buffer and the output total
     are made here (np.zeros and .sum() in the kernel compile their own implementations: the
-    first simulate of LeNet compiled the kernel in ~2.1 s, now ~1.75 s, medians of 5 runs), and
-    every scalar goes in as a Python int or bool, so the kernel has exactly one signature."""
+    first simulate of LeNet compiled the kernel in ~2.1 s, now ~1.75 s: medians of 5 and 6 cold
+    runs), and every scalar goes in as a Python int or bool, so with the int64 arrays machine.py
+    passes the kernel has exactly one signature."""
     ring = np.zeros((RING, 16), np.int64)
     ints = (int(v) for v in (tile_out.sum(), c, p, k, m, fifo_depth, w_num, w_den, r_num, r_den))
     return _step_machine(tile_out, *ints, tile_reads, bool(double_buffer), trace_busy, trace_fifo, trace_written,
