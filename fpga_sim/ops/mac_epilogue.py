@@ -39,11 +39,12 @@ def _fused_epilogue(acc, part_shift, s_left, bias, p, wide, relu, out, row):
                 oc = a * nb + b
                 bb = bias[oc]
                 for i in range(hw):
-                    row[i] = np.int64(acc[n, a, 0, b, i]) << part_shift[0]
-                for j in range(1, nj):
+                    row[i] = 0
+                for j in range(nj):
                     sj = part_shift[j]
+                    src = acc[n, a, j, b]
                     for i in range(hw):
-                        row[i] += np.int64(acc[n, a, j, b, i]) << sj
+                        row[i] += np.int64(src[i]) << sj
                 o = out[n, oc]
                 for i in range(hw):
                     y, f = cast_by((row[i] << s_left) + bb, t, wide)
