@@ -2,6 +2,7 @@
 bit against the independent int64 reference (benchmarks/int_reference.py) and the per-term
 reference; a route that is not exact for a call refuses; the default picks; the bounds at
 their edges; the fused epilogue against `requant` for every mode; the weight cache."""
+import contextlib
 import itertools
 
 import numpy as np
@@ -193,7 +194,8 @@ LANES = [np.float32, np.float32, np.float32, np.float32, np.float32, np.float32,
 @pytest.mark.parametrize("kw,lane", list(zip(DEPTHWISE, LANES)), ids=[str(i) for i in range(len(DEPTHWISE))])
 def test_depthwise_geometry_and_lanes(kw, lane, monkeypatch):
     """The depthwise pass on strides, dilations, asymmetric pads, multipliers and each lane type,
-    against the term-by-term reference (values and overflow count), chosen by default."""
+    against the term-by-term reference (values and overflow count), chosen by default for a
+    grouped conv (a one-channel image, groups 1, takes it only when forced)."""
     lanes = []
     real = routes_mod.lane_zero
     monkeypatch.setattr(routes_mod, "lane_zero", lambda b: lanes.append(real(b)) or lanes[-1])
@@ -211,7 +213,7 @@ def test_depthwise_geometry_and_lanes(kw, lane, monkeypatch):
     tb = Fixed.parse("ap_fixed<24,12>")
     acc = CONV.safe_accum(node, [ti], tw)
     qg = single_layer_qgraph(node, x.shape[1:], ti, LayerTypes(res, tw, tb, acc), {"weight": w, "bias": b})
-    with recording_routes() as taken:
+    with recording_routes() as taken, (forced_route("depthwise") if c == 1 else contextlib.nullcontext()):
         (got,), n = CONV.run_fixed(node, [x], qg)
     want, n_want = ref_conv_fixed(x, w, b, attrs, ti, tw, tb, acc, res, node.activation == "relu")
     np.testing.assert_array_equal(got, want)

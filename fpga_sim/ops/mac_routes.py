@@ -17,7 +17,7 @@ layer is an integer GEMM, which any arithmetic exact on those integers computes
 
 | route | computes the exact sums with | exact when | chosen when |
 |---|---|---|---|
-| depthwise | a Numba pass per channel plane (mac_depthwise), in float32, float64 or int64 lanes | bound; the lane type by max|x| of the channel * sum|w| (< 2**24: f32, < 2**53: f64, else int64; the input type's range first) | one input channel per output (Cin/groups == 1) |
+| depthwise | a Numba pass per channel plane (mac_depthwise), in float32, float64 or int64 lanes | bound; the lane type by max|x| of the channel * sum|w| (< 2**24: f32, < 2**53: f64, else int64; the input type's range first) | a grouped conv with one input channel per output (Cin/groups == 1, groups > 1: a plain conv of a one-channel image, LeNet's first layer, keeps the onnxruntime routes and compiles no depthwise kernel on a first run) |
 | ort_f32 | one float32 Conv in onnxruntime | bound; max|x|*sum|w| < 2**24 | >= 16 outputs per channel |
 | ort_int8 | onnxruntime ConvInteger (u8 x u8 -> i32) | bound; values fit 8 bits; sum < 2**31 | as ort_f32 |
 | ort_f32_slices | float32 Conv on J channel slices | bound; each slice's bound < 2**24 | as ort_f32 |
@@ -446,7 +446,7 @@ _BLAS = {(d, lb): _blas_route(d, lb) for d in (np.float32, np.float64) for lb in
 
 ROUTES: tuple[Route, ...] = (
     Route("depthwise", "a direct pass per channel plane in exact float32/float64/int64 lanes", _exact_depthwise,
-          lambda c: c.cg == 1, _run_depthwise),
+          lambda c: c.cg == 1 and c.groups > 1, _run_depthwise),
     Route("ort_f32", "one float32 Conv in onnxruntime", _exact_f32, _ort_preferred, _run_f32),
     Route("ort_int8", "onnxruntime ConvInteger on values offset into uint8", _exact_int8, _ort_preferred, _run_int8),
     Route("ort_f32_slices", "a float32 Conv on J channel slices, parts added in int64", _exact_slices, _ort_preferred,
