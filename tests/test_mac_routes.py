@@ -318,3 +318,23 @@ def test_new_weights_never_meet_a_stale_session():
         w[0, 0, 0, 0] += 1                   # cached weights are frozen
     qg.qparams["c"]["weight"] = -w           # a new array: a new entry, new results
     run_and_check(node, qg, x)
+
+
+@pytest.mark.parametrize("shape", [(7, 12, 3, 3), (5, 6, 1, 1), (3, 1, 5, 5), (9, 60)])
+def test_abs_sums_in_blocks_equal_the_sums_of_the_definition(shape, monkeypatch):
+    """abs_sums walks the weights a block of output channels at a time (bounded memory); with
+    blocks of a few rows it must still give, per slice count J, sum |w| over each slice."""
+    import fpga_sim.ops.mac_int64 as m
+
+    monkeypatch.setattr(m, "ABS_SUM_BLOCK", 50)
+    w = np.random.default_rng(len(shape)).integers(-(1 << 40), 1 << 40, shape)
+    cout, cg = shape[:2]
+    got = m.abs_sums(w)
+    flat = [[int(abs(v)) for v in w[o].reshape(cg, -1).ravel()] for o in range(cout)]
+    for j in range(1, min(cg, m.MAX_SLICES) + 1):
+        if cg % j:
+            assert j not in got
+            continue
+        per = len(flat[0]) // j
+        want = [[sum(flat[o][s * per:(s + 1) * per]) for s in range(j)] for o in range(cout)]
+        assert got[j].tolist() == want

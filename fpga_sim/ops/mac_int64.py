@@ -132,14 +132,25 @@ def im2col(x, ch0, cg, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, limb_bits, cols):
     return 0
 
 
+ABS_SUM_BLOCK = 1 << 22          # weights per block of abs_sums (32 MB of int64 at a time)
+
+
 def abs_sums(w: np.ndarray) -> dict[int, np.ndarray]:
     """{J: sum |w| over each of J equal slices of the input channels (Cout, J)} for every
     J <= MAX_SLICES dividing the channels per group: the weight side of the bounds (J = 1:
-    sum |w| per output channel).  NumPy: computed once per weight array (cached by the caller)."""
+    sum |w| per output channel).  NumPy: computed once per weight array (cached by the caller),
+    a block of output channels at a time, so no temporary grows with the weight array (VGG-19's
+    25088x4096 dense weights are 822 MB of int64)."""
     cout, cg = w.shape[:2]
-    per_channel = np.abs(w.reshape(cout, cg, -1)).sum(axis=2)
-    return {j: per_channel.reshape(cout, j, cg // j).sum(axis=2)
-            for j in range(1, min(cg, MAX_SLICES) + 1) if cg % j == 0}
+    w3 = w.reshape(cout, cg, -1)
+    parts = [j for j in range(1, min(cg, MAX_SLICES) + 1) if cg % j == 0]
+    out = {j: np.empty((cout, j), np.int64) for j in parts}
+    rows = max(1, ABS_SUM_BLOCK // max(1, w3[0].size))
+    for r in range(0, cout, rows):
+        per_channel = np.abs(w3[r:r + rows]).sum(axis=2)
+        for j in parts:
+            per_channel.reshape(-1, j, cg // j).sum(axis=2, out=out[j][r:r + rows])
+    return out
 
 
 def narrowest(w: np.ndarray) -> np.ndarray:
