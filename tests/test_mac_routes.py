@@ -279,10 +279,12 @@ def test_fused_epilogue_matches_requant_for_every_mode(width, signed):
         p = parts if shift >= 0 else np.stack([vv, 0 * vv]).astype(np.float32).reshape(1, 1, 2, 1, -1)
         want = np.empty_like(vv)
         n_want = requant_array(vv, shift, width, signed, rnd, ovf, want)
-        for relu in (False, True):
-            out = np.empty((1, 1, vv.size), np.int64)
-            n = fused_epilogue(p, np.array([0, 20]), 0, np.zeros(1, np.int64), cast_params(shift, width, signed, rnd, ovf),
-                               relu, out)
+        for relu, dense in itertools.product((False, True), (False, True)):
+            # conv layout: the values along HW of one output; dense (HW = 1): along the B outputs
+            pp, out = (p.reshape(1, 1, 2, -1, 1), np.empty((1, vv.size, 1), np.int64)) if dense else \
+                (p, np.empty((1, 1, vv.size), np.int64))
+            bias = np.zeros(pp.shape[3], np.int64)
+            n = fused_epilogue(pp, np.array([0, 20]), 0, bias, cast_params(shift, width, signed, rnd, ovf), relu, out)
             np.testing.assert_array_equal(out.ravel(), np.maximum(want, 0) if relu else want)
             assert n == n_want
 
