@@ -41,8 +41,8 @@ Adds: K per output for MAC layers (K-1 in the adder tree/accumulator plus the bi
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
-from copy import copy
 from dataclasses import dataclass
 from threading import Lock
 from typing import TYPE_CHECKING, Any
@@ -105,7 +105,7 @@ def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bo
     to one costed before but for its name (ResNet's repeated blocks) is a copy of that report."""
     if trace:
         return _cost_layer(work, hw, True, float32, skip_steady_state, io)
-    key = (tuple(work.__dict__.values())[1:], hw, float32, skip_steady_state, io)     # every field but the name
+    key = (dataclasses.replace(work, name=""), hw, float32, skip_steady_state, io)     # every field but the name
     with _MEMO_LOCK:
         hit = _MEMO.get(key)
         if hit is not None:
@@ -116,9 +116,7 @@ def cost_layer(work: LayerWork, hw: "Hardware", trace: bool = False, float32: bo
             _MEMO[key] = hit
             if len(_MEMO) > MEMO_SIZE:
                 _MEMO.popitem(last=False)
-    rep = copy(hit)
-    rep.name, rep.energy_pj, rep.memory = work.name, dict(hit.energy_pj), dict(hit.memory)
-    return rep
+    return hit.fresh(name=work.name)
 
 
 def forget_layer_costs() -> None:
