@@ -20,7 +20,8 @@ from fpga_sim.machine import single_layer_qgraph
 from fpga_sim.ops.base import REGISTRY
 from fpga_sim.ops.conv import ConvAttrs
 from fpga_sim.ops.dense import DenseAttrs
-from fpga_sim.ops.mac_epilogue import cast_params, fused_epilogue, scale_cast, sum_cast
+from fpga_sim.fixed_kernels import cast_params
+from fpga_sim.ops.mac_epilogue import fused_epilogue, scale_cast, sum_cast
 from tests.test_ops_conv import ref_conv_fixed
 
 CONV, DENSE = REGISTRY["Conv"], REGISTRY["Dense"]

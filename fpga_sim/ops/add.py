@@ -26,11 +26,11 @@ from numba import njit
 
 from ..errors import FpgaSimError
 from ..fixed import Fixed
-from ..fixed_kernels import requant
+from ..fixed_kernels import cast_params, requant
 from ..graph import LayerTypes, Node
 from .base import Op, op
 from .common import bias_type, check_accum_width, element_cost, node_name, relu_flag, result_type, unsupported
-from .mac_epilogue import cast_params, sum_cast
+from .mac_epilogue import sum_cast
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..fixed_kernels import cast_by, cast_params, fast_terms, round_terms, wide_codes
-
-__all__ = ["cast_params", "fused_epilogue", "round_terms", "scale_cast", "sum_cast"]
+from ..fixed_kernels import cast_by, cast_params, fast_terms, wide_codes
 
 
 def fused_epilogue(acc: np.ndarray, part_shift: np.ndarray, s_left: int, bias: np.ndarray, p: np.ndarray,

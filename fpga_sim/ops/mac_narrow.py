@@ -39,8 +39,8 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from ..fixed import Fixed
-from ..fixed_kernels import SAT_SYM
-from .mac_epilogue import cast_params, fused_epilogue, round_terms
+from ..fixed_kernels import SAT_SYM, cast_params, round_terms
+from .mac_epilogue import fused_epilogue
 from .mac_per_term import output_per_term
 from .weight_cache import derived
 from .windows import tap_table

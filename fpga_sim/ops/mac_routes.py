@@ -46,9 +46,10 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..fixed import Fixed, product_type
+from ..fixed_kernels import cast_params
 from .mac_bounds import F32_EXACT, F64_EXACT, INT32_EXACT, MAX_SLICES, gemm_plan, limb_bits, limb_bound, slice_plan
 from .mac_depthwise import depthwise_conv, lane_zero
-from .mac_epilogue import cast_params, fused_epilogue
+from .mac_epilogue import fused_epilogue
 from .mac_int64 import abs_sums, conv_exact, dense_exact, dense_int32, im2col, narrowest
 from .mac_narrow import BATCH_LANES_MAX_COUT, BATCH_LANES_MIN_N, run_mac_narrow
 from .mac_per_term import conv_direct

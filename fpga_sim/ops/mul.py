@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from ..fixed_kernels import requant
+from ..fixed_kernels import cast_params, requant
 from ..graph import LayerTypes, Node
 from .base import Op, op
 from .common import (
     check_product_width, element_cost, in_type, node_name, param_type, relu_flag, result_type, unsupported,
 )
-from .mac_epilogue import cast_params, scale_cast
+from .mac_epilogue import scale_cast
 
 
 @dataclass(frozen=True)
