@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..fixed_kernels import cast_by, cast_params, fast_terms, wide_codes
+from ..fixed_kernels import cast_by, fast_terms, wide_codes
 
 
 def fused_epilogue(acc: np.ndarray, part_shift: np.ndarray, s_left: int, bias: np.ndarray, p: np.ndarray,
